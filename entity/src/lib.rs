@@ -1,0 +1,15 @@
+//! The crate shared by the `api` and the `worker`.
+//!
+//! - [`tables`]: one SeaORM entity per Open F1 endpoint (the table is named after the endpoint), each keyed by
+//!   the endpoint's natural key so that ingest can upsert; re-exported at the crate root (`entity::laps`).
+//! - [`ingest_state`]: the worker's bookkeeping of ingested sessions.
+//! - [`cache`]: the Redis key scheme for cached responses, with both the writing side (used by the api)
+//!   and the invalidation side (used by the worker), so the two can never disagree.
+//! - [`database`]: connecting to MariaDB/MySQL or the embedded SQLite default.
+
+pub mod cache;
+pub mod database;
+pub mod ingest_state;
+pub mod tables;
+
+pub use tables::*;

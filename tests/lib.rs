@@ -1,0 +1,179 @@
+//! Shared helpers for the end-to-end tests in `tests/it`: a fresh database per test (MariaDB or SQLite),
+//! the Redis URL, and the recorded Open F1 fixtures.
+//!
+//! Environment (all optional):
+//! - `TEST_DATABASE_ADMIN_URL`: a MySQL URL whose user may create and drop `f1_%` databases
+//!   (default `mysql://root@127.0.0.1:3306`).
+//! - `TEST_REDIS_URL`: Redis for tests (default `redis://127.0.0.1:6379`).
+
+use std::path::PathBuf;
+
+use migration::MigratorTrait;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbErr};
+
+/// Default admin URL of the test MariaDB.
+pub const DEFAULT_ADMIN_URL: &str = "mysql://root@127.0.0.1:3306";
+/// Default Redis URL for tests.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// The MySQL admin URL used to create per-test databases.
+#[must_use]
+pub fn admin_url() -> String {
+  std::env::var("TEST_DATABASE_ADMIN_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
+}
+
+/// The Redis URL used by tests.
+#[must_use]
+pub fn redis_url() -> String {
+  std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| DEFAULT_REDIS_URL.to_owned())
+}
+
+/// The folder of recorded Open F1 responses committed with the project (`tests/fixtures/openf1`).
+#[must_use]
+pub fn fixtures_dir() -> PathBuf {
+  PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openf1")
+}
+
+/// A unique name, safe as a database name or key prefix: `f1_<purpose>_<random>`.
+#[must_use]
+pub fn unique_name(purpose: &str) -> String {
+  let random = uuid::Uuid::new_v4().simple().to_string();
+  format!("f1_{purpose}_{}", &random[..12])
+}
+
+/// Which database engine a [`TestDatabase`] runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+  /// MariaDB/MySQL over TCP.
+  MariaDb,
+  /// A SQLite file in the temp folder.
+  Sqlite,
+}
+
+/// A fresh, empty database for one test, dropped (MariaDB) or deleted (SQLite) when the value is dropped.
+pub struct TestDatabase {
+  /// Connection URL of the database.
+  pub url: String,
+  /// An open connection.
+  pub connection: DatabaseConnection,
+  engine: Engine,
+  name: String,
+}
+
+impl TestDatabase {
+  /// Creates an empty database on `engine`, without running migrations.
+  ///
+  /// # Panics
+  /// Panics when the database server cannot be reached: a test cannot run without it.
+  pub async fn empty(engine: Engine) -> Self {
+    let name = unique_name("test");
+    let url = match engine {
+      Engine::MariaDb => {
+        let admin = Database::connect(admin_url())
+          .await
+          .expect("connect to the test MariaDB (TEST_DATABASE_ADMIN_URL)");
+        admin
+          .execute_unprepared(&format!(
+            "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+          ))
+          .await
+          .expect("create the test database");
+        admin.close().await.ok();
+        format!("{}/{name}", admin_url().trim_end_matches('/'))
+      }
+      Engine::Sqlite => {
+        let path = std::env::temp_dir().join(format!("{name}.db"));
+        format!("sqlite://{}?mode=rwc", path.display())
+      }
+    };
+    let connection = entity::database::connect(&url, &entity::database::DatabaseOptions::default())
+      .await
+      .expect("connect to the test database");
+    Self {
+      url,
+      connection,
+      engine,
+      name,
+    }
+  }
+
+  /// Creates a database on `engine` with every migration applied.
+  ///
+  /// # Panics
+  /// Panics when the database cannot be created or migrated.
+  pub async fn migrated(engine: Engine) -> Self {
+    let database = Self::empty(engine).await;
+    migration::Migrator::up(&database.connection, None)
+      .await
+      .expect("run migrations");
+    database
+  }
+
+  /// The engine.
+  #[must_use]
+  pub fn engine(&self) -> Engine {
+    self.engine
+  }
+
+  /// Names of the tables in the database, sorted.
+  ///
+  /// # Errors
+  /// Returns the database error.
+  pub async fn table_names(&self) -> Result<Vec<String>, DbErr> {
+    let sql = match self.engine {
+      Engine::MariaDb => {
+        "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()"
+      }
+      Engine::Sqlite => {
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+      }
+    };
+    let rows = self
+      .connection
+      .query_all_raw(sea_orm::Statement::from_string(
+        self.connection.get_database_backend(),
+        sql,
+      ))
+      .await?;
+    let mut names = rows
+      .iter()
+      .map(|row| row.try_get::<String>("", "name"))
+      .collect::<Result<Vec<_>, _>>()?;
+    names.sort();
+    Ok(names)
+  }
+}
+
+impl Drop for TestDatabase {
+  fn drop(&mut self) {
+    let name = self.name.clone();
+    match self.engine {
+      Engine::MariaDb => {
+        // Dropping needs async I/O; do it on a thread of its own so it works inside or outside a runtime.
+        let handle = std::thread::spawn(move || {
+          let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+          if let Ok(runtime) = runtime {
+            runtime.block_on(async {
+              if let Ok(admin) = Database::connect(admin_url()).await {
+                admin
+                  .execute_unprepared(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                  .await
+                  .ok();
+                admin.close().await.ok();
+              }
+            });
+          }
+        });
+        handle.join().ok();
+      }
+      Engine::Sqlite => {
+        let path = std::env::temp_dir().join(format!("{name}.db"));
+        for suffix in ["", "-wal", "-shm"] {
+          std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,3 @@
+//! Placeholder binary; replaced by the real `worker`.
+
+fn main() {}
