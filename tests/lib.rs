@@ -177,3 +177,73 @@ impl Drop for TestDatabase {
     }
   }
 }
+
+/// The Open F1 endpoint a fixture file holds, from its name: the stem up to the first `__`, without a `_head`
+/// suffix, with `session`/`meeting` (files holding one object) mapped to their endpoints.
+#[must_use]
+pub fn fixture_endpoint(path: &std::path::Path) -> Option<worker::store::Endpoint> {
+  let stem = path.file_stem()?.to_str()?;
+  let stem = stem.split("__").next()?;
+  let stem = stem.strip_suffix("_head").unwrap_or(stem);
+  let name = match stem {
+    "session" => "sessions",
+    "meeting" => "meetings",
+    other => other,
+  };
+  worker::store::Endpoint::from_name(name)
+}
+
+/// Reads a fixture file as rows (a file holding one object is one row).
+///
+/// # Panics
+/// Panics when the file is missing or not JSON: fixtures are part of the repository.
+#[must_use]
+pub fn fixture_rows(path: &std::path::Path) -> Vec<serde_json::Value> {
+  let text = std::fs::read_to_string(path)
+    .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
+  match serde_json::from_str(&text)
+    .unwrap_or_else(|error| panic!("parse {}: {error}", path.display()))
+  {
+    serde_json::Value::Array(rows) => rows,
+    object => vec![object],
+  }
+}
+
+/// Stores every fixture file of `folders` (relative to [`fixtures_dir`], e.g. `"9472_bahrain_2024_race"`) in the
+/// database through the worker's store, one transaction per file. Returns the combined outcome.
+///
+/// # Panics
+/// Panics when a fixture cannot be read or the database fails.
+pub async fn seed_fixtures(
+  connection: &DatabaseConnection,
+  folders: &[&str],
+) -> worker::store::StoreOutcome {
+  use sea_orm::TransactionTrait;
+  let mut outcome = worker::store::StoreOutcome::default();
+  for folder in folders {
+    let mut paths: Vec<_> = std::fs::read_dir(fixtures_dir().join(folder))
+      .unwrap_or_else(|error| panic!("read fixture folder {folder}: {error}"))
+      .filter_map(Result::ok)
+      .map(|entry| entry.path())
+      .filter(|path| {
+        path
+          .extension()
+          .is_some_and(|extension| extension == "json")
+      })
+      .collect();
+    paths.sort();
+    for path in paths {
+      let Some(endpoint) = fixture_endpoint(&path) else {
+        continue;
+      };
+      let rows = fixture_rows(&path);
+      let transaction = connection.begin().await.expect("begin");
+      let stored = worker::store::store_rows(&transaction, endpoint, &rows)
+        .await
+        .expect("store fixture rows");
+      transaction.commit().await.expect("commit");
+      outcome.absorb(stored);
+    }
+  }
+  outcome
+}

@@ -1,0 +1,114 @@
+//! The worker's store keeps exactly the upstream rows: counts equal the fixtures, re-storing writes nothing,
+//! and a corrected upstream row replaces the stored one.
+
+use entity::{laps, overtakes, position, race_control, session_result, weather};
+use f1_backend::{Engine, TestDatabase, fixture_rows, fixtures_dir, seed_fixtures};
+use sea_orm::{ConnectionTrait, EntityTrait, Statement};
+use worker::store::{Endpoint, store_rows};
+
+async fn count<E: EntityTrait>(database: &TestDatabase, session_key: i32) -> i64 {
+  let table = E::default().table_name().to_owned();
+  let sql = format!("SELECT COUNT(*) AS row_count FROM {table} WHERE session_key = {session_key}");
+  let backend = database.connection.get_database_backend();
+  let row = database
+    .connection
+    .query_one_raw(Statement::from_string(backend, sql))
+    .await
+    .expect("count");
+  row
+    .expect("one row")
+    .try_get::<i64>("", "row_count")
+    .expect("row_count")
+}
+
+async fn recorded_weekends_are_stored_row_for_row(engine: Engine) {
+  let database = TestDatabase::migrated(engine).await;
+  let first = seed_fixtures(
+    &database.connection,
+    &[
+      "9472_bahrain_2024_race",
+      "11253_suzuka_2026_race",
+      "11249_suzuka_2026_qualifying",
+    ],
+  )
+  .await;
+  assert_eq!(first.skipped, 0);
+  assert_eq!(count::<laps::Entity>(&database, 9472).await, 1129);
+  assert_eq!(count::<position::Entity>(&database, 9472).await, 435);
+  assert_eq!(count::<overtakes::Entity>(&database, 11253).await, 218);
+  assert_eq!(count::<weather::Entity>(&database, 11253).await, 156);
+  assert_eq!(count::<race_control::Entity>(&database, 11253).await, 49);
+  assert_eq!(count::<session_result::Entity>(&database, 11249).await, 22);
+
+  let second = seed_fixtures(
+    &database.connection,
+    &[
+      "9472_bahrain_2024_race",
+      "11253_suzuka_2026_race",
+      "11249_suzuka_2026_qualifying",
+    ],
+  )
+  .await;
+  assert_eq!(second.received, first.received);
+  assert_eq!(
+    second.written, 0,
+    "storing the same rows again writes nothing"
+  );
+  assert!(second.sessions_changed.is_empty());
+}
+
+#[tokio::test]
+async fn recorded_weekends_are_stored_row_for_row_on_mariadb() {
+  recorded_weekends_are_stored_row_for_row(Engine::MariaDb).await;
+}
+
+#[tokio::test]
+async fn recorded_weekends_are_stored_row_for_row_on_sqlite() {
+  recorded_weekends_are_stored_row_for_row(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_corrected_upstream_lap_replaces_the_stored_one_and_only_its_session_changes() {
+  let database = TestDatabase::migrated(Engine::MariaDb).await;
+  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let mut rows = fixture_rows(&fixtures_dir().join("9472_bahrain_2024_race/laps.json"));
+  let corrected = rows
+    .iter_mut()
+    .find(|row| row["driver_number"] == 1 && row["lap_number"] == 5)
+    .expect("lap 5");
+  corrected["lap_duration"] = serde_json::json!(95.001);
+
+  let outcome = store_rows(&database.connection, Endpoint::Laps, &rows)
+    .await
+    .expect("store");
+  assert_eq!(outcome.written, 1);
+  assert_eq!(
+    outcome.sessions_changed.into_iter().collect::<Vec<_>>(),
+    vec![9472]
+  );
+  let stored = laps::Entity::find_by_id((9472, 1, 5))
+    .one(&database.connection)
+    .await
+    .expect("read")
+    .expect("lap");
+  assert_eq!(stored.lap_duration, Some(95.001));
+  assert_eq!(count::<laps::Entity>(&database, 9472).await, 1129);
+}
+
+#[tokio::test]
+async fn bad_rows_are_skipped_and_the_rest_of_the_batch_is_stored() {
+  let database = TestDatabase::migrated(Engine::Sqlite).await;
+  let rows = vec![
+    serde_json::json!({"session_key": 1, "meeting_key": 2, "driver_number": 3, "lap_number": 1, "lap_duration": 90.5}),
+    serde_json::json!({"session_key": 1, "meeting_key": 2, "lap_number": 2}),
+    serde_json::json!("not an object"),
+    serde_json::json!({"session_key": 1, "meeting_key": 2, "driver_number": 3, "lap_number": 2, "future_field": [1]}),
+  ];
+  let outcome = store_rows(&database.connection, Endpoint::Laps, &rows)
+    .await
+    .expect("store");
+  assert_eq!(
+    (outcome.received, outcome.skipped, outcome.written),
+    (4, 2, 2)
+  );
+}
