@@ -804,6 +804,24 @@ async fn a_live_replay_requires_a_token_when_auth_during_live_is_on() {
 }
 
 #[tokio::test]
+async fn a_replay_starting_before_the_session_already_shows_it_as_latest_but_no_events() {
+  let clock = ManualClock::new(instant("2030-01-01T12:00:00+00:00"));
+  let mut options = replay_options(&clock, 1.0, false);
+  if let Some(replay) = options.replay.as_mut() {
+    replay.offset = TimeDelta::minutes(-5);
+  }
+  let server = start(options).await;
+  let sessions = get_rows(&server, "sessions?session_key=latest").await;
+  assert_eq!(sessions[0]["date_start"], "2030-01-01T12:05:00+00:00");
+  let meetings = get_rows(&server, "meetings?meeting_key=latest").await;
+  assert_eq!(meetings[0]["meeting_key"], 1229);
+  let positions = get_rows(&server, "position?session_key=latest").await;
+  assert!(positions.len() < 435);
+  assert_eq!(count(&server, "laps?session_key=latest").await, 0);
+  server.stop().await;
+}
+
+#[tokio::test]
 async fn replaying_an_unknown_session_fails_to_start() {
   let clock = ManualClock::new(instant("2030-01-01T12:00:00+00:00"));
   let mut options = replay_options(&clock, 1.0, false);

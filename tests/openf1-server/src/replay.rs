@@ -147,7 +147,8 @@ impl ReplayView {
   }
 
   fn is_visible(&self, endpoint: &str, row: &Value) -> bool {
-    if endpoint == "meetings" {
+    // The schedule (meetings, sessions) is published ahead of time upstream: always visible.
+    if endpoint == "meetings" || endpoint == "sessions" {
       return true;
     }
     if AFTER_SESSION_ENDPOINTS.contains(&endpoint) {
