@@ -56,6 +56,7 @@ pub(crate) struct SessionContext {
   /// Drivers in classification order (then car number), with drivers seen only in data added lazily.
   pub drivers: Vec<DriverStyle>,
   styles: HashMap<i32, DriverStyle>,
+  finishing: HashMap<i32, i32>,
 }
 
 impl SessionContext {
@@ -75,10 +76,21 @@ impl SessionContext {
     let meeting = meetings::Entity::find_by_id(session.meeting_key)
       .one(connection)
       .await?;
-    let driver_rows = drivers::Entity::find()
+    let mut driver_rows = drivers::Entity::find()
       .filter(drivers::Column::SessionKey.eq(session_key))
       .all(connection)
       .await?;
+    if driver_rows.is_empty() {
+      // Drivers are published per session; borrow them from another session of the same meeting.
+      let mut seen = std::collections::HashSet::new();
+      driver_rows = drivers::Entity::find()
+        .filter(drivers::Column::MeetingKey.eq(session.meeting_key))
+        .all(connection)
+        .await?
+        .into_iter()
+        .filter(|row| seen.insert(row.driver_number))
+        .collect();
+    }
     let results = session_result::Entity::find()
       .filter(session_result::Column::SessionKey.eq(session_key))
       .all(connection)
@@ -86,6 +98,10 @@ impl SessionContext {
     let event_title = event_title(&session, meeting.as_ref());
     let title = format!("{event_title}: {}", kind.title());
     let drivers = driver_styles(&driver_rows, &results);
+    let finishing = results
+      .iter()
+      .filter_map(|result| Some((result.driver_number, result.position?)))
+      .collect();
     let styles = drivers
       .iter()
       .map(|style| (style.number, style.clone()))
@@ -95,6 +111,7 @@ impl SessionContext {
       title,
       drivers,
       styles,
+      finishing,
     })
   }
 
@@ -124,7 +141,12 @@ impl SessionContext {
       .into_iter()
       .filter(|number| !self.styles.contains_key(number))
       .collect();
-    extra.sort_unstable();
+    extra.sort_unstable_by_key(|number| {
+      (
+        self.finishing.get(number).copied().unwrap_or(i32::MAX),
+        *number,
+      )
+    });
     extra.dedup();
     numbers.extend(extra);
     numbers.retain(|number| self.shows(request, *number));

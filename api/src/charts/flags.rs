@@ -6,7 +6,7 @@
 //! - `SAFETY CAR DEPLOYED` opens a safety-car period; `SAFETY CAR IN THIS LAP` or `SAFETY CAR ENDING`
 //!   closes it (on that message's lap).
 //! - flag `RED` or a message containing `RED FLAG` opens a red-flag period; the next message containing
-//!   `RESUME` or `SESSION STARTED` closes it.
+//!   `RESUME` or `SESSION STARTED` closes it (`RED FLAG` as whole words: `CHEQUERED FLAG` is no red flag).
 //! - `CHEQUERED` closes whatever is still open; a period never closed ends at the last message.
 //!
 //! On lap axes a period from lap `a` to lap `b` shades `[a - 0.5, b + 0.5]`.
@@ -97,7 +97,7 @@ pub fn derive_flag_periods(mut rows: Vec<race_control::Model>) -> Vec<FlagPeriod
       Some(FlagKind::VirtualSafetyCar)
     } else if message.contains("SAFETY CAR DEPLOYED") {
       Some(FlagKind::SafetyCar)
-    } else if flag == "RED" || message.contains("RED FLAG") {
+    } else if flag == "RED" || contains_phrase(&message, "RED FLAG") {
       Some(FlagKind::RedFlag)
     } else {
       None
@@ -146,6 +146,15 @@ pub fn derive_flag_periods(mut rows: Vec<race_control::Model>) -> Vec<FlagPeriod
     periods.push(period);
   }
   periods
+}
+
+/// Whether `phrase` occurs in `message` as whole words (`CHEQUERED FLAG` does not contain `RED FLAG`).
+fn contains_phrase(message: &str, phrase: &str) -> bool {
+  message.match_indices(phrase).any(|(index, _)| {
+    let before = message[..index].chars().next_back();
+    let after = message[index + phrase.len()..].chars().next();
+    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+  })
 }
 
 /// Shaded rectangles (and labels) for the periods on a lap axis, clipped to `lap_range` when given.
@@ -246,4 +255,16 @@ fn label(kind: FlagKind, at: Coordinate) -> Annotation {
     .y_anchor(plotly::common::Anchor::Bottom)
     .show_arrow(false)
     .font(Font::new().size(11))
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn a_chequered_flag_is_not_a_red_flag() {
+    assert!(!contains_phrase("CHEQUERED FLAG", "RED FLAG"));
+    assert!(contains_phrase("RED FLAG", "RED FLAG"));
+    assert!(contains_phrase("SESSION SUSPENDED - RED FLAG.", "RED FLAG"));
+  }
 }

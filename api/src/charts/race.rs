@@ -130,11 +130,14 @@ pub(crate) async fn tyre_strategy<C: ConnectionTrait>(
 }
 
 /// The qualifying session whose starting grid applies to `session` (same meeting; `Sprint Qualifying` or
-/// `Sprint Shootout` for a sprint), and its grid positions.
+/// `Sprint Shootout` for a sprint), and its grid positions; empty for sessions that are not races.
 pub(crate) async fn starting_grid_positions<C: ConnectionTrait>(
   connection: &C,
   session: &sessions::Model,
 ) -> Result<HashMap<i32, i32>, DbErr> {
+  if session.session_type.as_deref() != Some("Race") {
+    return Ok(HashMap::new());
+  }
   let is_sprint = session
     .session_name
     .as_deref()
