@@ -116,7 +116,7 @@ pub(crate) fn base_layout(title: &str) -> Layout {
     .title(Title::with_text(title).x(0.02).x_anchor(Anchor::Left))
     .paper_background_color("rgba(0,0,0,0)")
     .plot_background_color("rgba(0,0,0,0)")
-    .margin(Margin::new().top(70).left(70).right(30).bottom(60))
+    .margin(Margin::new().top(70).left(70).right(30).bottom(90))
     .legend(Legend::new())
     .auto_size(true)
 }

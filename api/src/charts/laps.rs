@@ -174,7 +174,7 @@ pub(crate) fn note(text: &str) -> Annotation {
     .x_ref("paper")
     .y_ref("paper")
     .x(0.0)
-    .y(-0.16)
+    .y(-0.2)
     .x_anchor(plotly::common::Anchor::Left)
     .show_arrow(false)
     .font(Font::new().size(11))

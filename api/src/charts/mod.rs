@@ -15,6 +15,8 @@
 //! - a session that exists but holds no data for a chart gives a valid empty figure (`data: []`) whose layout
 //!   carries the annotation [`NO_DATA_TEXT`]; an unknown session is [`ChartError::NotFound`];
 //! - lap-based charts of races shade safety-car, virtual-safety-car and red-flag periods (see [`flags`]).
+//!
+//! [`viewer`] embeds the page that picks and renders these charts (`api/viewer/`).
 
 mod context;
 mod figure;
@@ -23,6 +25,7 @@ mod laps;
 mod race;
 mod season;
 mod telemetry;
+pub mod viewer;
 
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
