@@ -1,5 +1,6 @@
 //! End-to-end tests: one test binary, one module per area.
 
+mod charts;
 mod migrations;
 mod openf1_server;
 mod store;

@@ -1,0 +1,523 @@
+//! Charts drawn from the `laps` table: lap times, lap-time distribution, team pace, sectors, speed traps.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use entity::{laps, pit, stints};
+use plotly::common::{Font, HoverInfo, Marker, Mode, Title};
+use plotly::layout::{Annotation, Axis, AxisRange, BarMode, HoverMode};
+use plotly::{Bar, BoxPlot, Scatter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::{Value, json};
+
+use super::context::SessionContext;
+use super::figure::{
+  Figure, base_layout, compound_symbol, empty_figure, format_gap, format_lap_time, lap_time_axis,
+  median,
+};
+use super::flags::{FlagPeriod, lap_overlays, load_flag_periods};
+use super::{ChartError, ChartRequest};
+
+/// Which laps count as representative pace in the lap-time distribution and team pace charts.
+pub const CLEAN_LAP_RULE: &str = "Clean laps: a recorded lap time, not lap 1, not a pit-out lap, not an \
+in-lap (a lap with a pit stop recorded, or the lap before a pit-out lap), not under a safety car, virtual \
+safety car or red flag, and no slower than 107% of the driver's median of the laps passing those rules.";
+
+/// Every lap of a session, ordered by driver and lap.
+pub(crate) async fn load_laps<C: ConnectionTrait>(
+  connection: &C,
+  session_key: i32,
+) -> Result<Vec<laps::Model>, DbErr> {
+  laps::Entity::find()
+    .filter(laps::Column::SessionKey.eq(session_key))
+    .order_by_asc(laps::Column::DriverNumber)
+    .order_by_asc(laps::Column::LapNumber)
+    .all(connection)
+    .await
+}
+
+/// Every stint of a session.
+pub(crate) async fn load_stints<C: ConnectionTrait>(
+  connection: &C,
+  session_key: i32,
+) -> Result<Vec<stints::Model>, DbErr> {
+  stints::Entity::find()
+    .filter(stints::Column::SessionKey.eq(session_key))
+    .order_by_asc(stints::Column::DriverNumber)
+    .order_by_asc(stints::Column::StintNumber)
+    .all(connection)
+    .await
+}
+
+/// Every pit stop of a session.
+pub(crate) async fn load_pits<C: ConnectionTrait>(
+  connection: &C,
+  session_key: i32,
+) -> Result<Vec<pit::Model>, DbErr> {
+  pit::Entity::find()
+    .filter(pit::Column::SessionKey.eq(session_key))
+    .all(connection)
+    .await
+}
+
+/// The compound a driver ran on `lap`, from the stints.
+fn compound_on_lap(stints: &[stints::Model], driver: i32, lap: i32) -> Option<&str> {
+  stints
+    .iter()
+    .filter(|stint| stint.driver_number == driver)
+    .find(|stint| {
+      stint.lap_start.is_some_and(|start| start <= lap)
+        && stint.lap_end.is_none_or(|end| lap <= end)
+    })
+    .and_then(|stint| stint.compound.as_deref())
+}
+
+/// Sets `value` at `path` inside a JSON object, creating objects on the way.
+pub(crate) fn set_path(object: &mut serde_json::Map<String, Value>, path: &[&str], value: Value) {
+  let Some((last, parents)) = path.split_last() else {
+    return;
+  };
+  let mut current = object;
+  for key in parents {
+    let entry = current
+      .entry((*key).to_owned())
+      .or_insert_with(|| json!({}));
+    if !entry.is_object() {
+      *entry = json!({});
+    }
+    let Value::Object(next) = entry else {
+      return;
+    };
+    current = next;
+  }
+  current.insert((*last).to_owned(), value);
+}
+
+/// Lap time of every lap per driver.
+pub(crate) async fn lap_times<C: ConnectionTrait>(
+  connection: &C,
+  context: &SessionContext,
+  request: &ChartRequest,
+) -> Result<Value, ChartError> {
+  let session_key = context.session.session_key;
+  let laps = load_laps(connection, session_key).await?;
+  let stints = load_stints(connection, session_key).await?;
+  let periods = load_flag_periods(connection, session_key).await?;
+  let mut by_driver: BTreeMap<i32, Vec<(&laps::Model, f64)>> = BTreeMap::new();
+  for lap in &laps {
+    if let Some(duration) = lap.lap_duration
+      && context.shows(request, lap.driver_number)
+      && SessionContext::in_lap_range(request, lap.lap_number)
+    {
+      by_driver
+        .entry(lap.driver_number)
+        .or_default()
+        .push((lap, duration));
+    }
+  }
+  if by_driver.is_empty() {
+    return Ok(empty_figure(&context.title, None));
+  }
+  let all_durations = by_driver.values().flatten().map(|(_, duration)| *duration);
+  let layout = base_layout(&context.title)
+    .x_axis(Axis::new().title(Title::with_text("Lap")))
+    .y_axis(lap_time_axis(all_durations, "Lap time"))
+    .hover_mode(HoverMode::Closest);
+  let mut figure = Figure::new(layout);
+  for number in context.ordered_numbers(request, by_driver.keys().copied()) {
+    let Some(driver_laps) = by_driver.get(&number) else {
+      continue;
+    };
+    let style = context.driver(number);
+    let mut symbols = Vec::new();
+    let mut texts = Vec::new();
+    for (lap, duration) in driver_laps {
+      let compound = compound_on_lap(&stints, number, lap.lap_number);
+      let pit_out = lap.is_pit_out_lap.unwrap_or(false);
+      symbols.push(compound_symbol(compound, pit_out));
+      let mut text = format!(
+        "{} · lap {} · {} · {}",
+        style.acronym,
+        lap.lap_number,
+        format_lap_time(*duration),
+        compound.unwrap_or("tyre unknown")
+      );
+      if pit_out {
+        text.push_str(" · pit-out lap");
+      }
+      texts.push(text);
+    }
+    let trace = Scatter::new(
+      driver_laps.iter().map(|(lap, _)| lap.lap_number).collect(),
+      driver_laps.iter().map(|(_, duration)| *duration).collect(),
+    )
+    .name(&style.acronym)
+    .mode(Mode::LinesMarkers)
+    .line(style.line())
+    .marker(Marker::new().color(style.colour.clone()).size(7))
+    .text_array(texts)
+    .hover_template("%{text}<extra></extra>");
+    let object = figure.add(trace);
+    set_path(object, &["marker", "symbol"], json!(symbols));
+  }
+  let (shapes, labels) = lap_overlays(&periods, request.laps);
+  figure.overlay(shapes, labels);
+  figure.annotate(note(
+    "Marker: ● soft  ■ medium  ◆ hard  ▲ intermediate  ▼ wet  ✚ unknown; open marker = pit-out lap",
+  ));
+  Ok(figure.finish())
+}
+
+/// A small note under the plot area.
+pub(crate) fn note(text: &str) -> Annotation {
+  Annotation::new()
+    .text(text)
+    .x_ref("paper")
+    .y_ref("paper")
+    .x(0.0)
+    .y(-0.2)
+    .x_anchor(plotly::common::Anchor::Left)
+    .show_arrow(false)
+    .font(Font::new().size(11))
+}
+
+/// The clean laps (see [`CLEAN_LAP_RULE`]) of every driver, within the request's lap range and selection.
+pub(crate) fn clean_laps<'laps>(
+  context: &SessionContext,
+  request: &ChartRequest,
+  laps: &'laps [laps::Model],
+  pits: &[pit::Model],
+  periods: &[FlagPeriod],
+) -> BTreeMap<i32, Vec<(&'laps laps::Model, f64)>> {
+  let pit_laps: HashSet<(i32, i32)> = pits
+    .iter()
+    .map(|stop| (stop.driver_number, stop.lap_number))
+    .collect();
+  let pit_out_laps: HashSet<(i32, i32)> = laps
+    .iter()
+    .filter(|lap| lap.is_pit_out_lap.unwrap_or(false))
+    .map(|lap| (lap.driver_number, lap.lap_number))
+    .collect();
+  let neutralised = |lap: i32| {
+    periods.iter().any(|period| {
+      period.start_lap.is_some_and(|start| {
+        let end = period.end_lap.unwrap_or(start);
+        (start..=end).contains(&lap)
+      })
+    })
+  };
+  let mut candidates: BTreeMap<i32, Vec<(&laps::Model, f64)>> = BTreeMap::new();
+  for lap in laps {
+    let key = (lap.driver_number, lap.lap_number);
+    let Some(duration) = lap.lap_duration else {
+      continue;
+    };
+    if lap.lap_number <= 1
+      || pit_out_laps.contains(&key)
+      || pit_laps.contains(&key)
+      || pit_out_laps.contains(&(lap.driver_number, lap.lap_number + 1))
+      || neutralised(lap.lap_number)
+      || !context.shows(request, lap.driver_number)
+      || !SessionContext::in_lap_range(request, lap.lap_number)
+    {
+      continue;
+    }
+    candidates
+      .entry(lap.driver_number)
+      .or_default()
+      .push((lap, duration));
+  }
+  for driver_laps in candidates.values_mut() {
+    let durations: Vec<f64> = driver_laps.iter().map(|(_, duration)| *duration).collect();
+    if let Some(limit) = median(&durations).map(|median| median * 1.07) {
+      driver_laps.retain(|(_, duration)| *duration <= limit);
+    }
+  }
+  candidates.retain(|_, driver_laps| !driver_laps.is_empty());
+  candidates
+}
+
+async fn load_clean_laps<C: ConnectionTrait>(
+  connection: &C,
+  context: &SessionContext,
+) -> Result<(Vec<laps::Model>, Vec<pit::Model>, Vec<FlagPeriod>), DbErr> {
+  let session_key = context.session.session_key;
+  Ok((
+    load_laps(connection, session_key).await?,
+    load_pits(connection, session_key).await?,
+    load_flag_periods(connection, session_key).await?,
+  ))
+}
+
+/// Box plot of each driver's clean laps.
+pub(crate) async fn lap_time_distribution<C: ConnectionTrait>(
+  connection: &C,
+  context: &SessionContext,
+  request: &ChartRequest,
+) -> Result<Value, ChartError> {
+  let (laps, pits, periods) = load_clean_laps(connection, context).await?;
+  let clean = clean_laps(context, request, &laps, &pits, &periods);
+  if clean.is_empty() {
+    return Ok(empty_figure(&context.title, None));
+  }
+  let all_durations = clean.values().flatten().map(|(_, duration)| *duration);
+  let layout = base_layout(&context.title)
+    .y_axis(lap_time_axis(all_durations, "Clean lap time"))
+    .x_axis(Axis::new().title(Title::with_text("Driver")))
+    .show_legend(false);
+  let mut figure = Figure::new(layout);
+  for number in context.ordered_numbers(request, clean.keys().copied()) {
+    let Some(driver_laps) = clean.get(&number) else {
+      continue;
+    };
+    let style = context.driver(number);
+    let texts = driver_laps
+      .iter()
+      .map(|(lap, duration)| {
+        format!(
+          "{} · lap {} · {}",
+          style.acronym,
+          lap.lap_number,
+          format_lap_time(*duration)
+        )
+      })
+      .collect();
+    let trace =
+      BoxPlot::<f64, f64>::new(driver_laps.iter().map(|(_, duration)| *duration).collect())
+        .name(&style.acronym)
+        .marker(Marker::new().color(style.colour.clone()))
+        .line(plotly::common::Line::new().color(style.colour.clone()))
+        .box_points(plotly::box_plot::BoxPoints::All)
+        .jitter(0.3)
+        .point_pos(0.0)
+        .text_array(texts)
+        .hover_info(HoverInfo::Text);
+    figure.add(trace);
+  }
+  figure.annotate(note(CLEAN_LAP_RULE));
+  Ok(figure.finish())
+}
+
+/// Median clean lap per team, fastest first.
+pub(crate) async fn team_pace<C: ConnectionTrait>(
+  connection: &C,
+  context: &SessionContext,
+  request: &ChartRequest,
+) -> Result<Value, ChartError> {
+  let (laps, pits, periods) = load_clean_laps(connection, context).await?;
+  let clean = clean_laps(context, request, &laps, &pits, &periods);
+  let mut by_team: BTreeMap<String, (String, Vec<f64>)> = BTreeMap::new();
+  for (number, driver_laps) in &clean {
+    let style = context.driver(*number);
+    let entry = by_team
+      .entry(style.team.clone())
+      .or_insert_with(|| (style.colour.clone(), Vec::new()));
+    entry
+      .1
+      .extend(driver_laps.iter().map(|(_, duration)| *duration));
+  }
+  let mut ranking: Vec<(String, String, f64, usize)> = by_team
+    .into_iter()
+    .filter_map(|(team, (colour, durations))| {
+      Some((team, colour, median(&durations)?, durations.len()))
+    })
+    .collect();
+  if ranking.is_empty() {
+    return Ok(empty_figure(&context.title, None));
+  }
+  ranking.sort_by(|left, right| left.2.total_cmp(&right.2));
+  let fastest = ranking[0].2;
+  let slowest = ranking[ranking.len() - 1].2;
+  let medians: Vec<f64> = ranking.iter().map(|entry| entry.2).collect();
+  let y_axis = lap_time_axis(medians.iter().copied(), "Median clean lap").range(AxisRange::new(
+    fastest - 0.4 - (slowest - fastest) * 0.1,
+    slowest + 0.3,
+  ));
+  let layout = base_layout(&context.title)
+    .y_axis(y_axis)
+    .x_axis(Axis::new().title(Title::with_text("Team")))
+    .show_legend(false);
+  let mut figure = Figure::new(layout);
+  let texts: Vec<String> = ranking
+    .iter()
+    .map(|(_, _, median, _)| {
+      if *median == fastest {
+        format_lap_time(*median)
+      } else {
+        format!(
+          "{} ({})",
+          format_lap_time(*median),
+          format_gap(median - fastest)
+        )
+      }
+    })
+    .collect();
+  let hover: Vec<String> = ranking
+    .iter()
+    .zip(&texts)
+    .map(|((team, _, _, count), text)| format!("{team}<br>{text}<br>{count} clean laps"))
+    .collect();
+  let trace = Bar::new(
+    ranking.iter().map(|entry| entry.0.clone()).collect(),
+    medians,
+  )
+  .name("Median clean lap")
+  .marker(Marker::new().color_array(ranking.iter().map(|entry| entry.1.clone()).collect()))
+  .text_array(texts)
+  .hover_text_array(hover)
+  .hover_info(HoverInfo::Text);
+  figure.add(trace);
+  figure.annotate(note(CLEAN_LAP_RULE));
+  Ok(figure.finish())
+}
+
+/// Each driver's best sector times as a gap to the best of the shown drivers.
+pub(crate) async fn sector_comparison<C: ConnectionTrait>(
+  connection: &C,
+  context: &SessionContext,
+  request: &ChartRequest,
+) -> Result<Value, ChartError> {
+  let laps = load_laps(connection, context.session.session_key).await?;
+  let mut best: BTreeMap<i32, [Option<f64>; 3]> = BTreeMap::new();
+  for lap in &laps {
+    if !context.shows(request, lap.driver_number)
+      || !SessionContext::in_lap_range(request, lap.lap_number)
+    {
+      continue;
+    }
+    let sectors = [
+      lap.duration_sector_1,
+      lap.duration_sector_2,
+      lap.duration_sector_3,
+    ];
+    if sectors.iter().all(Option::is_none) {
+      continue;
+    }
+    let entry = best.entry(lap.driver_number).or_default();
+    for (slot, value) in entry.iter_mut().zip(sectors) {
+      if let Some(value) = value {
+        *slot = Some(slot.map_or(value, |current: f64| current.min(value)));
+      }
+    }
+  }
+  if best.is_empty() {
+    return Ok(empty_figure(&context.title, None));
+  }
+  let mut field_best = [f64::INFINITY; 3];
+  for sectors in best.values() {
+    for (field, value) in field_best.iter_mut().zip(sectors) {
+      if let Some(value) = value {
+        *field = field.min(*value);
+      }
+    }
+  }
+  let layout = base_layout(&context.title)
+    .bar_mode(BarMode::Group)
+    .y_axis(Axis::new().title(Title::with_text("Gap to the best sector (s)")))
+    .x_axis(Axis::new().title(Title::with_text("Sector")));
+  let mut figure = Figure::new(layout);
+  let names = ["Sector 1", "Sector 2", "Sector 3"];
+  for number in context.ordered_numbers(request, best.keys().copied()) {
+    let Some(sectors) = best.get(&number) else {
+      continue;
+    };
+    let style = context.driver(number);
+    let gaps: Vec<Option<f64>> = sectors
+      .iter()
+      .zip(field_best)
+      .map(|(value, field)| value.map(|value| value - field))
+      .collect();
+    let hover: Vec<String> = sectors
+      .iter()
+      .zip(names)
+      .zip(field_best)
+      .map(|((value, name), field)| match value {
+        Some(value) => format!(
+          "{} · {name}: {value:.3} s ({})",
+          style.acronym,
+          format_gap(value - field)
+        ),
+        None => format!("{} · {name}: no time", style.acronym),
+      })
+      .collect();
+    let trace = Bar::new(names.to_vec(), gaps)
+      .name(&style.acronym)
+      .marker(Marker::new().color(style.colour.clone()))
+      .hover_text_array(hover)
+      .hover_info(HoverInfo::Text);
+    let object = figure.add(trace);
+    if style.second_in_team {
+      set_path(object, &["marker", "pattern", "shape"], json!("/"));
+    }
+  }
+  Ok(figure.finish())
+}
+
+/// Top speeds at the intermediates and the speed trap per driver.
+pub(crate) async fn speed_traps<C: ConnectionTrait>(
+  connection: &C,
+  context: &SessionContext,
+  request: &ChartRequest,
+) -> Result<Value, ChartError> {
+  let laps = load_laps(connection, context.session.session_key).await?;
+  let mut top: HashMap<i32, [Option<i32>; 3]> = HashMap::new();
+  for lap in &laps {
+    if !context.shows(request, lap.driver_number)
+      || !SessionContext::in_lap_range(request, lap.lap_number)
+    {
+      continue;
+    }
+    let speeds = [lap.i1_speed, lap.i2_speed, lap.st_speed];
+    if speeds.iter().all(Option::is_none) {
+      continue;
+    }
+    let entry = top.entry(lap.driver_number).or_default();
+    for (slot, value) in entry.iter_mut().zip(speeds) {
+      if let Some(value) = value {
+        *slot = Some(slot.map_or(value, |current: i32| current.max(value)));
+      }
+    }
+  }
+  if top.is_empty() {
+    return Ok(empty_figure(&context.title, None));
+  }
+  let all: Vec<i32> = top.values().flatten().flatten().copied().collect();
+  let minimum = all.iter().copied().min().unwrap_or(0);
+  let maximum = all.iter().copied().max().unwrap_or(0);
+  let layout = base_layout(&context.title)
+    .bar_mode(BarMode::Group)
+    .y_axis(
+      Axis::new()
+        .title(Title::with_text("Top speed (km/h)"))
+        .range(AxisRange::new(
+          f64::from(minimum - 15).max(0.0),
+          f64::from(maximum + 5),
+        )),
+    )
+    .x_axis(Axis::new().title(Title::with_text("Measuring point")));
+  let mut figure = Figure::new(layout);
+  let names = ["Intermediate 1", "Intermediate 2", "Speed trap"];
+  for number in context.ordered_numbers(request, top.keys().copied()) {
+    let Some(speeds) = top.get(&number) else {
+      continue;
+    };
+    let style = context.driver(number);
+    let hover: Vec<String> = speeds
+      .iter()
+      .zip(names)
+      .map(|(speed, name)| match speed {
+        Some(speed) => format!("{} · {name}: {speed} km/h", style.acronym),
+        None => format!("{} · {name}: no speed", style.acronym),
+      })
+      .collect();
+    let trace = Bar::new(names.to_vec(), speeds.to_vec())
+      .name(&style.acronym)
+      .marker(Marker::new().color(style.colour.clone()))
+      .hover_text_array(hover)
+      .hover_info(HoverInfo::Text);
+    let object = figure.add(trace);
+    if style.second_in_team {
+      set_path(object, &["marker", "pattern", "shape"], json!("/"));
+    }
+  }
+  Ok(figure.finish())
+}
