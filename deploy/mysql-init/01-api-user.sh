@@ -15,6 +15,7 @@ f1_database="${MARIADB_DATABASE:?MARIADB_DATABASE must be set (DB_NAME in .env)}
 f1_sql_string() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e "s/'/''/g"; }
 # Quote a database name for a database-level GRANT: backticks doubled, and `_`/`%` escaped because GRANT treats
 # them as wildcards there (`f1_prod` would otherwise also match `f1xprod`).
+# shellcheck disable=SC2016 # the backticks are literal SQL quotes, not a command substitution
 f1_grant_database() { printf '%s' "$1" | sed -e 's/`/``/g' -e 's/_/\\_/g' -e 's/%/\\%/g'; }
 
 f1_api_user_sql="
