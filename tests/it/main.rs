@@ -1,4 +1,6 @@
 //! End-to-end tests: one test binary, one module per area.
 
+mod api;
+mod api_support;
 mod migrations;
 mod store;
