@@ -147,7 +147,22 @@ fn problem_from_error(error: &poem::Error) -> Problem {
     tracing::error!(error = %error, "unhandled error");
     Problem::new(status, "An internal error occurred.")
   } else {
-    Problem::new(status, error.to_string())
+    Problem::new(
+      status,
+      default_detail(status).unwrap_or_else(|| error.to_string()),
+    )
+  }
+}
+
+/// Friendlier details for poem's routing errors.
+fn default_detail(status: StatusCode) -> Option<String> {
+  match status {
+    StatusCode::NOT_FOUND => Some("No resource at this path.".to_owned()),
+    StatusCode::METHOD_NOT_ALLOWED => Some("This method is not allowed on this path.".to_owned()),
+    StatusCode::PAYLOAD_TOO_LARGE => Some(format!(
+      "The request body is larger than {MAX_BODY_BYTES} bytes."
+    )),
+    _ => None,
   }
 }
 
@@ -165,15 +180,13 @@ fn ensure_problem(response: Response) -> Response {
   if is_problem {
     return response;
   }
-  let detail = match status {
-    StatusCode::NOT_FOUND => "No resource at this path.".to_owned(),
-    StatusCode::METHOD_NOT_ALLOWED => "This method is not allowed on this path.".to_owned(),
-    StatusCode::PAYLOAD_TOO_LARGE => {
-      format!("The request body is larger than {MAX_BODY_BYTES} bytes.")
+  let detail = default_detail(status).unwrap_or_else(|| {
+    if status.is_server_error() {
+      "An internal error occurred.".to_owned()
+    } else {
+      status.canonical_reason().unwrap_or("Error").to_owned()
     }
-    other if other.is_server_error() => "An internal error occurred.".to_owned(),
-    other => other.canonical_reason().unwrap_or("Error").to_owned(),
-  };
+  });
   let mut replaced = Problem::new(status, detail).into_response();
   for (name, value) in response.headers() {
     if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {

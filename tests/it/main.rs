@@ -1,6 +1,7 @@
 //! End-to-end tests: one test binary, one module per area.
 
 mod api;
+mod api_operations;
 mod api_support;
 mod migrations;
 mod store;

@@ -56,7 +56,7 @@ pub enum ChartResponse {
 fn chart_bad_request(error: poem::Error) -> ChartResponse {
   ChartResponse::BadRequest(Json(Problem::new(
     poem::http::StatusCode::BAD_REQUEST,
-    error.to_string(),
+    crate::routes::parse_error_detail(&error, &["session_key` or `year", "chart"]),
   )))
 }
 

@@ -88,10 +88,24 @@ pub enum CollectionResponse<T: ToJSON + Send + Sync> {
   Unavailable(Json<Problem>),
 }
 
+/// The detail of a parameter parse error, with poem-openapi's internal path parameter names (`param0`, ...)
+/// replaced by the documented ones.
+#[must_use]
+pub fn parse_error_detail(error: &poem::Error, path_parameters: &[&str]) -> String {
+  let mut detail = error.to_string();
+  for (index, name) in path_parameters.iter().enumerate() {
+    detail = detail.replace(
+      &format!("path `param{index}`"),
+      &format!("path parameter `{name}`"),
+    );
+  }
+  detail
+}
+
 fn collection_bad_request<T: ToJSON + Send + Sync>(error: poem::Error) -> CollectionResponse<T> {
   CollectionResponse::BadRequest(Json(Problem::new(
     poem::http::StatusCode::BAD_REQUEST,
-    error.to_string(),
+    parse_error_detail(&error, &["session_key"]),
   )))
 }
 
@@ -139,7 +153,7 @@ pub enum ItemResponse<T: ToJSON + Send + Sync> {
 fn item_bad_request<T: ToJSON + Send + Sync>(error: poem::Error) -> ItemResponse<T> {
   ItemResponse::BadRequest(Json(Problem::new(
     poem::http::StatusCode::BAD_REQUEST,
-    error.to_string(),
+    parse_error_detail(&error, &["session_key"]),
   )))
 }
 
