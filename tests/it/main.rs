@@ -1,6 +1,8 @@
 //! End-to-end tests: one test binary, one module per area.
 
 mod api;
+mod api_charts;
+mod api_contract;
 mod api_operations;
 mod api_support;
 mod migrations;

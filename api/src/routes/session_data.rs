@@ -119,7 +119,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Vec<String>>,
+    driver_number: Query<Option<Vec<String>>>,
     /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
@@ -140,7 +140,7 @@ impl SessionDataApi {
         drivers::Column::SessionKey,
         &[drivers::Column::DriverNumber],
         |select| {
-          let drivers = driver_numbers(&driver_number.0)?;
+          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
           Ok(select.filter_in(drivers::Column::DriverNumber, &drivers))
         },
       )
@@ -163,7 +163,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Vec<String>>,
+    driver_number: Query<Option<Vec<String>>>,
     /// Lowest lap number (inclusive).
     lap_min: Query<Option<i32>>,
     /// Highest lap number (inclusive).
@@ -192,7 +192,7 @@ impl SessionDataApi {
         laps::Column::SessionKey,
         &[laps::Column::DriverNumber, laps::Column::LapNumber],
         |select| {
-          let drivers = driver_numbers(&driver_number.0)?;
+          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
           let (lap_min, lap_max) = lap_range(lap_min.0, lap_max.0)?;
           let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
           Ok(
@@ -222,7 +222,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Vec<String>>,
+    driver_number: Query<Option<Vec<String>>>,
     /// Tyre compound, e.g. `SOFT`.
     compound: Query<Option<String>>,
     /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
@@ -245,7 +245,7 @@ impl SessionDataApi {
         stints::Column::SessionKey,
         &[stints::Column::DriverNumber, stints::Column::StintNumber],
         |select| {
-          let drivers = driver_numbers(&driver_number.0)?;
+          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
           Ok(
             select
               .filter_in(stints::Column::DriverNumber, &drivers)
@@ -277,7 +277,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Vec<String>>,
+    driver_number: Query<Option<Vec<String>>>,
     /// Lowest lap number (inclusive).
     lap_min: Query<Option<i32>>,
     /// Highest lap number (inclusive).
@@ -302,7 +302,7 @@ impl SessionDataApi {
         pit::Column::SessionKey,
         &[pit::Column::DriverNumber, pit::Column::LapNumber],
         |select| {
-          let drivers = driver_numbers(&driver_number.0)?;
+          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
           let (lap_min, lap_max) = lap_range(lap_min.0, lap_max.0)?;
           Ok(
             select
@@ -330,7 +330,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Vec<String>>,
+    driver_number: Query<Option<Vec<String>>>,
     /// Earliest time (inclusive, RFC 3339).
     date_from: Query<Option<DateTime<Utc>>>,
     /// Latest time (inclusive, RFC 3339).
@@ -355,7 +355,7 @@ impl SessionDataApi {
         position::Column::SessionKey,
         &[position::Column::DriverNumber, position::Column::Date],
         |select| {
-          let drivers = driver_numbers(&driver_number.0)?;
+          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
           let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
           Ok(
             select
@@ -383,7 +383,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Vec<String>>,
+    driver_number: Query<Option<Vec<String>>>,
     /// Earliest time (inclusive, RFC 3339).
     date_from: Query<Option<DateTime<Utc>>>,
     /// Latest time (inclusive, RFC 3339).
@@ -408,7 +408,7 @@ impl SessionDataApi {
         intervals::Column::SessionKey,
         &[intervals::Column::DriverNumber, intervals::Column::Date],
         |select| {
-          let drivers = driver_numbers(&driver_number.0)?;
+          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
           let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
           Ok(
             select
@@ -481,7 +481,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Vec<String>>,
+    driver_number: Query<Option<Vec<String>>>,
     /// Message category, e.g. `Flag`, `SafetyCar`, `Drs`, `Other`.
     category: Query<Option<String>>,
     /// Flag, e.g. `YELLOW`, `GREEN`, `CHEQUERED`.
@@ -514,7 +514,7 @@ impl SessionDataApi {
         race_control::Column::SessionKey,
         &[race_control::Column::Date, race_control::Column::EventKey],
         |select| {
-          let drivers = driver_numbers(&driver_number.0)?;
+          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
           let (lap_min, lap_max) = lap_range(lap_min.0, lap_max.0)?;
           let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
           Ok(
@@ -556,7 +556,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Vec<String>>,
+    driver_number: Query<Option<Vec<String>>>,
     /// Earliest time (inclusive, RFC 3339).
     date_from: Query<Option<DateTime<Utc>>>,
     /// Latest time (inclusive, RFC 3339).
@@ -581,7 +581,7 @@ impl SessionDataApi {
         team_radio::Column::SessionKey,
         &[team_radio::Column::DriverNumber, team_radio::Column::Date],
         |select| {
-          let drivers = driver_numbers(&driver_number.0)?;
+          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
           let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
           Ok(
             select
@@ -609,7 +609,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Vec<String>>,
+    driver_number: Query<Option<Vec<String>>>,
     /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
@@ -630,7 +630,7 @@ impl SessionDataApi {
         session_result::Column::SessionKey,
         &[session_result::Column::DriverNumber],
         |select| {
-          let drivers = driver_numbers(&driver_number.0)?;
+          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
           Ok(select.filter_in(session_result::Column::DriverNumber, &drivers))
         },
       )
@@ -653,7 +653,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Vec<String>>,
+    driver_number: Query<Option<Vec<String>>>,
     /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
@@ -674,7 +674,7 @@ impl SessionDataApi {
         starting_grid::Column::SessionKey,
         &[starting_grid::Column::DriverNumber],
         |select| {
-          let drivers = driver_numbers(&driver_number.0)?;
+          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
           Ok(select.filter_in(starting_grid::Column::DriverNumber, &drivers))
         },
       )
@@ -697,7 +697,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Vec<String>>,
+    driver_number: Query<Option<Vec<String>>>,
     /// Earliest time (inclusive, RFC 3339).
     date_from: Query<Option<DateTime<Utc>>>,
     /// Latest time (inclusive, RFC 3339).
@@ -726,7 +726,7 @@ impl SessionDataApi {
           overtakes::Column::OvertakenDriverNumber,
         ],
         |select| {
-          let drivers = driver_numbers(&driver_number.0)?;
+          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
           let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
           Ok(
             select
@@ -758,7 +758,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Vec<String>>,
+    driver_number: Query<Option<Vec<String>>>,
     /// Earliest time (inclusive, RFC 3339).
     date_from: Query<Option<DateTime<Utc>>>,
     /// Latest time (inclusive, RFC 3339).
@@ -783,7 +783,7 @@ impl SessionDataApi {
         car_data::Column::SessionKey,
         &[car_data::Column::DriverNumber, car_data::Column::Date],
         |select| {
-          let drivers = driver_numbers(&driver_number.0)?;
+          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
           let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
           Ok(
             select
@@ -811,7 +811,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Vec<String>>,
+    driver_number: Query<Option<Vec<String>>>,
     /// Earliest time (inclusive, RFC 3339).
     date_from: Query<Option<DateTime<Utc>>>,
     /// Latest time (inclusive, RFC 3339).
@@ -836,7 +836,7 @@ impl SessionDataApi {
         location::Column::SessionKey,
         &[location::Column::DriverNumber, location::Column::Date],
         |select| {
-          let drivers = driver_numbers(&driver_number.0)?;
+          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
           let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
           Ok(
             select
@@ -864,7 +864,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Vec<String>>,
+    driver_number: Query<Option<Vec<String>>>,
     /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
@@ -885,7 +885,7 @@ impl SessionDataApi {
         championship_drivers::Column::SessionKey,
         &[championship_drivers::Column::DriverNumber],
         |select| {
-          let drivers = driver_numbers(&driver_number.0)?;
+          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
           Ok(select.filter_in(championship_drivers::Column::DriverNumber, &drivers))
         },
       )
