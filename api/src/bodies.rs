@@ -25,40 +25,57 @@ pub struct Meeting {
   /// Open F1 meeting key.
   pub meeting_key: i32,
   /// Short event name, e.g. "Japanese Grand Prix".
+  #[oai(nullable)]
   pub meeting_name: Option<String>,
   /// Official event name.
+  #[oai(nullable)]
   pub meeting_official_name: Option<String>,
   /// Three-letter meeting code (2023-2025 data only).
+  #[oai(nullable)]
   pub meeting_code: Option<String>,
   /// City or area of the circuit.
+  #[oai(nullable)]
   pub location: Option<String>,
   /// Open F1 country key.
+  #[oai(nullable)]
   pub country_key: Option<i32>,
   /// Three-letter country code.
+  #[oai(nullable)]
   pub country_code: Option<String>,
   /// Country name.
+  #[oai(nullable)]
   pub country_name: Option<String>,
   /// URL of the country flag image.
+  #[oai(nullable)]
   pub country_flag: Option<String>,
   /// Open F1 circuit key.
+  #[oai(nullable)]
   pub circuit_key: Option<i32>,
   /// Short circuit name.
+  #[oai(nullable)]
   pub circuit_short_name: Option<String>,
   /// "Permanent", "Temporary - Street" or "Temporary - Road".
+  #[oai(nullable)]
   pub circuit_type: Option<String>,
   /// URL of circuit details.
+  #[oai(nullable)]
   pub circuit_info_url: Option<String>,
   /// URL of the circuit image.
+  #[oai(nullable)]
   pub circuit_image: Option<String>,
   /// Local offset from UTC as "HH:MM:SS" (may be negative).
+  #[oai(nullable)]
   pub gmt_offset: Option<String>,
   /// Start time (UTC, RFC 3339).
+  #[oai(nullable)]
   pub date_start: Option<DateTime<Utc>>,
   /// End time (UTC, RFC 3339).
+  #[oai(nullable)]
   pub date_end: Option<DateTime<Utc>>,
   /// Season year.
   pub year: i32,
   /// Whether the event was cancelled (2026+ data).
+  #[oai(nullable)]
   pub is_cancelled: Option<bool>,
 }
 
@@ -96,30 +113,42 @@ pub struct Session {
   /// Open F1 meeting key.
   pub meeting_key: i32,
   /// Session name, e.g. "Race", "Sprint Qualifying".
+  #[oai(nullable)]
   pub session_name: Option<String>,
   /// "Practice", "Qualifying" or "Race".
+  #[oai(nullable)]
   pub session_type: Option<String>,
   /// Start time (UTC, RFC 3339).
+  #[oai(nullable)]
   pub date_start: Option<DateTime<Utc>>,
   /// End time (UTC, RFC 3339).
+  #[oai(nullable)]
   pub date_end: Option<DateTime<Utc>>,
   /// Open F1 circuit key.
+  #[oai(nullable)]
   pub circuit_key: Option<i32>,
   /// Short circuit name.
+  #[oai(nullable)]
   pub circuit_short_name: Option<String>,
   /// Open F1 country key.
+  #[oai(nullable)]
   pub country_key: Option<i32>,
   /// Three-letter country code.
+  #[oai(nullable)]
   pub country_code: Option<String>,
   /// Country name.
+  #[oai(nullable)]
   pub country_name: Option<String>,
   /// City or area of the circuit.
+  #[oai(nullable)]
   pub location: Option<String>,
   /// Local offset from UTC as "HH:MM:SS" (may be negative).
+  #[oai(nullable)]
   pub gmt_offset: Option<String>,
   /// Season year.
   pub year: i32,
   /// Whether the event was cancelled (2026+ data).
+  #[oai(nullable)]
   pub is_cancelled: Option<bool>,
 }
 
@@ -155,22 +184,31 @@ pub struct Driver {
   /// Car number for the season.
   pub driver_number: i32,
   /// Name as shown on TV graphics.
+  #[oai(nullable)]
   pub broadcast_name: Option<String>,
   /// Full name.
+  #[oai(nullable)]
   pub full_name: Option<String>,
   /// First name.
+  #[oai(nullable)]
   pub first_name: Option<String>,
   /// Last name.
+  #[oai(nullable)]
   pub last_name: Option<String>,
   /// Three-letter acronym, e.g. "VER".
+  #[oai(nullable)]
   pub name_acronym: Option<String>,
   /// Team name.
+  #[oai(nullable)]
   pub team_name: Option<String>,
   /// Team colour as hex RRGGBB without '#'.
+  #[oai(nullable)]
   pub team_colour: Option<String>,
   /// URL of the driver's headshot.
+  #[oai(nullable)]
   pub headshot_url: Option<String>,
   /// Three-letter country code.
+  #[oai(nullable)]
   pub country_code: Option<String>,
 }
 
@@ -205,28 +243,40 @@ pub struct Lap {
   /// Lap number (starts at 1).
   pub lap_number: i32,
   /// Start time (UTC).
+  #[oai(nullable)]
   pub date_start: Option<DateTime<Utc>>,
   /// Sector 1 time in seconds.
+  #[oai(nullable)]
   pub duration_sector_1: Option<f64>,
   /// Sector 2 time in seconds.
+  #[oai(nullable)]
   pub duration_sector_2: Option<f64>,
   /// Sector 3 time in seconds.
+  #[oai(nullable)]
   pub duration_sector_3: Option<f64>,
   /// Lap time in seconds.
+  #[oai(nullable)]
   pub lap_duration: Option<f64>,
   /// Speed at intermediate 1 (km/h).
+  #[oai(nullable)]
   pub i1_speed: Option<i32>,
   /// Speed at intermediate 2 (km/h).
+  #[oai(nullable)]
   pub i2_speed: Option<i32>,
   /// Speed at the speed trap (km/h).
+  #[oai(nullable)]
   pub st_speed: Option<i32>,
   /// Whether the lap started in the pit lane.
+  #[oai(nullable)]
   pub is_pit_out_lap: Option<bool>,
   /// Mini-sector codes of sector 1 (array of integers, as sent upstream).
+  #[oai(nullable)]
   pub segments_sector_1: Option<Value>,
   /// Mini-sector codes of sector 2.
+  #[oai(nullable)]
   pub segments_sector_2: Option<Value>,
   /// Mini-sector codes of sector 3.
+  #[oai(nullable)]
   pub segments_sector_3: Option<Value>,
 }
 
@@ -265,12 +315,16 @@ pub struct Stint {
   /// Stint number (starts at 1).
   pub stint_number: i32,
   /// First lap of the stint.
+  #[oai(nullable)]
   pub lap_start: Option<i32>,
   /// Last lap of the stint.
+  #[oai(nullable)]
   pub lap_end: Option<i32>,
   /// Tyre compound, e.g. "SOFT".
+  #[oai(nullable)]
   pub compound: Option<String>,
   /// Tyre age in laps at the start of the stint.
+  #[oai(nullable)]
   pub tyre_age_at_start: Option<i32>,
 }
 
@@ -301,12 +355,16 @@ pub struct PitStop {
   /// Lap number of the visit.
   pub lap_number: i32,
   /// Time of the visit (UTC).
+  #[oai(nullable)]
   pub date: Option<DateTime<Utc>>,
   /// Time spent in the pit lane in seconds.
+  #[oai(nullable)]
   pub lane_duration: Option<f64>,
   /// Deprecated copy of `lane_duration`.
+  #[oai(nullable)]
   pub pit_duration: Option<f64>,
   /// Stationary time in seconds (2024 US GP onward).
+  #[oai(nullable)]
   pub stop_duration: Option<f64>,
 }
 
@@ -401,18 +459,25 @@ pub struct Weather {
   /// Time of the sample (UTC).
   pub date: DateTime<Utc>,
   /// Air temperature in °C.
+  #[oai(nullable)]
   pub air_temperature: Option<f64>,
   /// Track temperature in °C.
+  #[oai(nullable)]
   pub track_temperature: Option<f64>,
   /// Relative humidity in percent.
+  #[oai(nullable)]
   pub humidity: Option<f64>,
   /// Air pressure in mbar.
+  #[oai(nullable)]
   pub pressure: Option<f64>,
   /// Rainfall indicator (0 or 1).
+  #[oai(nullable)]
   pub rainfall: Option<i32>,
   /// Wind direction in degrees.
+  #[oai(nullable)]
   pub wind_direction: Option<i32>,
   /// Wind speed in m/s.
+  #[oai(nullable)]
   pub wind_speed: Option<f64>,
 }
 
@@ -441,22 +506,31 @@ pub struct RaceControlMessage {
   /// Open F1 meeting key.
   pub meeting_key: i32,
   /// Time of the message (UTC).
+  #[oai(nullable)]
   pub date: Option<DateTime<Utc>>,
   /// Message category, e.g. "Flag", "SafetyCar".
+  #[oai(nullable)]
   pub category: Option<String>,
   /// Flag, e.g. "YELLOW".
+  #[oai(nullable)]
   pub flag: Option<String>,
   /// "Track", "Driver" or "Sector".
+  #[oai(nullable)]
   pub scope: Option<String>,
   /// Mini-sector number the message refers to.
+  #[oai(nullable)]
   pub sector: Option<i32>,
   /// Car number the message refers to.
+  #[oai(nullable)]
   pub driver_number: Option<i32>,
   /// Lap number.
+  #[oai(nullable)]
   pub lap_number: Option<i32>,
   /// Qualifying part (1-3) or null.
+  #[oai(nullable)]
   pub qualifying_phase: Option<i32>,
   /// Message text.
+  #[oai(nullable)]
   pub message: Option<String>,
 }
 
@@ -490,6 +564,7 @@ pub struct TeamRadio {
   /// Time of the recording (UTC).
   pub date: DateTime<Utc>,
   /// URL of the audio recording.
+  #[oai(nullable)]
   pub recording_url: Option<String>,
 }
 
@@ -515,20 +590,28 @@ pub struct SessionResult {
   /// Car number for the season.
   pub driver_number: i32,
   /// Classified position (null for DNF/DNS/DSQ).
+  #[oai(nullable)]
   pub position: Option<i32>,
   /// Laps completed.
+  #[oai(nullable)]
   pub number_of_laps: Option<i32>,
   /// Did not finish.
+  #[oai(nullable)]
   pub dnf: Option<bool>,
   /// Did not start.
+  #[oai(nullable)]
   pub dns: Option<bool>,
   /// Disqualified.
+  #[oai(nullable)]
   pub dsq: Option<bool>,
   /// Race: total time in seconds (number); qualifying: [Q1, Q2, Q3] (array); practice: best lap. As sent upstream.
+  #[oai(nullable)]
   pub duration: Option<Value>,
   /// Seconds (number), "+N LAP(S)" (string), or [Q1, Q2, Q3] in qualifying (array). As sent upstream.
+  #[oai(nullable)]
   pub gap_to_leader: Option<Value>,
   /// Points scored.
+  #[oai(nullable)]
   pub points: Option<f64>,
 }
 
@@ -560,8 +643,10 @@ pub struct GridSlot {
   /// Car number for the season.
   pub driver_number: i32,
   /// Grid position.
+  #[oai(nullable)]
   pub position: Option<i32>,
   /// Qualifying lap time that set the grid slot, in seconds.
+  #[oai(nullable)]
   pub lap_duration: Option<f64>,
 }
 
@@ -591,6 +676,7 @@ pub struct Overtake {
   /// Car number of the overtaken driver.
   pub overtaken_driver_number: i32,
   /// Position of the overtaking driver after the move.
+  #[oai(nullable)]
   pub position: Option<i32>,
 }
 
@@ -619,16 +705,22 @@ pub struct CarData {
   /// Time of the sample (UTC).
   pub date: DateTime<Utc>,
   /// Engine revolutions per minute.
+  #[oai(nullable)]
   pub rpm: Option<i32>,
   /// Speed in km/h.
+  #[oai(nullable)]
   pub speed: Option<i32>,
   /// Gear (0 = neutral, 1-8).
+  #[oai(nullable)]
   pub n_gear: Option<i32>,
   /// Throttle in percent.
+  #[oai(nullable)]
   pub throttle: Option<i32>,
   /// Brake (0 or 100).
+  #[oai(nullable)]
   pub brake: Option<i32>,
   /// DRS status code (null from 2026).
+  #[oai(nullable)]
   pub drs: Option<i32>,
 }
 
@@ -661,10 +753,13 @@ pub struct Location {
   /// Time of the sample (UTC).
   pub date: DateTime<Utc>,
   /// Track map x coordinate.
+  #[oai(nullable)]
   pub x: Option<i32>,
   /// Track map y coordinate.
+  #[oai(nullable)]
   pub y: Option<i32>,
   /// Track map z coordinate.
+  #[oai(nullable)]
   pub z: Option<i32>,
 }
 
@@ -692,12 +787,16 @@ pub struct DriverStanding {
   /// Car number for the season.
   pub driver_number: i32,
   /// Championship position before the race.
+  #[oai(nullable)]
   pub position_start: Option<i32>,
   /// Championship position after (or during) the race.
+  #[oai(nullable)]
   pub position_current: Option<i32>,
   /// Points before the race.
+  #[oai(nullable)]
   pub points_start: Option<f64>,
   /// Points after (or during) the race.
+  #[oai(nullable)]
   pub points_current: Option<f64>,
 }
 
@@ -725,14 +824,19 @@ pub struct TeamStanding {
   /// Team name.
   pub team_name: String,
   /// Team colour as hex RRGGBB without '#'.
+  #[oai(nullable)]
   pub team_colour: Option<String>,
   /// Championship position before the race.
+  #[oai(nullable)]
   pub position_start: Option<i32>,
   /// Championship position after (or during) the race.
+  #[oai(nullable)]
   pub position_current: Option<i32>,
   /// Points before the race.
+  #[oai(nullable)]
   pub points_start: Option<f64>,
   /// Points after (or during) the race.
+  #[oai(nullable)]
   pub points_current: Option<f64>,
 }
 

@@ -84,10 +84,39 @@ pub fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
   .server(public_url)
 }
 
-/// The OpenAPI document as served at `/openapi.json` for the default public URL (the committed `api/openapi.json`).
+/// The OpenAPI document served at `/openapi.json`: the generated one, with every `limit` parameter's maximum set
+/// to the configured `API_MAX_PAGE_SIZE` (so that the document states exactly what the server accepts).
 #[must_use]
-pub fn openapi_spec_json() -> String {
-  openapi_service("http://localhost:8080").spec()
+pub fn openapi_document(public_url: &str, max_page_size: u64) -> String {
+  let spec = openapi_service(public_url).spec();
+  let Ok(mut document) = serde_json::from_str::<serde_json::Value>(&spec) else {
+    return spec;
+  };
+  if let Some(paths) = document
+    .get_mut("paths")
+    .and_then(serde_json::Value::as_object_mut)
+  {
+    for operation in paths
+      .values_mut()
+      .filter_map(serde_json::Value::as_object_mut)
+    {
+      for operation in operation.values_mut() {
+        let parameters = operation
+          .get_mut("parameters")
+          .and_then(serde_json::Value::as_array_mut);
+        for parameter in parameters.into_iter().flatten() {
+          if parameter["name"] == "limit"
+            && let Some(schema) = parameter
+              .get_mut("schema")
+              .and_then(serde_json::Value::as_object_mut)
+          {
+            schema.insert("maximum".to_owned(), max_page_size.into());
+          }
+        }
+      }
+    }
+  }
+  serde_json::to_string_pretty(&document).unwrap_or(spec)
 }
 
 /// A bound, ready-to-run api.
@@ -181,7 +210,12 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
   let settings = state.settings.clone();
   let service = openapi_service(&settings.public_url);
   let swagger_ui = service.swagger_ui();
-  let spec = service.spec_endpoint();
+  let document = openapi_document(&settings.public_url, settings.max_page_size);
+  let spec = poem::endpoint::make_sync(move |_| {
+    poem::Response::builder()
+      .content_type("application/json; charset=utf-8")
+      .body(document.clone())
+  });
   let route = Route::new()
     .nest("/", service)
     .nest("/docs", swagger_ui)

@@ -109,6 +109,11 @@ async fn handle<E: Endpoint<Output = Response>>(
       }
     };
     response = ensure_problem(response);
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+      response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    }
     response = with_instance(response, &path).await;
     if method == Method::GET && response.status() == StatusCode::OK {
       response = with_entity_tag(response, if_none_match.as_ref()).await;

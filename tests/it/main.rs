@@ -3,6 +3,7 @@
 mod api;
 mod api_charts;
 mod api_contract;
+mod api_fuzz;
 mod api_operations;
 mod api_support;
 mod migrations;

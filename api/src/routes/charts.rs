@@ -14,8 +14,9 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::charts::{self, ChartError, ChartKind, ChartRequest};
-use crate::problem::{ApiError, Problem, invalid};
-use crate::routes::{ApiTags, driver_numbers, find_session, ordered_range, session_time_to_live};
+use crate::problem::{ApiError, Problem};
+use crate::routes::driver_list::{DriverNumberList, flatten};
+use crate::routes::{ApiTags, find_session, session_time_to_live};
 
 /// Charts.
 pub struct ChartsApi;
@@ -93,14 +94,12 @@ fn chart_kind(slug: &str) -> Result<ChartKind, ApiError> {
 }
 
 fn chart_request(
-  drivers: Option<&str>,
+  drivers: Option<&DriverNumberList>,
   lap_min: Option<i32>,
   lap_max: Option<i32>,
   year_scope: bool,
 ) -> Result<ChartRequest, ApiError> {
-  let drivers = driver_numbers(&drivers.map(str::to_owned).into_iter().collect::<Vec<_>>())
-    .map_err(|_| invalid("drivers", "expected a comma-separated list of car numbers"))?;
-  ordered_range(lap_min.as_ref(), lap_max.as_ref(), "lap_min")?;
+  let drivers = flatten(drivers.map(std::slice::from_ref));
   let laps = match (lap_min, lap_max) {
     (None, None) => None,
     (minimum, maximum) => Some((minimum.unwrap_or(1), maximum.unwrap_or(i32::MAX))),
@@ -177,7 +176,7 @@ impl ChartsApi {
     /// Chart name, e.g. `lap-times`.
     chart: Path<String>,
     /// Car numbers to include, comma-separated (`1,44`); all drivers when absent.
-    drivers: Query<Option<String>>,
+    drivers: Query<Option<DriverNumberList>>,
     /// First lap to include.
     lap_min: Query<Option<i32>>,
     /// Last lap to include.
@@ -185,7 +184,7 @@ impl ChartsApi {
   ) -> ChartResponse {
     let result: Result<_, ApiError> = async {
       let kind = chart_kind(&chart.0)?;
-      let request = chart_request(drivers.0.as_deref(), lap_min.0, lap_max.0, false)?;
+      let request = chart_request(drivers.0.as_ref(), lap_min.0, lap_max.0, false)?;
       let session = find_session(&state.database, session_key.0).await?;
       let time_to_live = session_time_to_live(&session, &state.settings);
       let (figure, outcome) = cached_chart(
@@ -231,11 +230,11 @@ impl ChartsApi {
     /// Chart name, e.g. `championship-points`.
     chart: Path<String>,
     /// Car numbers to include, comma-separated; all drivers when absent.
-    drivers: Query<Option<String>>,
+    drivers: Query<Option<DriverNumberList>>,
   ) -> ChartResponse {
     let result: Result<_, ApiError> = async {
       let kind = chart_kind(&chart.0)?;
-      let request = chart_request(drivers.0.as_deref(), None, None, true)?;
+      let request = chart_request(drivers.0.as_ref(), None, None, true)?;
       let meetings = meetings::Entity::find()
         .filter(meetings::Column::Year.eq(year.0))
         .count(&state.database)

@@ -6,6 +6,7 @@
 //! past the end answers `200 []`.
 
 pub mod charts;
+pub mod driver_list;
 pub mod meetings;
 pub mod operations;
 pub mod seasons;
@@ -205,53 +206,6 @@ impl Page {
     }
     Ok(Self { limit, offset })
   }
-}
-
-/// Driver numbers from `driver_number` values, each a number or a comma-separated list.
-///
-/// # Errors
-/// An invalid-parameter error naming `driver_number`.
-pub fn driver_numbers(values: &[String]) -> Result<Vec<i32>, ApiError> {
-  let mut numbers = Vec::new();
-  for value in values {
-    for part in value
-      .split(',')
-      .map(str::trim)
-      .filter(|part| !part.is_empty())
-    {
-      let number = part
-        .parse::<i32>()
-        .ok()
-        .filter(|number| (0..=999).contains(number))
-        .ok_or_else(|| {
-          invalid(
-            "driver_number",
-            format!("`{part}` is not a car number (0-999)"),
-          )
-        })?;
-      numbers.push(number);
-    }
-  }
-  numbers.sort_unstable();
-  numbers.dedup();
-  Ok(numbers)
-}
-
-/// Checks that `minimum <= maximum` when both are given.
-///
-/// # Errors
-/// An invalid-parameter error naming `name`.
-pub fn ordered_range<T: PartialOrd>(
-  minimum: Option<&T>,
-  maximum: Option<&T>,
-  name: &'static str,
-) -> Result<(), ApiError> {
-  if let (Some(minimum), Some(maximum)) = (minimum, maximum)
-    && minimum > maximum
-  {
-    return Err(invalid(name, "the lower bound is above the upper bound"));
-  }
-  Ok(())
 }
 
 /// Filters helpers on a SeaORM select.

@@ -23,9 +23,10 @@ use crate::bodies::{
   RaceControlMessage, SessionResult, Stint, TeamRadio, TeamStanding, Weather,
 };
 use crate::problem::ApiError;
+use crate::routes::driver_list::{DriverNumberList, flatten};
 use crate::routes::{
-  ApiTags, CollectionResponse, Page, SelectFilters, TELEMETRY_DEFAULT_LIMIT, driver_numbers,
-  fetch_page, find_session, next_link, ordered_range, session_cache_control,
+  ApiTags, CollectionResponse, Page, SelectFilters, TELEMETRY_DEFAULT_LIMIT, fetch_page,
+  find_session, next_link, session_cache_control,
 };
 
 /// Per-session data.
@@ -81,25 +82,6 @@ impl ListRequest<'_> {
   }
 }
 
-/// An optional inclusive time range.
-type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-
-fn date_range(
-  date_from: Option<DateTime<Utc>>,
-  date_to: Option<DateTime<Utc>>,
-) -> Result<TimeRange, ApiError> {
-  ordered_range(date_from.as_ref(), date_to.as_ref(), "date_from")?;
-  Ok((date_from, date_to))
-}
-
-fn lap_range(
-  lap_min: Option<i32>,
-  lap_max: Option<i32>,
-) -> Result<(Option<i32>, Option<i32>), ApiError> {
-  ordered_range(lap_min.as_ref(), lap_max.as_ref(), "lap_min")?;
-  Ok((lap_min, lap_max))
-}
-
 #[OpenApi(tag = "ApiTags::SessionData")]
 #[allow(clippy::too_many_arguments)]
 impl SessionDataApi {
@@ -119,12 +101,12 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Option<Vec<String>>>,
+    driver_number: Query<Option<Vec<DriverNumberList>>>,
     /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Driver> {
     let request = ListRequest {
@@ -140,7 +122,7 @@ impl SessionDataApi {
         drivers::Column::SessionKey,
         &[drivers::Column::DriverNumber],
         |select| {
-          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
+          let drivers = flatten(driver_number.0.as_deref());
           Ok(select.filter_in(drivers::Column::DriverNumber, &drivers))
         },
       )
@@ -163,7 +145,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Option<Vec<String>>>,
+    driver_number: Query<Option<Vec<DriverNumberList>>>,
     /// Lowest lap number (inclusive).
     lap_min: Query<Option<i32>>,
     /// Highest lap number (inclusive).
@@ -176,7 +158,7 @@ impl SessionDataApi {
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Lap> {
     let request = ListRequest {
@@ -192,9 +174,9 @@ impl SessionDataApi {
         laps::Column::SessionKey,
         &[laps::Column::DriverNumber, laps::Column::LapNumber],
         |select| {
-          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
-          let (lap_min, lap_max) = lap_range(lap_min.0, lap_max.0)?;
-          let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
+          let drivers = flatten(driver_number.0.as_deref());
+          let (lap_min, lap_max) = (lap_min.0, lap_max.0);
+          let (date_from, date_to) = (date_from.0, date_to.0);
           Ok(
             select
               .filter_in(laps::Column::DriverNumber, &drivers)
@@ -222,14 +204,14 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Option<Vec<String>>>,
+    driver_number: Query<Option<Vec<DriverNumberList>>>,
     /// Tyre compound, e.g. `SOFT`.
     compound: Query<Option<String>>,
     /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Stint> {
     let request = ListRequest {
@@ -245,7 +227,7 @@ impl SessionDataApi {
         stints::Column::SessionKey,
         &[stints::Column::DriverNumber, stints::Column::StintNumber],
         |select| {
-          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
+          let drivers = flatten(driver_number.0.as_deref());
           Ok(
             select
               .filter_in(stints::Column::DriverNumber, &drivers)
@@ -277,7 +259,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Option<Vec<String>>>,
+    driver_number: Query<Option<Vec<DriverNumberList>>>,
     /// Lowest lap number (inclusive).
     lap_min: Query<Option<i32>>,
     /// Highest lap number (inclusive).
@@ -286,7 +268,7 @@ impl SessionDataApi {
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<PitStop> {
     let request = ListRequest {
@@ -302,8 +284,8 @@ impl SessionDataApi {
         pit::Column::SessionKey,
         &[pit::Column::DriverNumber, pit::Column::LapNumber],
         |select| {
-          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
-          let (lap_min, lap_max) = lap_range(lap_min.0, lap_max.0)?;
+          let drivers = flatten(driver_number.0.as_deref());
+          let (lap_min, lap_max) = (lap_min.0, lap_max.0);
           Ok(
             select
               .filter_in(pit::Column::DriverNumber, &drivers)
@@ -330,7 +312,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Option<Vec<String>>>,
+    driver_number: Query<Option<Vec<DriverNumberList>>>,
     /// Earliest time (inclusive, RFC 3339).
     date_from: Query<Option<DateTime<Utc>>>,
     /// Latest time (inclusive, RFC 3339).
@@ -339,7 +321,7 @@ impl SessionDataApi {
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Position> {
     let request = ListRequest {
@@ -355,8 +337,8 @@ impl SessionDataApi {
         position::Column::SessionKey,
         &[position::Column::DriverNumber, position::Column::Date],
         |select| {
-          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
-          let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
+          let drivers = flatten(driver_number.0.as_deref());
+          let (date_from, date_to) = (date_from.0, date_to.0);
           Ok(
             select
               .filter_in(position::Column::DriverNumber, &drivers)
@@ -383,7 +365,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Option<Vec<String>>>,
+    driver_number: Query<Option<Vec<DriverNumberList>>>,
     /// Earliest time (inclusive, RFC 3339).
     date_from: Query<Option<DateTime<Utc>>>,
     /// Latest time (inclusive, RFC 3339).
@@ -392,7 +374,7 @@ impl SessionDataApi {
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Interval> {
     let request = ListRequest {
@@ -408,8 +390,8 @@ impl SessionDataApi {
         intervals::Column::SessionKey,
         &[intervals::Column::DriverNumber, intervals::Column::Date],
         |select| {
-          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
-          let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
+          let drivers = flatten(driver_number.0.as_deref());
+          let (date_from, date_to) = (date_from.0, date_to.0);
           Ok(
             select
               .filter_in(intervals::Column::DriverNumber, &drivers)
@@ -442,7 +424,7 @@ impl SessionDataApi {
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Weather> {
     let request = ListRequest {
@@ -458,7 +440,7 @@ impl SessionDataApi {
         weather::Column::SessionKey,
         &[weather::Column::Date],
         |select| {
-          let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
+          let (date_from, date_to) = (date_from.0, date_to.0);
           Ok(select.filter_range(weather::Column::Date, date_from, date_to))
         },
       )
@@ -481,7 +463,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Option<Vec<String>>>,
+    driver_number: Query<Option<Vec<DriverNumberList>>>,
     /// Message category, e.g. `Flag`, `SafetyCar`, `Drs`, `Other`.
     category: Query<Option<String>>,
     /// Flag, e.g. `YELLOW`, `GREEN`, `CHEQUERED`.
@@ -498,7 +480,7 @@ impl SessionDataApi {
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<RaceControlMessage> {
     let request = ListRequest {
@@ -514,9 +496,9 @@ impl SessionDataApi {
         race_control::Column::SessionKey,
         &[race_control::Column::Date, race_control::Column::EventKey],
         |select| {
-          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
-          let (lap_min, lap_max) = lap_range(lap_min.0, lap_max.0)?;
-          let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
+          let drivers = flatten(driver_number.0.as_deref());
+          let (lap_min, lap_max) = (lap_min.0, lap_max.0);
+          let (date_from, date_to) = (date_from.0, date_to.0);
           Ok(
             select
               .filter_in(race_control::Column::DriverNumber, &drivers)
@@ -556,7 +538,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Option<Vec<String>>>,
+    driver_number: Query<Option<Vec<DriverNumberList>>>,
     /// Earliest time (inclusive, RFC 3339).
     date_from: Query<Option<DateTime<Utc>>>,
     /// Latest time (inclusive, RFC 3339).
@@ -565,7 +547,7 @@ impl SessionDataApi {
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<TeamRadio> {
     let request = ListRequest {
@@ -581,8 +563,8 @@ impl SessionDataApi {
         team_radio::Column::SessionKey,
         &[team_radio::Column::DriverNumber, team_radio::Column::Date],
         |select| {
-          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
-          let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
+          let drivers = flatten(driver_number.0.as_deref());
+          let (date_from, date_to) = (date_from.0, date_to.0);
           Ok(
             select
               .filter_in(team_radio::Column::DriverNumber, &drivers)
@@ -609,12 +591,12 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Option<Vec<String>>>,
+    driver_number: Query<Option<Vec<DriverNumberList>>>,
     /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<SessionResult> {
     let request = ListRequest {
@@ -630,7 +612,7 @@ impl SessionDataApi {
         session_result::Column::SessionKey,
         &[session_result::Column::DriverNumber],
         |select| {
-          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
+          let drivers = flatten(driver_number.0.as_deref());
           Ok(select.filter_in(session_result::Column::DriverNumber, &drivers))
         },
       )
@@ -653,12 +635,12 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Option<Vec<String>>>,
+    driver_number: Query<Option<Vec<DriverNumberList>>>,
     /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<GridSlot> {
     let request = ListRequest {
@@ -674,7 +656,7 @@ impl SessionDataApi {
         starting_grid::Column::SessionKey,
         &[starting_grid::Column::DriverNumber],
         |select| {
-          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
+          let drivers = flatten(driver_number.0.as_deref());
           Ok(select.filter_in(starting_grid::Column::DriverNumber, &drivers))
         },
       )
@@ -697,7 +679,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Option<Vec<String>>>,
+    driver_number: Query<Option<Vec<DriverNumberList>>>,
     /// Earliest time (inclusive, RFC 3339).
     date_from: Query<Option<DateTime<Utc>>>,
     /// Latest time (inclusive, RFC 3339).
@@ -706,7 +688,7 @@ impl SessionDataApi {
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Overtake> {
     let request = ListRequest {
@@ -726,8 +708,8 @@ impl SessionDataApi {
           overtakes::Column::OvertakenDriverNumber,
         ],
         |select| {
-          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
-          let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
+          let drivers = flatten(driver_number.0.as_deref());
+          let (date_from, date_to) = (date_from.0, date_to.0);
           Ok(
             select
               .filter_optional((!drivers.is_empty()).then(|| {
@@ -758,7 +740,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Option<Vec<String>>>,
+    driver_number: Query<Option<Vec<DriverNumberList>>>,
     /// Earliest time (inclusive, RFC 3339).
     date_from: Query<Option<DateTime<Utc>>>,
     /// Latest time (inclusive, RFC 3339).
@@ -767,7 +749,7 @@ impl SessionDataApi {
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<CarData> {
     let request = ListRequest {
@@ -783,8 +765,8 @@ impl SessionDataApi {
         car_data::Column::SessionKey,
         &[car_data::Column::DriverNumber, car_data::Column::Date],
         |select| {
-          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
-          let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
+          let drivers = flatten(driver_number.0.as_deref());
+          let (date_from, date_to) = (date_from.0, date_to.0);
           Ok(
             select
               .filter_in(car_data::Column::DriverNumber, &drivers)
@@ -811,7 +793,7 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Option<Vec<String>>>,
+    driver_number: Query<Option<Vec<DriverNumberList>>>,
     /// Earliest time (inclusive, RFC 3339).
     date_from: Query<Option<DateTime<Utc>>>,
     /// Latest time (inclusive, RFC 3339).
@@ -820,7 +802,7 @@ impl SessionDataApi {
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Location> {
     let request = ListRequest {
@@ -836,8 +818,8 @@ impl SessionDataApi {
         location::Column::SessionKey,
         &[location::Column::DriverNumber, location::Column::Date],
         |select| {
-          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
-          let (date_from, date_to) = date_range(date_from.0, date_to.0)?;
+          let drivers = flatten(driver_number.0.as_deref());
+          let (date_from, date_to) = (date_from.0, date_to.0);
           Ok(
             select
               .filter_in(location::Column::DriverNumber, &drivers)
@@ -864,12 +846,12 @@ impl SessionDataApi {
     session_key: Path<i32>,
     /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
     #[oai(explode = true)]
-    driver_number: Query<Option<Vec<String>>>,
+    driver_number: Query<Option<Vec<DriverNumberList>>>,
     /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<DriverStanding> {
     let request = ListRequest {
@@ -885,7 +867,7 @@ impl SessionDataApi {
         championship_drivers::Column::SessionKey,
         &[championship_drivers::Column::DriverNumber],
         |select| {
-          let drivers = driver_numbers(driver_number.0.as_deref().unwrap_or_default())?;
+          let drivers = flatten(driver_number.0.as_deref());
           Ok(select.filter_in(championship_drivers::Column::DriverNumber, &drivers))
         },
       )
@@ -912,7 +894,7 @@ impl SessionDataApi {
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<TeamStanding> {
     let request = ListRequest {

@@ -42,7 +42,7 @@ impl SessionsApi {
     #[oai(validator(minimum(value = "1")))]
     limit: Query<Option<u64>>,
     /// Rows to skip (default 0).
-    #[oai(validator(maximum(value = "1000000000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Session> {
     let result: Result<_, ApiError> = async {
