@@ -333,3 +333,82 @@ async fn an_unchanged_body_is_answered_304_with_its_etag() {
     .expect("request");
   assert_eq!(other.status(), 200, "a different body has a different tag");
 }
+
+#[tokio::test]
+async fn a_live_session_is_cached_briefly_and_a_finished_one_long() {
+  use sea_orm::{EntityTrait, IntoActiveModel};
+  let database = f1_backend::TestDatabase::migrated(Engine::Sqlite).await;
+  // SYNTHETIC: a session that started ten minutes ago, so it is live now.
+  let now = chrono::Utc::now();
+  entity::sessions::Entity::insert(
+    entity::sessions::Model {
+      session_key: 990_001,
+      meeting_key: 990_000,
+      session_name: Some("Race".to_owned()),
+      session_type: Some("Race".to_owned()),
+      date_start: Some(now - chrono::Duration::minutes(10)),
+      date_end: Some(now + chrono::Duration::hours(2)),
+      circuit_key: None,
+      circuit_short_name: None,
+      country_key: None,
+      country_code: None,
+      country_name: None,
+      location: None,
+      gmt_offset: None,
+      year: 2026,
+      is_cancelled: Some(false),
+    }
+    .into_active_model(),
+  )
+  .exec(&database.connection)
+  .await
+  .expect("synthetic live session");
+  f1_backend::seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let settings = api::settings::Settings::for_tests(database.url.clone());
+  let api = TestApi::start(settings, Some(database)).await;
+  for path in ["/v1/sessions/990001", "/v1/sessions/990001/laps"] {
+    let response = api.get(path).await;
+    assert_eq!(response.status(), 200, "{path}");
+    assert_eq!(
+      response.headers()["cache-control"],
+      "public, max-age=5",
+      "{path}"
+    );
+  }
+  let finished = api.get("/v1/sessions/9472/laps").await;
+  assert_eq!(finished.headers()["cache-control"], "public, max-age=86400");
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_server_within_the_drain_timeout() {
+  let database = f1_backend::TestDatabase::migrated(Engine::Sqlite).await;
+  let mut settings = api::settings::Settings::for_tests(database.url.clone());
+  settings.shutdown_timeout = std::time::Duration::from_secs(1);
+  let application = api::Application::build(settings).await.expect("build");
+  let port = application.port();
+  let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+  let server = tokio::spawn(application.run_until_stopped(async move {
+    stopped.await.ok();
+  }));
+  let client = crate::api_support::client();
+  let health = client
+    .get(format!("http://127.0.0.1:{port}/healthz"))
+    .send()
+    .await
+    .expect("healthz");
+  assert_eq!(health.status(), 200);
+  stop.send(()).expect("stop");
+  tokio::time::timeout(std::time::Duration::from_secs(5), server)
+    .await
+    .expect("stopped within the drain timeout")
+    .expect("join")
+    .expect("clean exit");
+  assert!(
+    client
+      .get(format!("http://127.0.0.1:{port}/healthz"))
+      .send()
+      .await
+      .is_err(),
+    "no longer listening"
+  );
+}
