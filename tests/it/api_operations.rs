@@ -244,3 +244,27 @@ async fn a_closed_database_port_gives_503_and_not_ready() {
   assert_problem(api.get("/v1/seasons").await, 503, "database").await;
   assert_eq!(api.get("/readyz").await.status(), 503);
 }
+
+#[tokio::test]
+async fn a_request_slower_than_the_request_timeout_is_answered_503() {
+  let (_silent, port) = silent_listener();
+  let url = format!("mysql://root@127.0.0.1:{port}/f1_unreachable");
+  let mut options = sea_orm::ConnectOptions::new(url.clone());
+  options
+    .connect_lazy(true)
+    .acquire_timeout(Duration::from_secs(30))
+    .connect_timeout(Duration::from_secs(30))
+    .sqlx_logging(false);
+  let connection = sea_orm::Database::connect(options)
+    .await
+    .expect("lazy pool");
+  let mut settings = Settings::for_tests(url);
+  settings.request_timeout = Duration::from_secs(1);
+  let application = api::Application::build_with_database(settings, connection)
+    .await
+    .expect("build");
+  let api = TestApi::serve(application, None);
+  let started = Instant::now();
+  assert_problem(api.get("/v1/seasons").await, 503, "too long").await;
+  assert!(started.elapsed() < Duration::from_secs(5));
+}

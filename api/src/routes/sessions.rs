@@ -104,10 +104,8 @@ impl SessionsApi {
     }
     .await;
     match result {
-      Ok(session) => {
-        let cache_control = session_cache_control(&session, &state.settings);
-        ItemResponse::Ok(Json(Session::from(session)), cache_control)
-      }
+      // Which session is latest changes when the next one starts: cache like the calendar.
+      Ok(session) => ItemResponse::Ok(Json(Session::from(session)), calendar_cache_control()),
       Err(error) => error.into(),
     }
   }
