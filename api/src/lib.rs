@@ -211,10 +211,11 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
   let service = openapi_service(&settings.public_url);
   let swagger_ui = service.swagger_ui();
   let document = openapi_document(&settings.public_url, settings.max_page_size);
+  let served_document = document.clone();
   let spec = poem::endpoint::make_sync(move |_| {
     poem::Response::builder()
       .content_type("application/json; charset=utf-8")
-      .body(document.clone())
+      .body(served_document.clone())
   });
   let route = Route::new()
     .nest("/", service)
@@ -223,9 +224,20 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
     .at("/healthz", get(routes::operations::healthz))
     .at("/readyz", get(routes::operations::readyz))
     .at("/metrics", get(routes::operations::metrics));
+  let document_paths: Vec<String> = serde_json::from_str::<serde_json::Value>(&document)
+    .ok()
+    .and_then(|document| {
+      document["paths"]
+        .as_object()
+        .map(|paths| paths.keys().cloned().collect())
+    })
+    .unwrap_or_default();
   let layers = middleware::LayerSettings {
     metrics: state.metrics.clone(),
     request_timeout: settings.request_timeout,
+    route_labels: Arc::new(middleware::route_labels(
+      document_paths.iter().map(String::as_str),
+    )),
   };
   let endpoint = route.data(state);
   let endpoint = if settings.cors_allowed_origins.is_empty() {

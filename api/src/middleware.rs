@@ -1,6 +1,7 @@
 //! The layers every request passes: request id and tracing span, metrics, query-string limit, timeout,
 //! problem+json for every error (including poem's own 404/405/413), and strong ETags with `If-None-Match` → 304.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,35 @@ pub struct LayerSettings {
   pub metrics: Metrics,
   /// Longest time a request may take before it is answered 503.
   pub request_timeout: Duration,
+  /// Route labels: poem-openapi's internal patterns (`/v1/sessions/:param0/laps`) to the documented templates
+  /// (`/v1/sessions/{session_key}/laps`).
+  pub route_labels: Arc<HashMap<String, String>>,
+}
+
+/// Maps poem-openapi's internal route patterns to the documented path templates of `document_paths`.
+#[must_use]
+pub fn route_labels<'a>(
+  document_paths: impl IntoIterator<Item = &'a str>,
+) -> HashMap<String, String> {
+  document_paths
+    .into_iter()
+    .map(|template| {
+      let mut index = 0;
+      let internal: Vec<String> = template
+        .split('/')
+        .map(|segment| {
+          if segment.starts_with('{') && segment.ends_with('}') {
+            let replaced = format!(":param{index}");
+            index += 1;
+            replaced
+          } else {
+            segment.to_owned()
+          }
+        })
+        .collect();
+      (internal.join("/"), template.to_owned())
+    })
+    .collect()
 }
 
 /// Wraps `endpoint` in the layers described in the module documentation.
@@ -121,6 +151,7 @@ async fn handle<E: Endpoint<Output = Response>>(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
       response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    let route = layers.route_labels.get(&route).cloned().unwrap_or(route);
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     layers
