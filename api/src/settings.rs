@@ -225,6 +225,25 @@ mod tests {
   }
 
   #[test]
+  fn environment_variables_lists_exactly_the_variables_read() {
+    let read = std::cell::RefCell::new(Vec::new());
+    Settings::from_lookup(|name| {
+      read.borrow_mut().push(name.to_owned());
+      None
+    })
+    .expect("defaults");
+    let mut read = read.into_inner();
+    read.sort();
+    read.dedup();
+    let mut listed: Vec<String> = ENVIRONMENT_VARIABLES
+      .iter()
+      .map(|name| (*name).to_owned())
+      .collect();
+    listed.sort();
+    assert_eq!(read, listed);
+  }
+
+  #[test]
   fn secrets_are_redacted_in_debug_output() {
     let settings = Settings::for_tests("mysql://user:hunter2@db/f1");
     assert!(!format!("{settings:?}").contains("hunter2"));
