@@ -1,3 +1,304 @@
-//! placeholder
+//! The `api` crate: an HTTP server (poem + poem-openapi) serving Open F1 data from MySQL/MariaDB (or SQLite)
+//! and cached Plotly chart JSON.
+//!
+//! - [`settings`]: typed settings from environment variables, every default in one place.
+//! - [`routes`]: the resources under `/v1` (one `#[OpenApi]` struct per file) and the operational endpoints.
+//! - [`bodies`]: response bodies (the public contract), converted from the SeaORM models.
+//! - [`problem`]: RFC 9457 problem details for every error.
+//! - [`middleware`]: request id, metrics, limits, timeout, problem conversion, ETag/304.
+//! - [`cache`]: the response cache for charts (Redis or in process, single-flight, degrades without Redis).
+//! - [`charts`]: the chart builders.
+//! - [`metrics`], [`telemetry`]: Prometheus metrics and logging.
 
+pub mod bodies;
+pub mod cache;
 pub mod charts;
+pub mod metrics;
+pub mod middleware;
+pub mod problem;
+pub mod routes;
+pub mod settings;
+pub mod telemetry;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use migration::MigratorTrait;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::Cors;
+use poem::{EndpointExt, Route, Server, get};
+use poem_openapi::OpenApiService;
+use sea_orm::DatabaseConnection;
+
+use crate::cache::ResponseCache;
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+
+/// The title of the OpenAPI document.
+pub const API_TITLE: &str = "F1 data API";
+
+/// What every request handler shares (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+  /// The database pool.
+  pub database: DatabaseConnection,
+  /// The response cache.
+  pub cache: ResponseCache,
+  /// The metrics.
+  pub metrics: Metrics,
+  /// The settings.
+  pub settings: Arc<Settings>,
+}
+
+type Apis = (
+  routes::seasons::SeasonsApi,
+  routes::meetings::MeetingsApi,
+  routes::sessions::SessionsApi,
+  routes::session_data::SessionDataApi,
+  routes::charts::ChartsApi,
+);
+
+/// The OpenAPI service: every documented resource, with the server URL from settings.
+#[must_use]
+pub fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
+  OpenApiService::new(
+    (
+      routes::seasons::SeasonsApi,
+      routes::meetings::MeetingsApi,
+      routes::sessions::SessionsApi,
+      routes::session_data::SessionDataApi,
+      routes::charts::ChartsApi,
+    ),
+    API_TITLE,
+    env!("CARGO_PKG_VERSION"),
+  )
+  .description(
+    "Formula 1 timing, telemetry and results from Open F1, served from a local database.\n\n\
+     **Errors** are RFC 9457 `application/problem+json` documents.\n\n\
+     **Pagination**: collections take `limit` and `offset`; the body is a plain array, `X-Total-Count` gives the \
+     number of matching rows and `Link: <…>; rel=\"next\"` points at the next page.\n\n\
+     **Caching**: every 200 carries a strong `ETag`; send it back in `If-None-Match` to get `304 Not Modified`. \
+     `Cache-Control` is long for finished sessions and short for live ones.",
+  )
+  .server(public_url)
+}
+
+/// The OpenAPI document served at `/openapi.json`: the generated one, with every `limit` parameter's maximum set
+/// to the configured `API_MAX_PAGE_SIZE` (so that the document states exactly what the server accepts).
+#[must_use]
+pub fn openapi_document(public_url: &str, max_page_size: u64) -> String {
+  let spec = openapi_service(public_url).spec();
+  let Ok(mut document) = serde_json::from_str::<serde_json::Value>(&spec) else {
+    return spec;
+  };
+  if let Some(paths) = document
+    .get_mut("paths")
+    .and_then(serde_json::Value::as_object_mut)
+  {
+    for operation in paths
+      .values_mut()
+      .filter_map(serde_json::Value::as_object_mut)
+    {
+      for operation in operation.values_mut() {
+        let parameters = operation
+          .get_mut("parameters")
+          .and_then(serde_json::Value::as_array_mut);
+        for parameter in parameters.into_iter().flatten() {
+          if parameter["name"] == "limit"
+            && let Some(schema) = parameter
+              .get_mut("schema")
+              .and_then(serde_json::Value::as_object_mut)
+          {
+            schema.insert("maximum".to_owned(), max_page_size.into());
+          }
+        }
+      }
+    }
+  }
+  serde_json::to_string_pretty(&document).unwrap_or(spec)
+}
+
+/// A bound, ready-to-run api.
+pub struct Application {
+  port: u16,
+  acceptor: TcpAcceptor,
+  state: AppState,
+}
+
+impl Application {
+  /// Connects to the database (running migrations when `API_RUN_MIGRATIONS`), prepares the cache and binds the
+  /// listener.
+  ///
+  /// # Errors
+  /// Fails when the database cannot be reached or migrated, the Redis URL is malformed or the address cannot be
+  /// bound.
+  pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    let database = entity::database::connect(
+      settings.database_url.expose(),
+      &entity::database::DatabaseOptions::default(),
+    )
+    .await
+    .context("connect to the database (DATABASE_URL)")?;
+    if settings.run_migrations {
+      migration::Migrator::up(&database, None)
+        .await
+        .context("run database migrations (API_RUN_MIGRATIONS)")?;
+    }
+    Self::build_with_database(settings, database).await
+  }
+
+  /// Like [`Application::build`] with an existing database pool (no migrations are run).
+  ///
+  /// # Errors
+  /// Fails when the Redis URL is malformed or the address cannot be bound.
+  pub async fn build_with_database(
+    settings: Settings,
+    database: DatabaseConnection,
+  ) -> anyhow::Result<Self> {
+    let metrics = Metrics::new().context("register metrics")?;
+    let cache = ResponseCache::new(
+      settings.redis_url.as_ref().map(settings::Secret::expose),
+      &settings.cache_prefix,
+      metrics.clone(),
+    )
+    .context("open the Redis cache (REDIS_URL)")?;
+    let acceptor = TcpListener::bind(settings.listen_address)
+      .into_acceptor()
+      .await
+      .with_context(|| format!("bind {} (API_LISTEN_ADDRESS)", settings.listen_address))?;
+    let port = acceptor
+      .local_addr()
+      .first()
+      .and_then(|address| address.as_socket_addr().map(std::net::SocketAddr::port))
+      .context("read the bound port")?;
+    Ok(Self {
+      port,
+      acceptor,
+      state: AppState {
+        database,
+        cache,
+        metrics,
+        settings: Arc::new(settings),
+      },
+    })
+  }
+
+  /// The bound port (useful with port 0).
+  #[must_use]
+  pub fn port(&self) -> u16 {
+    self.port
+  }
+
+  /// Serves until `shutdown` completes, then drains in-flight requests for at most `API_SHUTDOWN_TIMEOUT_SECONDS`.
+  ///
+  /// # Errors
+  /// Fails when the server fails.
+  pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let settings = self.state.settings.clone();
+    let app = build_endpoint(self.state);
+    tracing::info!(port = self.port, "api listening");
+    Server::new_with_acceptor(self.acceptor)
+      .run_with_graceful_shutdown(app, shutdown, Some(settings.shutdown_timeout))
+      .await
+      .context("serve HTTP")
+  }
+}
+
+/// The complete endpoint: documented resources, docs, operations and every layer.
+fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
+  let settings = state.settings.clone();
+  let service = openapi_service(&settings.public_url);
+  let swagger_ui = service.swagger_ui();
+  let document = openapi_document(&settings.public_url, settings.max_page_size);
+  let served_document = document.clone();
+  let spec = poem::endpoint::make_sync(move |_| {
+    poem::Response::builder()
+      .content_type("application/json; charset=utf-8")
+      .body(served_document.clone())
+  });
+  let route = Route::new()
+    .nest("/", service)
+    .nest("/docs", swagger_ui)
+    .at("/openapi.json", spec)
+    .at("/healthz", get(routes::operations::healthz))
+    .at("/readyz", get(routes::operations::readyz))
+    .at("/metrics", get(routes::operations::metrics));
+  let document_paths: Vec<String> = serde_json::from_str::<serde_json::Value>(&document)
+    .ok()
+    .and_then(|document| {
+      document["paths"]
+        .as_object()
+        .map(|paths| paths.keys().cloned().collect())
+    })
+    .unwrap_or_default();
+  let layers = middleware::LayerSettings {
+    metrics: state.metrics.clone(),
+    request_timeout: settings.request_timeout,
+    route_labels: Arc::new(middleware::route_labels(
+      document_paths.iter().map(String::as_str),
+    )),
+  };
+  let endpoint = route.data(state);
+  let endpoint = if settings.cors_allowed_origins.is_empty() {
+    endpoint.boxed()
+  } else {
+    let mut cors = Cors::new()
+      .allow_methods([poem::http::Method::GET, poem::http::Method::HEAD])
+      .expose_headers(["etag", "x-total-count", "link", "x-request-id", "x-cache"]);
+    for origin in &settings.cors_allowed_origins {
+      cors = cors.allow_origin(origin.as_str());
+    }
+    endpoint.with(cors).boxed()
+  };
+  middleware::wrap(endpoint, layers).boxed()
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+  let interrupt = async {
+    if let Err(error) = tokio::signal::ctrl_c().await {
+      tracing::error!(%error, "cannot listen for Ctrl-C");
+      std::future::pending::<()>().await;
+    }
+  };
+  #[cfg(unix)]
+  let terminate = async {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+      Ok(mut signal) => {
+        signal.recv().await;
+      }
+      Err(error) => {
+        tracing::error!(%error, "cannot listen for SIGTERM");
+        std::future::pending::<()>().await;
+      }
+    }
+  };
+  #[cfg(not(unix))]
+  let terminate = std::future::pending::<()>();
+  tokio::select! {
+    () = interrupt => {},
+    () = terminate => {},
+  }
+  tracing::info!("shutting down");
+}
+
+/// `api healthcheck`: GETs `http://127.0.0.1:<port>/healthz` (port from `API_LISTEN_ADDRESS`) with a raw HTTP/1.0
+/// request, so that the image needs no curl. True on a 200.
+pub async fn healthcheck(settings: &Settings) -> bool {
+  use tokio::io::{AsyncReadExt, AsyncWriteExt};
+  let address = std::net::SocketAddr::from(([127, 0, 0, 1], settings.listen_address.port()));
+  let attempt = async {
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    stream
+      .write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+      .await?;
+    let mut head = vec![0_u8; 64];
+    let read = stream.read(&mut head).await?;
+    Ok::<_, std::io::Error>(String::from_utf8_lossy(&head[..read]).into_owned())
+  };
+  match tokio::time::timeout(std::time::Duration::from_secs(3), attempt).await {
+    Ok(Ok(head)) => head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+    _ => false,
+  }
+}

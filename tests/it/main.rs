@@ -1,5 +1,11 @@
 //! End-to-end tests: one test binary, one module per area.
 
+mod api;
+mod api_charts;
+mod api_contract;
+mod api_fuzz;
+mod api_operations;
+mod api_support;
 mod charts;
 mod migrations;
 mod openf1_server;

@@ -1,0 +1,128 @@
+//! Errors as RFC 9457 problem details (`application/problem+json`), for every 4xx and 5xx answer.
+
+use poem::http::StatusCode;
+use poem_openapi::Object;
+
+/// The media type of problem details.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// An RFC 9457 problem details document.
+#[derive(Clone, Debug, Object, serde::Serialize)]
+pub struct Problem {
+  /// A URI identifying the problem type (`about:blank` when the status code says it all).
+  #[oai(rename = "type")]
+  #[serde(rename = "type")]
+  pub problem_type: String,
+  /// A short summary of the problem type (the HTTP reason phrase).
+  pub title: String,
+  /// The HTTP status code.
+  pub status: u16,
+  /// What went wrong with this request, e.g. which parameter is invalid.
+  pub detail: String,
+  /// The request path this problem occurred on.
+  #[oai(skip_serializing_if_is_none)]
+  #[serde(skip_serializing_if = "Option::is_none")]
+  pub instance: Option<String>,
+}
+
+impl Problem {
+  /// A problem of `status` with `detail`.
+  #[must_use]
+  pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+    Self {
+      problem_type: "about:blank".to_owned(),
+      title: status.canonical_reason().unwrap_or("Error").to_owned(),
+      status: status.as_u16(),
+      detail: detail.into(),
+      instance: None,
+    }
+  }
+
+  /// The problem as a complete response.
+  #[must_use]
+  pub fn into_response(self) -> poem::Response {
+    let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&self).unwrap_or_default();
+    poem::Response::builder()
+      .status(status)
+      .content_type(PROBLEM_CONTENT_TYPE)
+      .body(body)
+  }
+}
+
+/// Why a request failed; every variant maps to one status code and an opaque, safe detail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+  /// A parameter is invalid (400).
+  #[error("invalid parameter `{name}`: {message}")]
+  InvalidParameter {
+    /// The parameter's name.
+    name: &'static str,
+    /// What is wrong with it.
+    message: String,
+  },
+  /// The thing asked for does not exist (404).
+  #[error("{0}")]
+  NotFound(String),
+  /// The database failed; logged in full, answered opaquely (503 when unreachable, else 500).
+  #[error("database error: {0}")]
+  Database(#[from] sea_orm::DbErr),
+  /// Anything else unexpected (500).
+  #[error("internal error: {0}")]
+  Internal(String),
+}
+
+impl ApiError {
+  /// The problem document answering this error. Database errors are logged here with their full text.
+  #[must_use]
+  pub fn to_problem(&self) -> Problem {
+    match self {
+      Self::InvalidParameter { .. } => Problem::new(StatusCode::BAD_REQUEST, self.to_string()),
+      Self::NotFound(message) => Problem::new(StatusCode::NOT_FOUND, message.clone()),
+      Self::Database(error) => {
+        tracing::error!(error = %error, "database error");
+        if is_unavailable(error) {
+          Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The database is unavailable; try again shortly.",
+          )
+        } else {
+          Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An internal error occurred.",
+          )
+        }
+      }
+      Self::Internal(message) => {
+        tracing::error!(error = %message, "internal error");
+        Problem::new(
+          StatusCode::INTERNAL_SERVER_ERROR,
+          "An internal error occurred.",
+        )
+      }
+    }
+  }
+}
+
+/// Whether a database error means the database cannot be reached (rather than a bad query).
+fn is_unavailable(error: &sea_orm::DbErr) -> bool {
+  matches!(
+    error,
+    sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_)
+  ) || {
+    let text = error.to_string();
+    text.contains("pool timed out")
+      || text.contains("Connection refused")
+      || text.contains("connection")
+      || text.contains("Io error")
+  }
+}
+
+/// An invalid-parameter error.
+#[must_use]
+pub fn invalid(name: &'static str, message: impl Into<String>) -> ApiError {
+  ApiError::InvalidParameter {
+    name,
+    message: message.into(),
+  }
+}

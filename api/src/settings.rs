@@ -1,0 +1,251 @@
+//! The api's settings: one typed struct read from environment variables, every default in one place.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Every environment variable the api reads (docker compose passes exactly these).
+pub const ENVIRONMENT_VARIABLES: &[&str] = &[
+  "DATABASE_URL",
+  "REDIS_URL",
+  "CACHE_PREFIX",
+  "LOG_FORMAT",
+  "RUST_LOG",
+  "API_LISTEN_ADDRESS",
+  "API_PUBLIC_URL",
+  "API_CORS_ALLOWED_ORIGINS",
+  "API_RUN_MIGRATIONS",
+  "API_CACHE_TTL_FINISHED_SECONDS",
+  "API_CACHE_TTL_LIVE_SECONDS",
+  "API_MAX_PAGE_SIZE",
+  "API_REQUEST_TIMEOUT_SECONDS",
+  "API_SHUTDOWN_TIMEOUT_SECONDS",
+];
+
+/// Default `RUST_LOG` filter (sqlx logs every statement at INFO).
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn";
+
+/// A secret whose `Debug` output is `[redacted]` (database and Redis URLs carry passwords).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+  /// Wraps a secret value.
+  #[must_use]
+  pub fn new(value: impl Into<String>) -> Self {
+    Self(value.into())
+  }
+
+  /// The secret value.
+  #[must_use]
+  pub fn expose(&self) -> &str {
+    &self.0
+  }
+}
+
+impl std::fmt::Debug for Secret {
+  fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    formatter.write_str("[redacted]")
+  }
+}
+
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+  /// Human-readable lines (`text`, the default).
+  Text,
+  /// One JSON object per line (`json`).
+  Json,
+}
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {variable} is invalid: {message}")]
+pub struct SettingsError {
+  /// The variable's name.
+  pub variable: &'static str,
+  /// What is wrong with its value.
+  pub message: String,
+}
+
+/// The api's settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+  /// `DATABASE_URL`; default [`entity::database::DEFAULT_DATABASE_URL`] (a SQLite file).
+  pub database_url: Secret,
+  /// `REDIS_URL`; unset means an in-process cache.
+  pub redis_url: Option<Secret>,
+  /// `CACHE_PREFIX`; default `f1`.
+  pub cache_prefix: String,
+  /// `LOG_FORMAT`: `text` (default) or `json`.
+  pub log_format: LogFormat,
+  /// `RUST_LOG`; default `info,sqlx=warn`.
+  pub log_filter: String,
+  /// `API_LISTEN_ADDRESS`; default `0.0.0.0:8080` (tests use port 0).
+  pub listen_address: SocketAddr,
+  /// `API_PUBLIC_URL`: the server URL in the OpenAPI document; default `http://localhost:8080`.
+  pub public_url: String,
+  /// `API_CORS_ALLOWED_ORIGINS`: comma-separated origins; default empty (no CORS headers).
+  pub cors_allowed_origins: Vec<String>,
+  /// `API_RUN_MIGRATIONS`: apply migrations at start; default `true`.
+  pub run_migrations: bool,
+  /// `API_CACHE_TTL_FINISHED_SECONDS`: cache lifetime of finished sessions' data; default 86400.
+  pub cache_ttl_finished: Duration,
+  /// `API_CACHE_TTL_LIVE_SECONDS`: cache lifetime of live sessions' data; default 5.
+  pub cache_ttl_live: Duration,
+  /// `API_MAX_PAGE_SIZE`: largest accepted `limit`; default 1000.
+  pub max_page_size: u64,
+  /// `API_REQUEST_TIMEOUT_SECONDS`: a request taking longer is answered 503; default 10.
+  pub request_timeout: Duration,
+  /// `API_SHUTDOWN_TIMEOUT_SECONDS`: how long in-flight requests may drain at shutdown; default 10.
+  pub shutdown_timeout: Duration,
+}
+
+impl Settings {
+  /// Reads the settings from the process environment.
+  ///
+  /// # Errors
+  /// Fails naming the first variable whose value cannot be parsed.
+  pub fn from_environment() -> Result<Self, SettingsError> {
+    Self::from_lookup(|name| std::env::var(name).ok())
+  }
+
+  /// Reads the settings through `lookup` (the environment, or a map in tests). Empty values count as unset.
+  ///
+  /// # Errors
+  /// Fails naming the first variable whose value cannot be parsed.
+  pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+    let read = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+    let log_format = match read("LOG_FORMAT").as_deref().map(str::trim) {
+      None | Some("text") => LogFormat::Text,
+      Some("json") => LogFormat::Json,
+      Some(other) => {
+        return Err(SettingsError {
+          variable: "LOG_FORMAT",
+          message: format!("expected `text` or `json`, got `{other}`"),
+        });
+      }
+    };
+    Ok(Self {
+      database_url: Secret::new(
+        read("DATABASE_URL").unwrap_or_else(|| entity::database::DEFAULT_DATABASE_URL.to_owned()),
+      ),
+      redis_url: read("REDIS_URL").map(Secret::new),
+      cache_prefix: read("CACHE_PREFIX")
+        .unwrap_or_else(|| entity::cache::DEFAULT_PREFIX.to_owned()),
+      log_format,
+      log_filter: read("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
+      listen_address: parse(&read, "API_LISTEN_ADDRESS", "0.0.0.0:8080")?,
+      public_url: read("API_PUBLIC_URL").unwrap_or_else(|| "http://localhost:8080".to_owned()),
+      cors_allowed_origins: read("API_CORS_ALLOWED_ORIGINS")
+        .map(|origins| {
+          origins
+            .split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+            .map(str::to_owned)
+            .collect()
+        })
+        .unwrap_or_default(),
+      run_migrations: parse(&read, "API_RUN_MIGRATIONS", "true")?,
+      cache_ttl_finished: Duration::from_secs(parse(
+        &read,
+        "API_CACHE_TTL_FINISHED_SECONDS",
+        "86400",
+      )?),
+      cache_ttl_live: Duration::from_secs(parse(&read, "API_CACHE_TTL_LIVE_SECONDS", "5")?),
+      max_page_size: positive(
+        parse(&read, "API_MAX_PAGE_SIZE", "1000")?,
+        "API_MAX_PAGE_SIZE",
+      )?,
+      request_timeout: Duration::from_secs(positive(
+        parse(&read, "API_REQUEST_TIMEOUT_SECONDS", "10")?,
+        "API_REQUEST_TIMEOUT_SECONDS",
+      )?),
+      shutdown_timeout: Duration::from_secs(parse(&read, "API_SHUTDOWN_TIMEOUT_SECONDS", "10")?),
+    })
+  }
+
+  /// Settings for tests: the given database, no Redis, no migrations, listening on `127.0.0.1:0`.
+  #[must_use]
+  pub fn for_tests(database_url: impl Into<String>) -> Self {
+    let mut settings =
+      Self::from_lookup(|_| None).unwrap_or_else(|_| unreachable!("defaults parse"));
+    settings.database_url = Secret::new(database_url);
+    settings.run_migrations = false;
+    settings.listen_address = SocketAddr::from(([127, 0, 0, 1], 0));
+    settings
+  }
+}
+
+fn parse<T: std::str::FromStr>(
+  read: &impl Fn(&str) -> Option<String>,
+  variable: &'static str,
+  default: &str,
+) -> Result<T, SettingsError>
+where
+  T::Err: std::fmt::Display,
+{
+  let value = read(variable).unwrap_or_else(|| default.to_owned());
+  value.trim().parse().map_err(|error: T::Err| SettingsError {
+    variable,
+    message: format!("`{value}`: {error}"),
+  })
+}
+
+fn positive(value: u64, variable: &'static str) -> Result<u64, SettingsError> {
+  if value == 0 {
+    return Err(SettingsError {
+      variable,
+      message: "must be greater than 0".to_owned(),
+    });
+  }
+  Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn defaults_apply_when_nothing_is_set() {
+    let settings = Settings::from_lookup(|_| None).expect("defaults");
+    assert_eq!(settings.max_page_size, 1000);
+    assert!(settings.run_migrations);
+    assert!(settings.redis_url.is_none());
+    assert_eq!(settings.listen_address.port(), 8080);
+  }
+
+  #[test]
+  fn a_bad_value_names_its_variable() {
+    let error =
+      Settings::from_lookup(|name| (name == "API_MAX_PAGE_SIZE").then(|| "lots".to_owned()))
+        .expect_err("invalid");
+    assert_eq!(error.variable, "API_MAX_PAGE_SIZE");
+    assert!(error.to_string().contains("API_MAX_PAGE_SIZE"));
+  }
+
+  #[test]
+  fn environment_variables_lists_exactly_the_variables_read() {
+    let read = std::cell::RefCell::new(Vec::new());
+    Settings::from_lookup(|name| {
+      read.borrow_mut().push(name.to_owned());
+      None
+    })
+    .expect("defaults");
+    let mut read = read.into_inner();
+    read.sort();
+    read.dedup();
+    let mut listed: Vec<String> = ENVIRONMENT_VARIABLES
+      .iter()
+      .map(|name| (*name).to_owned())
+      .collect();
+    listed.sort();
+    assert_eq!(read, listed);
+  }
+
+  #[test]
+  fn secrets_are_redacted_in_debug_output() {
+    let settings = Settings::for_tests("mysql://user:hunter2@db/f1");
+    assert!(!format!("{settings:?}").contains("hunter2"));
+  }
+}
