@@ -3,3 +3,4 @@
 mod migrations;
 mod openf1_server;
 mod store;
+mod worker;

@@ -177,6 +177,10 @@ impl Ingestor {
     rows: &[Value],
     year: Option<i32>,
   ) -> Result<StoreOutcome, DbErr> {
+    if rows.is_empty() {
+      self.metrics.count_rows(endpoint.name(), 0, 0);
+      return Ok(StoreOutcome::default());
+    }
     let transaction = self.database.begin().await?;
     let outcome = store_rows(&transaction, endpoint, rows).await?;
     transaction.commit().await?;

@@ -202,16 +202,19 @@ impl Worker {
   /// # Errors
   /// [`LeaseError`] when cancelled or the database cannot be used.
   pub async fn acquire_lease(&self, cancellation: &CancellationToken) -> Result<(), LeaseError> {
-    let mut slot = self.lease.lock().await;
-    if let Some(lease) = slot.as_ref()
-      && lease.is_held().await
     {
-      return Ok(());
+      let mut slot = self.lease.lock().await;
+      if let Some(lease) = slot.as_ref()
+        && lease.is_held().await
+      {
+        return Ok(());
+      }
+      *slot = None;
     }
-    *slot = None;
     self.metrics.set_lease_held(false);
+    // Wait without holding the slot, so `/readyz` answers meanwhile.
     let lease = Lease::acquire(self.settings.database_url.expose(), cancellation).await?;
-    *slot = Some(lease);
+    *self.lease.lock().await = Some(lease);
     self.metrics.set_lease_held(true);
     Ok(())
   }
