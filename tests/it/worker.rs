@@ -676,3 +676,50 @@ async fn the_running_worker_serves_health_and_metrics() {
   task.await.expect("join").expect("stops cleanly");
   server.stop().await;
 }
+
+#[tokio::test]
+async fn a_live_session_is_polled_incrementally_with_a_token() {
+  // The server replays the recorded race 9472 as if it had started 30 minutes ago.
+  let clock = openf1_server::ManualClock::new(chrono::Utc::now());
+  let mut options = ServerOptions::new(fixtures_dir());
+  options.clock = clock.clock();
+  options.replay = Some(openf1_server::ReplayOptions {
+    session_key: 9472,
+    speed: 1.0,
+    started_at: clock.now(),
+    offset: chrono::TimeDelta::minutes(30),
+    auth_during_live: true,
+  });
+  let server = start_server(options).await;
+  let database = TestDatabase::migrated(Engine::Sqlite).await;
+  let mut settings = settings(&database, &server, None);
+  settings.credentials = Some(worker::settings::Credentials {
+    username: "fan".into(),
+    password: worker::settings::Secret::new("any"),
+  });
+  let worker = Worker::build(settings).await.expect("build the worker");
+  let cancellation = CancellationToken::new();
+
+  worker.poll_once(&cancellation).await.expect("first poll");
+  let state = ingest_state::Entity::find_by_id(9472)
+    .one(&database.connection)
+    .await
+    .expect("read")
+    .expect("state of the live session");
+  assert_eq!(state.status, "live");
+  let laps_after_30_minutes = count::<laps::Entity>(&database, 9472).await;
+  assert!(laps_after_30_minutes > 0 && laps_after_30_minutes < 1129);
+
+  clock.advance(chrono::TimeDelta::minutes(20));
+  worker.poll_once(&cancellation).await.expect("second poll");
+  assert!(count::<laps::Entity>(&database, 9472).await > laps_after_30_minutes);
+  assert!(
+    server
+      .requests()
+      .iter()
+      .any(|request| request.path == "/v1/position"
+        && (request.query.contains("date%3E") || request.query.contains("date>"))),
+    "the second poll asks only for positions after the stored watermark"
+  );
+  server.stop().await;
+}
