@@ -7,6 +7,8 @@ mod api_fuzz;
 mod api_operations;
 mod api_support;
 mod charts;
+mod deploy;
 mod migrations;
 mod openf1_server;
 mod store;
+mod worker;

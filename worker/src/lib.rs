@@ -1,7 +1,535 @@
-//! The worker keeps the database in step with the Open F1 API.
+//! The worker keeps the database in step with the Open F1 API and evicts exactly the cache entries it makes
+//! stale.
 //!
+//! - [`settings`]: the typed settings read from environment variables.
+//! - [`client`]: the rate-limited, retrying, authenticating Open F1 client.
 //! - [`records`]: parsing upstream rows into validated models (unknown fields ignored, bad rows rejected).
 //! - [`store`]: upserting parsed rows on their natural keys, writing only what is new or changed.
+//! - [`ingest`]: fetch, store one response per transaction, invalidate, keep `ingest_state`.
+//! - [`schedule`]: when a session is due (first ingest, live polling, re-polls for corrections).
+//! - [`invalidation`]: Redis cache invalidation that never blocks ingest.
+//! - [`lease`]: the single-writer lease (MySQL `GET_LOCK` or a SQLite lock file).
+//! - [`metrics`], [`server`]: Prometheus metrics and the health/readiness/metrics HTTP server.
+//! - [`telemetry`]: logging setup. [`cli`]: the command line (`run`, `once`, `backfill`, `migrate`, `healthcheck`).
+//!
+//! [`Worker::build`] then [`Worker::run_until_stopped`] run the daemon; tests drive [`Worker::poll_once`].
 
+pub mod cli;
+pub mod client;
+pub mod ingest;
+pub mod invalidation;
+pub mod lease;
+pub mod metrics;
 pub mod records;
+pub mod schedule;
+pub mod server;
+pub mod settings;
 pub mod store;
+pub mod telemetry;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use entity::{ingest_state, sessions};
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::OpenF1Client;
+use crate::ingest::{IngestError, IngestReport, Ingestor, error_chain};
+use crate::invalidation::CacheInvalidator;
+use crate::lease::{Lease, LeaseError};
+use crate::metrics::Metrics;
+use crate::schedule::{SessionPhase, SessionWork};
+use crate::settings::Settings;
+
+/// How long the daemon waits after upstream said a session is live and no token is configured.
+pub const UPSTREAM_LOCKED_BACKOFF: Duration = Duration::from_secs(300);
+/// First wait after a poll that failed as a whole (e.g. database down); doubles up to [`MAX_ERROR_BACKOFF`].
+pub const MIN_ERROR_BACKOFF: Duration = Duration::from_secs(5);
+/// Longest wait after failed polls.
+pub const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(300);
+/// How long the HTTP server may take to finish its requests at shutdown.
+pub const SERVER_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What one poll did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PollOutcome {
+  /// Rows were written.
+  NewData {
+    /// Rows inserted or updated.
+    rows_written: usize,
+  },
+  /// Everything due was fetched and nothing changed (or nothing was due).
+  NothingNew,
+  /// Some sessions failed (recorded in `ingest_state`, retried later); others may have written rows.
+  PartlyFailed {
+    /// Rows inserted or updated.
+    rows_written: usize,
+    /// Sessions (or calendar years) that failed.
+    failures: usize,
+  },
+  /// Upstream is locked while a session is live and no token is configured: wait and retry later.
+  UpstreamLocked,
+  /// Cancellation was requested; committed batches are kept.
+  Stopped,
+}
+
+/// What to backfill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackfillTarget {
+  /// Every finished session of a season.
+  Year(i32),
+  /// Every finished session of a meeting.
+  Meeting(i32),
+  /// One session.
+  Session(i32),
+}
+
+/// The worker: settings, database, upstream client, cache invalidator, metrics and the bound metrics listener.
+pub struct Worker {
+  settings: Arc<Settings>,
+  ingestor: Ingestor,
+  metrics: Metrics,
+  lease: Arc<Mutex<Option<Lease>>>,
+  acceptor: Option<TcpAcceptor>,
+  local_address: SocketAddr,
+  last_calendar_sync: Mutex<Option<Instant>>,
+}
+
+/// Installs the ring TLS provider for rustls once per process; "already installed" is fine.
+pub fn install_tls_provider() {
+  rustls::crypto::ring::default_provider()
+    .install_default()
+    .ok();
+}
+
+/// Sleeps for `duration` unless cancelled first; returns whether the sleep completed.
+pub async fn sleep_unless_cancelled(duration: Duration, cancellation: &CancellationToken) -> bool {
+  tokio::select! {
+    () = cancellation.cancelled() => false,
+    () = tokio::time::sleep(duration) => true,
+  }
+}
+
+/// Whether the calendar must be synced at `now`, given when it last was.
+#[must_use]
+pub fn calendar_sync_due(last: Option<Instant>, now: Instant, interval: Duration) -> bool {
+  last.is_none_or(|last| now.duration_since(last) >= interval)
+}
+
+impl Worker {
+  /// Connects to the database, prepares the client and the cache invalidator, and binds the metrics listener
+  /// (use port 0 in tests, then [`Worker::port`]).
+  ///
+  /// # Errors
+  /// Fails when the database cannot be reached, the Redis URL is invalid or the address cannot be bound.
+  pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    install_tls_provider();
+    let metrics = Metrics::new();
+    let database = entity::database::connect(
+      settings.database_url.expose(),
+      &entity::database::DatabaseOptions::default(),
+    )
+    .await
+    .context("could not connect to the database (DATABASE_URL)")?;
+    let client =
+      OpenF1Client::new(&settings, metrics.clone()).context("could not build the HTTP client")?;
+    let invalidator = CacheInvalidator::new(
+      settings.redis_url.as_ref().map(|url| url.expose()),
+      &settings.cache_prefix,
+      metrics.clone(),
+    )
+    .context("invalid REDIS_URL")?;
+    let acceptor = TcpListener::bind(settings.metrics_address)
+      .into_acceptor()
+      .await
+      .with_context(|| {
+        format!(
+          "could not bind WORKER_METRICS_ADDRESS {}",
+          settings.metrics_address
+        )
+      })?;
+    let local_address = acceptor
+      .local_addr()
+      .first()
+      .and_then(|address| address.as_socket_addr().copied())
+      .unwrap_or(settings.metrics_address);
+    let ingestor = Ingestor::new(
+      database,
+      client,
+      invalidator,
+      metrics.clone(),
+      settings.telemetry_window,
+    );
+    Ok(Self {
+      settings: Arc::new(settings),
+      ingestor,
+      metrics,
+      lease: Arc::new(Mutex::new(None)),
+      acceptor: Some(acceptor),
+      local_address,
+      last_calendar_sync: Mutex::new(None),
+    })
+  }
+
+  /// The port of the metrics server.
+  #[must_use]
+  pub fn port(&self) -> u16 {
+    self.local_address.port()
+  }
+
+  /// The metrics.
+  #[must_use]
+  pub fn metrics(&self) -> &Metrics {
+    &self.metrics
+  }
+
+  /// The ingestor (fetch-and-store operations).
+  #[must_use]
+  pub fn ingestor(&self) -> &Ingestor {
+    &self.ingestor
+  }
+
+  /// Waits for the single-writer lease (unless already held).
+  ///
+  /// # Errors
+  /// [`LeaseError`] when cancelled or the database cannot be used.
+  pub async fn acquire_lease(&self, cancellation: &CancellationToken) -> Result<(), LeaseError> {
+    {
+      let mut slot = self.lease.lock().await;
+      if let Some(lease) = slot.as_ref()
+        && lease.is_held().await
+      {
+        return Ok(());
+      }
+      *slot = None;
+    }
+    self.metrics.set_lease_held(false);
+    // Wait without holding the slot, so `/readyz` answers meanwhile.
+    let lease = Lease::acquire(self.settings.database_url.expose(), cancellation).await?;
+    *self.lease.lock().await = Some(lease);
+    self.metrics.set_lease_held(true);
+    Ok(())
+  }
+
+  /// Whether this worker holds the lease.
+  pub async fn holds_lease(&self) -> bool {
+    match self.lease.lock().await.as_ref() {
+      Some(lease) => lease.is_held().await,
+      None => false,
+    }
+  }
+
+  /// One pass: syncs the calendar when due, then ingests every session that is due (live sessions first, then
+  /// the most recent finished ones). One failing session is recorded and does not stop the others.
+  ///
+  /// # Errors
+  /// Fails when the database cannot be read to decide what is due.
+  pub async fn poll_once(&self, cancellation: &CancellationToken) -> anyhow::Result<PollOutcome> {
+    let mut failures = 0;
+    let mut rows_written = 0;
+    {
+      let mut last_sync = self.last_calendar_sync.lock().await;
+      if calendar_sync_due(*last_sync, Instant::now(), self.settings.calendar_interval) {
+        let mut synced_all = true;
+        for year in &self.settings.years {
+          match self.ingestor.sync_calendar(*year, cancellation).await {
+            Ok(report) => rows_written += report.written,
+            Err(IngestError::Cancelled) => return Ok(PollOutcome::Stopped),
+            Err(error) if error.is_upstream_locked() => return Ok(PollOutcome::UpstreamLocked),
+            Err(error) => {
+              synced_all = false;
+              failures += 1;
+              tracing::error!(year, error = %error_chain(&error), "calendar sync failed");
+            }
+          }
+        }
+        if synced_all {
+          *last_sync = Some(Instant::now());
+        }
+      }
+    }
+
+    let due = self.sessions_due().await?;
+    for (session, work) in due {
+      if cancellation.is_cancelled() {
+        return Ok(PollOutcome::Stopped);
+      }
+      let result = self
+        .ingestor
+        .ingest_session(&session, work, cancellation)
+        .await;
+      match &result {
+        Err(IngestError::Cancelled) => return Ok(PollOutcome::Stopped),
+        Err(error) if error.is_upstream_locked() => return Ok(PollOutcome::UpstreamLocked),
+        Err(error) => {
+          failures += 1;
+          tracing::error!(session_key = session.session_key, error = %error_chain(error), "session ingest failed");
+        }
+        Ok(report) => {
+          rows_written += report.written;
+          tracing::info!(
+            session_key = session.session_key,
+            ?work,
+            received = report.received,
+            written = report.written,
+            "session ingested"
+          );
+        }
+      }
+      self
+        .ingestor
+        .record_state(session.session_key, work, &result)
+        .await
+        .context("could not record the ingest state")?;
+    }
+    Ok(if failures > 0 {
+      PollOutcome::PartlyFailed {
+        rows_written,
+        failures,
+      }
+    } else if rows_written > 0 {
+      PollOutcome::NewData { rows_written }
+    } else {
+      PollOutcome::NothingNew
+    })
+  }
+
+  /// Sessions of the configured years that need work now, live ones first, then the newest first.
+  async fn sessions_due(&self) -> anyhow::Result<Vec<(sessions::Model, SessionWork)>> {
+    let database = self.ingestor.database();
+    let sessions = sessions::Entity::find()
+      .filter(sessions::Column::Year.is_in(self.settings.years.clone()))
+      .all(database)
+      .await
+      .context("could not read the sessions")?;
+    let states: HashMap<i32, ingest_state::Model> = ingest_state::Entity::find()
+      .all(database)
+      .await
+      .context("could not read the ingest state")?
+      .into_iter()
+      .map(|state| (state.session_key, state))
+      .collect();
+    let now = Utc::now();
+    let authenticated = self.ingestor.can_read_live_sessions();
+    let mut due: Vec<(sessions::Model, SessionWork)> = sessions
+      .into_iter()
+      .filter_map(|session| {
+        let state = states.get(&session.session_key);
+        schedule::work_for(&session, state, now, authenticated).map(|work| (session, work))
+      })
+      .collect();
+    due.sort_by(|(left, left_work), (right, right_work)| {
+      let live_first = (*left_work == SessionWork::Full).cmp(&(*right_work == SessionWork::Full));
+      live_first.then(right.date_start.cmp(&left.date_start))
+    });
+    Ok(due)
+  }
+
+  /// Ingests every finished session of `target` in full, whatever its bookkeeping says, logging progress as
+  /// "n/N sessions, rows so far".
+  ///
+  /// # Errors
+  /// Fails on the first session that cannot be ingested, when upstream is locked, or when cancelled.
+  pub async fn backfill(
+    &self,
+    target: BackfillTarget,
+    cancellation: &CancellationToken,
+  ) -> anyhow::Result<IngestReport> {
+    let mut report = match target {
+      BackfillTarget::Year(year) => self.ingestor.sync_calendar(year, cancellation).await,
+      BackfillTarget::Meeting(key) => {
+        self
+          .ingestor
+          .sync_calendar_by("meeting_key", key, cancellation)
+          .await
+      }
+      BackfillTarget::Session(key) => {
+        self
+          .ingestor
+          .sync_calendar_by("session_key", key, cancellation)
+          .await
+      }
+    }
+    .context("could not fetch the calendar")?;
+    let filter = match target {
+      BackfillTarget::Year(year) => sessions::Column::Year.eq(year),
+      BackfillTarget::Meeting(key) => sessions::Column::MeetingKey.eq(key),
+      BackfillTarget::Session(key) => sessions::Column::SessionKey.eq(key),
+    };
+    let now = Utc::now();
+    let mut targets: Vec<sessions::Model> = sessions::Entity::find()
+      .filter(filter)
+      .all(self.ingestor.database())
+      .await?
+      .into_iter()
+      .filter(|session| {
+        let finished = schedule::phase(session, now) == SessionPhase::Finished;
+        if !finished {
+          tracing::info!(
+            session_key = session.session_key,
+            "skipping a session that is not finished"
+          );
+        }
+        finished
+      })
+      .collect();
+    targets.sort_by_key(|session| session.date_start);
+    let total = targets.len();
+    tracing::info!(?target, sessions = total, "backfill started");
+    for (index, session) in targets.iter().enumerate() {
+      let result = self
+        .ingestor
+        .ingest_session(session, SessionWork::Full, cancellation)
+        .await;
+      if !matches!(result, Err(IngestError::Cancelled))
+        && !matches!(&result, Err(error) if error.is_upstream_locked())
+      {
+        self
+          .ingestor
+          .record_state(session.session_key, SessionWork::Full, &result)
+          .await?;
+      }
+      let session_report =
+        result.with_context(|| format!("could not ingest session {}", session.session_key))?;
+      report.add(session_report);
+      tracing::info!(
+        "backfill: {}/{total} sessions, {} rows so far ({} written)",
+        index + 1,
+        report.received,
+        report.written
+      );
+    }
+    Ok(report)
+  }
+
+  /// Runs the daemon until `cancellation` fires: serves health and metrics, waits for the lease, then polls every
+  /// `WORKER_POLL_INTERVAL_SECONDS` (longer after upstream locks or errors). Every wait is raced against
+  /// cancellation; a batch in flight is committed or rolled back, never left half-written.
+  ///
+  /// # Errors
+  /// Fails when the lease cannot be taken for a reason other than cancellation.
+  pub async fn run_until_stopped(mut self, cancellation: CancellationToken) -> anyhow::Result<()> {
+    let server_stop = CancellationToken::new();
+    let server = self.acceptor.take().map(|acceptor| {
+      let routes = server::routes(server::ServerState {
+        database: self.ingestor.database().clone(),
+        lease: self.lease.clone(),
+        metrics: self.metrics.clone(),
+      });
+      let stop = server_stop.clone();
+      tokio::spawn(async move {
+        poem::Server::new_with_acceptor(acceptor)
+          .run_with_graceful_shutdown(
+            routes,
+            async move { stop.cancelled().await },
+            Some(SERVER_SHUTDOWN_TIMEOUT),
+          )
+          .await
+      })
+    });
+    tracing::info!(address = %self.local_address, "health and metrics server listening");
+
+    let result = self.poll_until_stopped(&cancellation).await;
+
+    server_stop.cancel();
+    if let Some(server) = server {
+      match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "the metrics server failed"),
+        Err(error) => tracing::warn!(%error, "the metrics server task failed"),
+      }
+    }
+    *self.lease.lock().await = None;
+    tracing::info!("worker stopped");
+    result
+  }
+
+  async fn poll_until_stopped(&self, cancellation: &CancellationToken) -> anyhow::Result<()> {
+    let mut error_backoff = MIN_ERROR_BACKOFF;
+    loop {
+      match self.acquire_lease(cancellation).await {
+        Ok(()) => {}
+        Err(LeaseError::Cancelled) => return Ok(()),
+        Err(error) => {
+          tracing::error!(error = %error_chain(&error), "could not take the worker lease");
+          if !sleep_unless_cancelled(error_backoff, cancellation).await {
+            return Ok(());
+          }
+          error_backoff = (error_backoff * 2).min(MAX_ERROR_BACKOFF);
+          continue;
+        }
+      }
+      let wait = match self.poll_once(cancellation).await {
+        Ok(PollOutcome::Stopped) => return Ok(()),
+        Ok(PollOutcome::UpstreamLocked) => {
+          tracing::info!(
+            wait_seconds = UPSTREAM_LOCKED_BACKOFF.as_secs(),
+            "a session is live and no token is configured; waiting"
+          );
+          UPSTREAM_LOCKED_BACKOFF
+        }
+        Ok(outcome) => {
+          error_backoff = MIN_ERROR_BACKOFF;
+          if !matches!(outcome, PollOutcome::PartlyFailed { .. }) {
+            self.metrics.record_success();
+          } else {
+            self.metrics.count_poll_failure();
+          }
+          tracing::debug!(?outcome, "poll finished");
+          self.settings.poll_interval
+        }
+        Err(error) => {
+          self.metrics.count_poll_failure();
+          tracing::error!(error = format!("{error:#}"), "poll failed");
+          let wait = error_backoff;
+          error_backoff = (error_backoff * 2).min(MAX_ERROR_BACKOFF);
+          wait
+        }
+      };
+      if !sleep_unless_cancelled(wait, cancellation).await {
+        return Ok(());
+      }
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[tokio::test(start_paused = true)]
+  async fn the_calendar_is_synced_again_only_after_its_interval() {
+    let interval = Duration::from_secs(21_600);
+    let start = Instant::now();
+    assert!(calendar_sync_due(None, start, interval));
+    tokio::time::advance(Duration::from_secs(21_599)).await;
+    assert!(!calendar_sync_due(Some(start), Instant::now(), interval));
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert!(calendar_sync_due(Some(start), Instant::now(), interval));
+  }
+
+  #[tokio::test(start_paused = true)]
+  async fn a_wait_is_cut_short_by_cancellation_and_otherwise_lasts_its_duration() {
+    let cancellation = CancellationToken::new();
+    let started = Instant::now();
+    assert!(sleep_unless_cancelled(Duration::from_secs(60), &cancellation).await);
+    assert_eq!(started.elapsed(), Duration::from_secs(60));
+
+    let canceller = cancellation.clone();
+    tokio::spawn(async move {
+      tokio::time::sleep(Duration::from_secs(5)).await;
+      canceller.cancel();
+    });
+    let started = Instant::now();
+    assert!(!sleep_unless_cancelled(UPSTREAM_LOCKED_BACKOFF, &cancellation).await);
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+  }
+}

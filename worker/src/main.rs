@@ -1,3 +1,10 @@
-//! Placeholder binary; replaced by the real `worker`.
+//! The `worker` binary: see the `worker` library and `worker --help`.
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+  worker::cli::run(worker::cli::Cli::parse()).await
+}

@@ -1,0 +1,204 @@
+//! Prometheus metrics of the worker, served as text on `/metrics`.
+
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+/// The worker's metrics; cheap to clone (clones share the counters).
+#[derive(Clone)]
+pub struct Metrics {
+  registry: Registry,
+  rows_received: IntCounterVec,
+  rows_ingested: IntCounterVec,
+  requests: IntCounterVec,
+  upstream_lag_seconds: IntGauge,
+  last_success_timestamp_seconds: IntGauge,
+  invalidations: IntCounterVec,
+  upstream_locked: IntCounter,
+  poll_failures: IntCounter,
+  lease_held: IntGauge,
+}
+
+impl Default for Metrics {
+  fn default() -> Self {
+    Self::new()
+  }
+}
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+  let counter =
+    IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|_| unreachable_metric(name));
+  registry.register(Box::new(counter.clone())).ok();
+  counter
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+  let gauge = IntGauge::new(name, help).unwrap_or_else(|_| unreachable_metric(name));
+  registry.register(Box::new(gauge.clone())).ok();
+  gauge
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+  let counter = IntCounter::new(name, help).unwrap_or_else(|_| unreachable_metric(name));
+  registry.register(Box::new(counter.clone())).ok();
+  counter
+}
+
+/// Metric names and help texts are constants: an invalid one is a programming error caught by the unit test.
+fn unreachable_metric(name: &str) -> ! {
+  panic!("invalid metric definition {name}")
+}
+
+impl Metrics {
+  /// A fresh registry with every metric registered.
+  #[must_use]
+  pub fn new() -> Self {
+    let registry = Registry::new();
+    Self {
+      rows_received: counter_vec(
+        &registry,
+        "worker_rows_received_total",
+        "Rows received from Open F1, by endpoint.",
+        &["endpoint"],
+      ),
+      rows_ingested: counter_vec(
+        &registry,
+        "worker_rows_ingested_total",
+        "Rows written (new or changed), by endpoint.",
+        &["endpoint"],
+      ),
+      requests: counter_vec(
+        &registry,
+        "worker_upstream_requests_total",
+        "Requests to Open F1, by endpoint and HTTP status (`error` when no response arrived).",
+        &["endpoint", "status"],
+      ),
+      upstream_lag_seconds: gauge(
+        &registry,
+        "worker_upstream_lag_seconds",
+        "Age of the newest timestamped row in the last stored batch.",
+      ),
+      last_success_timestamp_seconds: gauge(
+        &registry,
+        "worker_last_success_timestamp_seconds",
+        "Unix time of the last poll that completed without error.",
+      ),
+      invalidations: counter_vec(
+        &registry,
+        "worker_cache_invalidations_total",
+        "Cache scope invalidations, by outcome (`ok`, `failed`).",
+        &["outcome"],
+      ),
+      upstream_locked: counter(
+        &registry,
+        "worker_upstream_locked_total",
+        "Requests refused because a session is live and no token is configured.",
+      ),
+      poll_failures: counter(
+        &registry,
+        "worker_poll_failures_total",
+        "Polls that ended with an error.",
+      ),
+      lease_held: gauge(
+        &registry,
+        "worker_lease_held",
+        "1 while this worker holds the single-writer lease.",
+      ),
+      registry,
+    }
+  }
+
+  /// Counts a request to `endpoint` answered with `status`.
+  pub fn count_request(&self, endpoint: &str, status: &str) {
+    self.requests.with_label_values(&[endpoint, status]).inc();
+  }
+
+  /// Counts a stored batch.
+  pub fn count_rows(&self, endpoint: &str, received: usize, written: usize) {
+    let as_u64 = |count: usize| u64::try_from(count).unwrap_or(u64::MAX);
+    self
+      .rows_received
+      .with_label_values(&[endpoint])
+      .inc_by(as_u64(received));
+    self
+      .rows_ingested
+      .with_label_values(&[endpoint])
+      .inc_by(as_u64(written));
+  }
+
+  /// Rows written for `endpoint` so far.
+  #[must_use]
+  pub fn rows_ingested(&self, endpoint: &str) -> u64 {
+    self.rows_ingested.with_label_values(&[endpoint]).get()
+  }
+
+  /// Records the age of the newest row of a batch.
+  pub fn set_upstream_lag(&self, seconds: i64) {
+    self.upstream_lag_seconds.set(seconds);
+  }
+
+  /// Records a successful poll now.
+  pub fn record_success(&self) {
+    self
+      .last_success_timestamp_seconds
+      .set(chrono::Utc::now().timestamp());
+  }
+
+  /// Counts a scope invalidation.
+  pub fn count_invalidation(&self, succeeded: bool) {
+    let outcome = if succeeded { "ok" } else { "failed" };
+    self.invalidations.with_label_values(&[outcome]).inc();
+  }
+
+  /// Invalidations with `outcome` (`ok` or `failed`) so far.
+  #[must_use]
+  pub fn invalidations(&self, outcome: &str) -> u64 {
+    self.invalidations.with_label_values(&[outcome]).get()
+  }
+
+  /// Counts a request refused because a session is live.
+  pub fn count_upstream_locked(&self) {
+    self.upstream_locked.inc();
+  }
+
+  /// Requests refused because a session is live, so far.
+  #[must_use]
+  pub fn upstream_locked(&self) -> u64 {
+    self.upstream_locked.get()
+  }
+
+  /// Counts a failed poll.
+  pub fn count_poll_failure(&self) {
+    self.poll_failures.inc();
+  }
+
+  /// Records whether the lease is held.
+  pub fn set_lease_held(&self, held: bool) {
+    self.lease_held.set(i64::from(held));
+  }
+
+  /// The metrics in the Prometheus text format.
+  #[must_use]
+  pub fn render(&self) -> String {
+    let mut buffer = Vec::new();
+    if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+      tracing::warn!(%error, "could not encode the metrics");
+    }
+    String::from_utf8_lossy(&buffer).into_owned()
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn counted_requests_appear_in_the_text_format() {
+    let metrics = Metrics::new();
+    metrics.count_request("laps", "200");
+    metrics.count_rows("laps", 10, 4);
+    metrics.count_upstream_locked();
+    let text = metrics.render();
+    assert!(text.contains(r#"worker_upstream_requests_total{endpoint="laps",status="200"} 1"#));
+    assert!(text.contains(r#"worker_rows_ingested_total{endpoint="laps"} 4"#));
+    assert!(text.contains("worker_upstream_locked_total 1"));
+  }
+}
