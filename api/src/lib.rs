@@ -223,7 +223,10 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
     .at("/openapi.json", spec)
     .at("/healthz", get(routes::operations::healthz))
     .at("/readyz", get(routes::operations::readyz))
-    .at("/metrics", get(routes::operations::metrics));
+    .at("/metrics", get(routes::operations::metrics))
+    .at("/viewer", get(charts::viewer::page))
+    .at("/viewer/viewer.js", get(charts::viewer::script))
+    .at("/viewer/plotly.min.js", get(charts::viewer::plotly));
   let document_paths: Vec<String> = serde_json::from_str::<serde_json::Value>(&document)
     .ok()
     .and_then(|document| {

@@ -11,4 +11,5 @@ mod deploy;
 mod migrations;
 mod openf1_server;
 mod store;
+mod viewer;
 mod worker;

@@ -12,3 +12,33 @@ pub const VIEWER_JS: &str = include_str!("../../viewer/viewer.js");
 /// The vendored plotly.js bundle (`text/javascript; charset=utf-8`), about 4.7 MB: serve it with a long
 /// `Cache-Control` max-age.
 pub const PLOTLY_JS: &str = include_str!("../../viewer/vendor/plotly.min.js");
+
+use poem::{Response, handler};
+
+fn asset(content_type: &'static str, body: &'static str, max_age_seconds: u32) -> Response {
+  Response::builder()
+    .content_type(content_type)
+    .header(
+      "cache-control",
+      format!("public, max-age={max_age_seconds}"),
+    )
+    .body(body)
+}
+
+/// `GET /viewer`: the chart viewer page.
+#[handler]
+pub fn page() -> Response {
+  asset("text/html; charset=utf-8", INDEX_HTML, 300)
+}
+
+/// `GET /viewer/viewer.js`: the viewer's script.
+#[handler]
+pub fn script() -> Response {
+  asset("text/javascript; charset=utf-8", VIEWER_JS, 300)
+}
+
+/// `GET /viewer/plotly.min.js`: the bundled plotly.js (changes only with a release, so cached for a day).
+#[handler]
+pub fn plotly() -> Response {
+  asset("text/javascript; charset=utf-8", PLOTLY_JS, 86_400)
+}

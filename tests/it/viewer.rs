@@ -1,0 +1,110 @@
+//! The viewer page, served by the api, renders a chart in a real headless Chromium (Debian's `chromium`).
+//!
+//! The page reports what it drew in `data-chart-state` and `data-trace-count` on `<body>`; Chromium's
+//! `--dump-dom` prints the DOM after the page's scripts ran. A screenshot is kept in `test-artifacts/`.
+//! Without Chromium the test is skipped, except under CI (`CI` set), where it must run.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use f1_backend::{Engine, unique_name};
+
+use crate::api_support::TestApi;
+
+fn chromium() -> Option<PathBuf> {
+  if let Some(path) = std::env::var_os("CHROMIUM") {
+    return Some(PathBuf::from(path));
+  }
+  ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+    .iter()
+    .map(PathBuf::from)
+    .find(|path| path.exists())
+}
+
+/// Runs headless Chromium on `url` with `extra` arguments and returns its standard output.
+async fn run_chromium(chromium: &PathBuf, url: &str, extra: &[&str]) -> String {
+  let profile = std::env::temp_dir().join(unique_name("chromium"));
+  let mut command = tokio::process::Command::new(chromium);
+  command
+    .args([
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--hide-scrollbars",
+      "--window-size=1280,860",
+      "--virtual-time-budget=20000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .args(extra)
+    .arg(url)
+    .kill_on_drop(true);
+  let output = tokio::time::timeout(Duration::from_secs(120), command.output())
+    .await
+    .expect("Chromium finishes within two minutes")
+    .expect("run Chromium");
+  std::fs::remove_dir_all(&profile).ok();
+  assert!(
+    output.status.success(),
+    "Chromium failed: {}",
+    String::from_utf8_lossy(&output.stderr)
+  );
+  String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_viewer_renders_the_lap_time_chart_in_headless_chromium() {
+  let Some(chromium) = chromium() else {
+    assert!(
+      std::env::var_os("CI").is_none(),
+      "CI must run the browser test: apt-get install chromium"
+    );
+    eprintln!("skipped: Chromium is not installed (apt-get install chromium)");
+    return;
+  };
+  let api = TestApi::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
+
+  let bundle = api.get("/viewer/plotly.min.js").await;
+  assert_eq!(bundle.status(), 200);
+  assert!(
+    bundle.headers()["content-type"]
+      .to_str()
+      .expect("ascii")
+      .starts_with("text/javascript")
+  );
+
+  let url = format!("{}/viewer?session=9472&chart=lap-times", api.base_url);
+  let dom = run_chromium(&chromium, &url, &["--dump-dom"]).await;
+  assert!(
+    dom.contains(r#"data-chart-state="rendered""#),
+    "the chart did not render: {}",
+    &dom[..dom.len().min(2000)]
+  );
+  // Bahrain 2024: twenty drivers, one lap-time trace each.
+  assert!(
+    dom.contains(r#"data-trace-count="20""#),
+    "expected 20 traces"
+  );
+
+  let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts");
+  std::fs::create_dir_all(&artifacts).expect("create test-artifacts/");
+  let screenshot = artifacts.join("viewer-lap-times.png");
+  std::fs::remove_file(&screenshot).ok();
+  run_chromium(
+    &chromium,
+    &url,
+    &[&format!("--screenshot={}", screenshot.display())],
+  )
+  .await;
+  let size = std::fs::metadata(&screenshot)
+    .expect("the screenshot was written")
+    .len();
+  assert!(
+    size > 20_000,
+    "a rendered chart makes a screenshot larger than a blank page ({size} bytes)"
+  );
+}
