@@ -12,6 +12,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# Root reaches MariaDB over the unix socket on a fresh Debian install, over TCP on machines set up that way.
+admin_sql() {
+  if as_root mariadb -e 'SELECT 1' >/dev/null 2>&1; then as_root mariadb "$@"; else mariadb --protocol=tcp -h 127.0.0.1 -u root "$@"; fi
+}
+# The init script uses the MariaDB image's `docker_process_sql` when it exists: here it is our admin client.
+docker_process_sql() { admin_sql "$@"; }
+export -f as_root admin_sql docker_process_sql
 fail() { echo "smoke: FAILED: $*" >&2; exit 1; }
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for() { # wait_for SECONDS COMMAND...: polls COMMAND until it succeeds
@@ -25,20 +32,23 @@ binaries="$PWD/target/release"
 database="f1_smoke_$$"
 api_port=$(free_port); worker_port=$(free_port); openf1_port=$(free_port)
 resolved=$(mktemp); trap 'rm -f "$resolved"' EXIT
-DB_NAME="$database" docker-compose -f docker-compose.yml config > "$resolved"
+# Configured like an operator would, through the compose file's variables: our own database, and rate limits
+# suited to the local Open F1 server instead of the public API's 3 req/s and 30 req/min.
+DB_NAME="$database" OPENF1_MAX_REQUESTS_PER_SECOND=500 OPENF1_MAX_REQUESTS_PER_MINUTE=30000 \
+  docker-compose -f docker-compose.yml config > "$resolved"
 
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  as_root mariadb -e "DROP DATABASE IF EXISTS \`$database\`; DROP USER IF EXISTS 'f1_worker'@'%'; DROP USER IF EXISTS 'f1_api'@'%';" || true
+  admin_sql -e "DROP DATABASE IF EXISTS \`$database\`; DROP USER IF EXISTS 'f1_worker'@'%'; DROP USER IF EXISTS 'f1_api'@'%';" || true
   rm -f "$resolved"
 }
 trap cleanup EXIT
 
 # Users as the mysql container creates them: the read-write user by the image, the api user by our init script.
-as_root mariadb -e "CREATE DATABASE \`$database\`; CREATE USER IF NOT EXISTS 'f1_worker'@'%' IDENTIFIED BY 'change-me-worker';
+admin_sql -e "CREATE DATABASE \`$database\`; CREATE USER IF NOT EXISTS 'f1_worker'@'%' IDENTIFIED BY 'change-me-worker';
   GRANT ALL ON \`$database\`.* TO 'f1_worker'@'%';"
-as_root env F1_API_DB_USER=f1_api F1_API_DB_PASSWORD=change-me-api MARIADB_DATABASE="$database" \
+F1_API_DB_USER=f1_api F1_API_DB_PASSWORD=change-me-api MARIADB_DATABASE="$database" \
   bash deploy/mysql-init/01-api-user.sh
 
 rewrites=("@mysql:3306=@127.0.0.1:3306" "redis://redis:6379=redis://127.0.0.1:6379"
@@ -52,12 +62,21 @@ run_service() {
   local -a environment=() command=()
   while IFS= read -r -d '' line; do
     case "$line" in
-      COMMAND=*) mapfile -t command < <(/usr/bin/python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[1])))' "${line#COMMAND=}") ;;
+      COMMAND=*) mapfile -t command < <(/usr/bin/python3 -c 'import json,sys; sys.stdout.write("".join(a + "\n" for a in json.loads(sys.argv[1])))' "${line#COMMAND=}") ;;
       *) environment+=("$line") ;;
     esac
   done < <(/usr/bin/python3 scripts/compose-env.py "$service" "${rewrites[@]}" < "$resolved")
   [ $# -gt 0 ] && command=("$@")
+  if [ -n "${exec_binary:-}" ]; then
+    exec env -i PATH="$PATH" HOME="$HOME" "${environment[@]}" "$binaries/$binary" "${command[@]}"
+  fi
   env -i PATH="$PATH" HOME="$HOME" "${environment[@]}" "$binaries/$binary" "${command[@]}"
+}
+# start_service SERVICE BINARY: like run_service, in the background, as the binary's own process (so that a
+# signal sent to $! reaches the binary, as `docker stop` signals a container's PID 1).
+start_service() {
+  local service=$1 binary=$2
+  ( exec_binary=1 run_service "$service" "$binary" ) &
 }
 
 echo "smoke: local Open F1 server on :$openf1_port"
@@ -72,22 +91,25 @@ echo "smoke: backfill one recorded race with the worker's environment"
 run_service worker worker backfill --session 9472 || fail "worker backfill"
 
 echo "smoke: worker daemon"
-run_service worker worker > /tmp/smoke-worker.log 2>&1 &
+start_service worker worker > /tmp/smoke-worker.log 2>&1
 worker_pid=$!; pids+=("$worker_pid")
 wait_for 30 run_service worker worker healthcheck || fail "worker healthcheck (log: /tmp/smoke-worker.log)"
 
 echo "smoke: api with the SELECT-only user"
-run_service api api > /tmp/smoke-api.log 2>&1 &
+start_service api api > /tmp/smoke-api.log 2>&1
 api_pid=$!; pids+=("$api_pid")
 wait_for 30 run_service api api healthcheck || fail "api healthcheck (log: /tmp/smoke-api.log)"
 base="http://127.0.0.1:$api_port"
+expect_body() { # expect_body PATH PATTERN: GET PATH must succeed with a body matching PATTERN
+  local body; body=$(curl -fsS "$base$1") && grep -q -- "$2" <<<"$body"
+}
 curl -fsS "$base/readyz" >/dev/null || fail "/readyz"
-curl -fsS "$base/openapi.json" | grep -q '"openapi"' || fail "/openapi.json"
+expect_body "/openapi.json" '"openapi"' || fail "/openapi.json"
 curl -fsS "$base/docs" >/dev/null || fail "/docs"
-curl -fsS "$base/v1/sessions/9472" | grep -q '"session_key":9472' || fail "session 9472"
-curl -fsS "$base/v1/sessions/9472/laps?driver_number=1&limit=5" | grep -q '"lap_number"' || fail "laps"
-curl -fsS "$base/v1/sessions/9472/charts/lap-times" | grep -q '"layout"' || fail "lap-times chart"
-curl -fsS "$base/metrics" | grep -q 'http' || fail "/metrics"
+expect_body "/v1/sessions/9472" '"session_key":9472' || fail "session 9472"
+expect_body "/v1/sessions/9472/laps?driver_number=1&limit=5" '"lap_number"' || fail "laps"
+expect_body "/v1/sessions/9472/charts/lap-times" '"layout"' || fail "lap-times chart"
+expect_body "/metrics" 'http' || fail "/metrics"
 
 echo "smoke: SIGTERM stops both cleanly"
 kill -TERM "$api_pid" "$worker_pid"
