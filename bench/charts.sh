@@ -1,56 +1,108 @@
 #!/usr/bin/env bash
-# Benchmark chart endpoints against a running API: cached, conditional (ETag), uncached, and the static
-# ceiling (the same figure bytes served as a file). Usage: bench/charts.sh http://127.0.0.1:8080 [9472] [30s]
+# Chart endpoint benchmark with wrk: cached, conditional (304) and uncached chart requests per second and
+# latency percentiles, against the ceiling: the same figure bytes served as a static file by the same api process
+# (`/viewer/sample-figure.json` is the lap-times figure of session 9472, byte for byte; the script checks it).
+#
+# Sets everything up itself: release binaries; a fresh MariaDB database filled by `worker backfill --session 9472`
+# from the recorded fixtures through the local Open F1 server; the api on that database with Redis as its cache.
+# Usage: bench/charts.sh [SECONDS_PER_CASE]     Needs: wrk (apt-get install wrk), MariaDB, Redis, root for MariaDB.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-10}
+connections=${CONNECTIONS:-32}
+command -v wrk >/dev/null || { echo "wrk is required: apt-get install wrk" >&2; exit 1; }
 
-api_url=${1:?usage: bench/charts.sh API_URL [SESSION_KEY] [DURATION]}
-session_key=${2:-9472}
-duration=${3:-30s}
-connections=${CONNECTIONS:-64}
-charts=(${CHARTS:-lap-times position-changes tyre-strategy team-pace})
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+admin_sql() {
+  if as_root mariadb -e 'SELECT 1' >/dev/null 2>&1; then as_root mariadb "$@"; else mariadb --protocol=tcp -h 127.0.0.1 -u root "$@"; fi
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-command -v oha >/dev/null || { echo "oha is required: cargo install oha" >&2; exit 1; }
-workdir=$(mktemp -d)
-trap 'kill "${static_pid:-}" 2>/dev/null || true; rm -rf "$workdir"' EXIT
+cargo build --release --locked -q -p api -p worker -p openf1-server
+binaries="$PWD/target/release"
+database="f1_bench_$$"; user="f1_bench_$$"; password="bench-$$"
+api_port=$(free_port); openf1_port=$(free_port)
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  admin_sql -e "DROP DATABASE IF EXISTS \`$database\`; DROP USER IF EXISTS '$user'@'%';" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+admin_sql -e "CREATE DATABASE \`$database\`; CREATE USER '$user'@'%' IDENTIFIED BY '$password';
+  GRANT ALL ON \`$database\`.* TO '$user'@'%';"
 
-report() { # name, oha json file
+export DATABASE_URL="mysql://$user:$password@127.0.0.1:3306/$database" REDIS_URL="redis://127.0.0.1:6379"
+export CACHE_PREFIX="f1bench$$" RUST_LOG=warn
+"$binaries/openf1-server" --fixtures tests/fixtures/openf1 --listen "127.0.0.1:$openf1_port" >/dev/null 2>&1 &
+pids+=($!)
+until curl -fsS "http://127.0.0.1:$openf1_port/" >/dev/null 2>&1; do sleep 0.1; done
+OPENF1_BASE_URL="http://127.0.0.1:$openf1_port/v1" OPENF1_MAX_REQUESTS_PER_SECOND=500 \
+  OPENF1_MAX_REQUESTS_PER_MINUTE=30000 WORKER_METRICS_ADDRESS=127.0.0.1:0 \
+  sh -c "'$binaries/worker' migrate && '$binaries/worker' backfill --session 9472" >/dev/null
+API_LISTEN_ADDRESS="127.0.0.1:$api_port" API_RUN_MIGRATIONS=false "$binaries/api" >"$work/api.log" 2>&1 &
+pids+=($!)
+base="http://127.0.0.1:$api_port"
+until curl -fsS "$base/healthz" >/dev/null 2>&1; do sleep 0.1; done
+
+chart="$base/v1/sessions/9472/charts/lap-times"
+static="$base/viewer/sample-figure.json"
+curl -fsS "$chart" -o "$work/chart.json"
+curl -fsS "$static" -o "$work/static.json"
+cmp -s "$work/chart.json" "$work/static.json" || echo "warning: the sample figure differs from the chart endpoint's bytes" >&2
+etag=$(curl -fsSI "$chart" | awk 'tolower($1) == "etag:" {print $2}' | tr -d '\r')
+
+# Every request of the uncached case asks for a distinct lap range (lap_min=A&lap_max=B, 1 <= A <= B <= 57) with one
+# of the 20 drivers left out: 33,060 keys, so each request misses the cache and builds the figure from the database
+# (19 drivers instead of 20); threads take disjoint keys.
+cat > "$work/uncached.lua" <<'LUA'
+local thread_count = 0
+function setup(thread) thread:set("id", thread_count); thread_count = thread_count + 1 end
+function init(args)
+  ranges, counter, step = {}, 0, tonumber(args[1])
+  local cars = {1, 2, 3, 4, 10, 11, 14, 16, 18, 20, 22, 23, 24, 27, 31, 44, 55, 63, 77, 81}
+  for left_out = 1, #cars do
+    local drivers = {}
+    for position, car in ipairs(cars) do if position ~= left_out then drivers[#drivers + 1] = car end end
+    local selection = table.concat(drivers, ",")
+    for first = 1, 57 do
+      for last = first, 57 do ranges[#ranges + 1] = first .. "&lap_max=" .. last .. "&drivers=" .. selection end
+    end
+  end
+end
+function request()
+  local index = (id + step * counter) % #ranges + 1
+  counter = counter + 1
+  return wrk.format("GET", "/v1/sessions/9472/charts/lap-times?lap_min=" .. ranges[index])
+end
+LUA
+
+report() { # name, wrk output file
   python3 - "$1" "$2" <<'PY'
-import json, sys
-name, path = sys.argv[1], sys.argv[2]
-result = json.load(open(path))
-summary, latency = result["summary"], result["latencyPercentiles"]
-print(f"{name:45s} {summary['requestsPerSec']:10.0f} req/s  p50 {latency['p50']*1000:7.2f} ms  "
-      f"p99 {latency['p99']*1000:7.2f} ms  success {summary['successRate']*100:5.1f}%  "
-      f"{summary.get('sizePerRequest') or 0:8.0f} B")
+import re, sys
+name, text = sys.argv[1], open(sys.argv[2]).read()
+rate = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
+requests = re.search(r"(\d+) requests in", text).group(1)
+percentiles = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", text, re.M))
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+print(f"| {name} | {float(rate):,.0f} | {percentiles.get('50')} | {percentiles.get('99')} | {requests} | {errors.group(1) if errors else 0} |")
 PY
 }
-
-run() { # name, extra oha args..., url
+run() { # name, wrk arguments...
   local name=$1; shift
-  oha --no-tui --output-format json -z "$duration" -c "$connections" "$@" > "$workdir/result.json"
-  report "$name" "$workdir/result.json"
+  wrk --latency -d "${duration}s" "$@" > "$work/wrk.txt"
+  report "$name" "$work/wrk.txt"
 }
 
-# Static ceiling: serve the saved figures from a minimal file server on the same machine.
-mkdir -p "$workdir/static"
-for chart in "${charts[@]}"; do
-  url="$api_url/v1/sessions/$session_key/charts/$chart"
-  curl -fsS "$url" -o "$workdir/static/$chart.json"
-done
-python3 -m http.server 0 --bind 127.0.0.1 --directory "$workdir/static" > "$workdir/static.log" 2>&1 &
-static_pid=$!
-for _ in $(seq 1 100); do grep -q "Serving HTTP" "$workdir/static.log" && break; sleep 0.05; done
-static_port=$(grep -o 'port [0-9]*' "$workdir/static.log" | awk '{print $2}')
-
-for chart in "${charts[@]}"; do
-  url="$api_url/v1/sessions/$session_key/charts/$chart"
-  curl -fsS "$url" > /dev/null   # fill the cache
-  etag=$(curl -fsSI "$url" | awk 'tolower($1) == "etag:" {print $2}' | tr -d '\r')
-  run "$chart cached" "$url"
-  [ -n "$etag" ] && run "$chart conditional (304)" -H "If-None-Match: $etag" "$url"
-  # Uncached: requests spread over 450 lap ranges, so misses dominate only until each range is cached once;
-  # for a strict uncached figure run the API with caching disabled (or flush the chart keys) and use plain $url.
-  run "$chart mostly uncached (450 lap ranges)" --rand-regex-url "$url\?laps=[1-9]-[1-5][0-9]"
-  run "$chart static ceiling (python http.server)" "http://127.0.0.1:$static_port/$chart.json"
-done
-echo "Note: python http.server is a weak ceiling; for a fair one serve $workdir/static from the API's static route."
+echo "Chart benchmark, $(nproc) cores, $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD), ${duration}s per case"
+echo "figure: lap-times of session 9472, $(wc -c < "$work/chart.json") bytes"
+echo
+echo "| case | req/s | p50 | p99 | requests | errors |"
+echo "|---|---|---|---|---|---|"
+run "static ceiling: same bytes, same server" -t 2 -c "$connections" "$static"
+run "cached chart (Redis hit)" -t 2 -c "$connections" "$chart"
+run "conditional chart (304 Not Modified)" -t 2 -c "$connections" -H "If-None-Match: $etag" "$chart"
+run "uncached chart (distinct lap ranges, 2 connections)" -t 2 -c 2 -s "$work/uncached.lua" "$base" -- 2
+echo
+echo "The uncached case has 33,060 distinct keys; had it made more requests than that, the rest would be cache hits."

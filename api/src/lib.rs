@@ -226,7 +226,11 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
     .at("/metrics", get(routes::operations::metrics))
     .at("/viewer", get(charts::viewer::page))
     .at("/viewer/viewer.js", get(charts::viewer::script))
-    .at("/viewer/plotly.min.js", get(charts::viewer::plotly));
+    .at("/viewer/plotly.min.js", get(charts::viewer::plotly))
+    .at(
+      "/viewer/sample-figure.json",
+      get(charts::viewer::sample_figure),
+    );
   let document_paths: Vec<String> = serde_json::from_str::<serde_json::Value>(&document)
     .ok()
     .and_then(|document| {

@@ -108,3 +108,24 @@ async fn the_viewer_renders_the_lap_time_chart_in_headless_chromium() {
     "a rendered chart makes a screenshot larger than a blank page ({size} bytes)"
   );
 }
+
+#[tokio::test]
+async fn the_sample_figure_is_the_lap_time_chart_byte_for_byte() {
+  let api = TestApi::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
+  let chart = api
+    .get("/v1/sessions/9472/charts/lap-times")
+    .await
+    .bytes()
+    .await
+    .expect("chart body");
+  let sample = api
+    .get("/viewer/sample-figure.json")
+    .await
+    .bytes()
+    .await
+    .expect("sample body");
+  assert!(
+    chart == sample,
+    "api/viewer/sample-figure.json is stale: save GET /v1/sessions/9472/charts/lap-times (recorded 9472 data) over it"
+  );
+}

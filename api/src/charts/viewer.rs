@@ -42,3 +42,14 @@ pub fn script() -> Response {
 pub fn plotly() -> Response {
   asset("text/javascript; charset=utf-8", PLOTLY_JS, 86_400)
 }
+
+/// A sample figure: the `lap-times` chart of the 2024 Bahrain Grand Prix race (session 9472) as the api builds it
+/// from the recorded fixtures. The viewer's docs link to it, and the chart benchmark uses it as its ceiling: the
+/// same bytes as the chart endpoint, served as a static file by the same server.
+pub const SAMPLE_FIGURE_JSON: &str = include_str!("../../viewer/sample-figure.json");
+
+/// `GET /viewer/sample-figure.json`: [`SAMPLE_FIGURE_JSON`].
+#[handler]
+pub fn sample_figure() -> Response {
+  asset("application/json", SAMPLE_FIGURE_JSON, 86_400)
+}
