@@ -115,6 +115,25 @@ impl TestDatabase {
     self.engine
   }
 
+  /// How many rows of `E`'s table belong to `session_key`.
+  ///
+  /// # Panics
+  /// Panics when the query fails.
+  pub async fn count_rows<E: sea_orm::EntityTrait>(&self, session_key: i32) -> usize {
+    let table = E::default().table_name().to_owned();
+    let sql =
+      format!("SELECT COUNT(*) AS row_count FROM {table} WHERE session_key = {session_key}");
+    let backend = self.connection.get_database_backend();
+    let row = self
+      .connection
+      .query_one_raw(sea_orm::Statement::from_string(backend, sql))
+      .await
+      .expect("count rows")
+      .expect("one row");
+    let rows = row.try_get::<i64>("", "row_count").expect("row_count");
+    usize::try_from(rows).expect("a row count fits in usize")
+  }
+
   /// Names of the tables in the database, sorted.
   ///
   /// # Errors

@@ -3,23 +3,8 @@
 
 use entity::{laps, overtakes, position, race_control, session_result, weather};
 use f1_backend::{Engine, TestDatabase, fixture_rows, fixtures_dir, seed_fixtures};
-use sea_orm::{ConnectionTrait, EntityTrait, Statement};
+use sea_orm::EntityTrait;
 use worker::store::{Endpoint, store_rows};
-
-async fn count<E: EntityTrait>(database: &TestDatabase, session_key: i32) -> i64 {
-  let table = E::default().table_name().to_owned();
-  let sql = format!("SELECT COUNT(*) AS row_count FROM {table} WHERE session_key = {session_key}");
-  let backend = database.connection.get_database_backend();
-  let row = database
-    .connection
-    .query_one_raw(Statement::from_string(backend, sql))
-    .await
-    .expect("count");
-  row
-    .expect("one row")
-    .try_get::<i64>("", "row_count")
-    .expect("row_count")
-}
 
 async fn recorded_weekends_are_stored_row_for_row(engine: Engine) {
   let database = TestDatabase::migrated(engine).await;
@@ -33,12 +18,15 @@ async fn recorded_weekends_are_stored_row_for_row(engine: Engine) {
   )
   .await;
   assert_eq!(first.skipped, 0);
-  assert_eq!(count::<laps::Entity>(&database, 9472).await, 1129);
-  assert_eq!(count::<position::Entity>(&database, 9472).await, 435);
-  assert_eq!(count::<overtakes::Entity>(&database, 11253).await, 218);
-  assert_eq!(count::<weather::Entity>(&database, 11253).await, 156);
-  assert_eq!(count::<race_control::Entity>(&database, 11253).await, 49);
-  assert_eq!(count::<session_result::Entity>(&database, 11249).await, 22);
+  assert_eq!(database.count_rows::<laps::Entity>(9472).await, 1129);
+  assert_eq!(database.count_rows::<position::Entity>(9472).await, 435);
+  assert_eq!(database.count_rows::<overtakes::Entity>(11253).await, 218);
+  assert_eq!(database.count_rows::<weather::Entity>(11253).await, 156);
+  assert_eq!(database.count_rows::<race_control::Entity>(11253).await, 49);
+  assert_eq!(
+    database.count_rows::<session_result::Entity>(11249).await,
+    22
+  );
 
   let second = seed_fixtures(
     &database.connection,
@@ -92,7 +80,7 @@ async fn a_corrected_upstream_lap_replaces_the_stored_one_and_only_its_session_c
     .expect("read")
     .expect("lap");
   assert_eq!(stored.lap_duration, Some(95.001));
-  assert_eq!(count::<laps::Entity>(&database, 9472).await, 1129);
+  assert_eq!(database.count_rows::<laps::Entity>(9472).await, 1129);
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use entity::{
 };
 use f1_backend::{Engine, TestDatabase, fixtures_dir, unique_name};
 use openf1_server::{Credentials, Fault, OpenF1Server, ServerOptions};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Statement};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use tokio_util::sync::CancellationToken;
 use worker::lease::Lease;
 use worker::settings::{RetrySettings, Settings};
@@ -46,40 +46,31 @@ fn settings(database: &TestDatabase, server: &OpenF1Server, redis_url: Option<St
   settings
 }
 
-async fn count<E: EntityTrait>(database: &TestDatabase, session_key: i32) -> usize {
-  let table = E::default().table_name().to_owned();
-  let sql = format!("SELECT COUNT(*) AS row_count FROM {table} WHERE session_key = {session_key}");
-  let backend = database.connection.get_database_backend();
-  let row = database
-    .connection
-    .query_one_raw(Statement::from_string(backend, sql))
-    .await
-    .expect("count")
-    .expect("one row");
-  let rows = row.try_get::<i64>("", "row_count").expect("row_count");
-  usize::try_from(rows).expect("count fits")
-}
-
 /// Rows of every per-session table for `session_key`, as (table, count).
 async fn table_counts(database: &TestDatabase, session_key: i32) -> Vec<(&'static str, usize)> {
   vec![
-    ("laps", count::<laps::Entity>(database, session_key).await),
+    (
+      "laps",
+      database.count_rows::<laps::Entity>(session_key).await,
+    ),
     (
       "stints",
-      count::<stints::Entity>(database, session_key).await,
+      database.count_rows::<stints::Entity>(session_key).await,
     ),
     (
       "position",
-      count::<position::Entity>(database, session_key).await,
+      database.count_rows::<position::Entity>(session_key).await,
     ),
-    ("pit", count::<pit::Entity>(database, session_key).await),
+    ("pit", database.count_rows::<pit::Entity>(session_key).await),
     (
       "drivers",
-      count::<drivers::Entity>(database, session_key).await,
+      database.count_rows::<drivers::Entity>(session_key).await,
     ),
     (
       "session_result",
-      count::<session_result::Entity>(database, session_key).await,
+      database
+        .count_rows::<session_result::Entity>(session_key)
+        .await,
     ),
   ]
 }
@@ -134,21 +125,27 @@ async fn a_recorded_race_weekend_is_ingested_row_for_row_and_a_second_pass_write
     table_counts(&database, 9472).await,
     upstream_counts(&server, 9472)
   );
-  assert_eq!(count::<laps::Entity>(&database, 9472).await, 1129);
+  assert_eq!(database.count_rows::<laps::Entity>(9472).await, 1129);
   assert_eq!(
-    count::<entity::overtakes::Entity>(&database, 11253).await,
+    database
+      .count_rows::<entity::overtakes::Entity>(11253)
+      .await,
     server.row_count("overtakes", Some(11253))
   );
   assert_eq!(
-    count::<entity::weather::Entity>(&database, 11253).await,
+    database.count_rows::<entity::weather::Entity>(11253).await,
     server.row_count("weather", Some(11253))
   );
   assert_eq!(
-    count::<entity::race_control::Entity>(&database, 11253).await,
+    database
+      .count_rows::<entity::race_control::Entity>(11253)
+      .await,
     server.row_count("race_control", Some(11253))
   );
   assert_eq!(
-    count::<entity::starting_grid::Entity>(&database, 11249).await,
+    database
+      .count_rows::<entity::starting_grid::Entity>(11249)
+      .await,
     server.row_count("starting_grid", Some(11249))
   );
   let weekend_sessions = sessions::Entity::find()
@@ -340,7 +337,7 @@ async fn a_fault_that_outlasts_the_retries_fails_the_session_and_keeps_no_partia
     .await
     .expect_err("laps never decode");
   assert!(format!("{error:#}").contains("9472"));
-  assert_eq!(count::<laps::Entity>(&database, 9472).await, 0);
+  assert_eq!(database.count_rows::<laps::Entity>(9472).await, 0);
   let state = ingest_state::Entity::find_by_id(9472)
     .one(&database.connection)
     .await
@@ -354,7 +351,7 @@ async fn a_fault_that_outlasts_the_retries_fails_the_session_and_keeps_no_partia
     .backfill(BackfillTarget::Session(9472), &CancellationToken::new())
     .await
     .expect("a later attempt succeeds");
-  assert_eq!(count::<laps::Entity>(&database, 9472).await, 1129);
+  assert_eq!(database.count_rows::<laps::Entity>(9472).await, 1129);
   server.stop().await;
 }
 
@@ -403,7 +400,7 @@ async fn with_credentials_every_request_carries_a_token_refreshed_after_a_401() 
     .backfill(BackfillTarget::Session(9472), &CancellationToken::new())
     .await
     .expect("backfill with a token");
-  assert_eq!(count::<laps::Entity>(&database, 9472).await, 1129);
+  assert_eq!(database.count_rows::<laps::Entity>(9472).await, 1129);
   let requests = server.requests();
   let token_requests = requests
     .iter()
@@ -460,9 +457,9 @@ async fn a_worker_cancelled_mid_ingest_and_restarted_ends_with_the_same_rows() {
   cancellation.cancel();
   let interrupted = task.await.expect("join");
   assert!(interrupted.is_err(), "the backfill stopped early");
-  let laps_after_stop = count::<laps::Entity>(&database, 9472).await;
+  let laps_after_stop = database.count_rows::<laps::Entity>(9472).await;
   assert_eq!(laps_after_stop, 1129, "laps were committed before the stop");
-  assert_eq!(count::<position::Entity>(&database, 9472).await, 0);
+  assert_eq!(database.count_rows::<position::Entity>(9472).await, 0);
 
   let restarted = Worker::build(settings(&database, &server, None))
     .await
@@ -593,7 +590,7 @@ async fn redis_being_down_is_counted_and_the_rows_are_still_stored() {
     .backfill(BackfillTarget::Session(9472), &CancellationToken::new())
     .await
     .expect("ingest without Redis");
-  assert_eq!(count::<laps::Entity>(&database, 9472).await, 1129);
+  assert_eq!(database.count_rows::<laps::Entity>(9472).await, 1129);
   assert!(worker.metrics().invalidations("failed") > 0);
   assert_eq!(worker.metrics().invalidations("ok"), 0);
   server.stop().await;
@@ -707,12 +704,12 @@ async fn a_live_session_is_polled_incrementally_with_a_token() {
     .expect("read")
     .expect("state of the live session");
   assert_eq!(state.status, "live");
-  let laps_after_30_minutes = count::<laps::Entity>(&database, 9472).await;
+  let laps_after_30_minutes = database.count_rows::<laps::Entity>(9472).await;
   assert!(laps_after_30_minutes > 0 && laps_after_30_minutes < 1129);
 
   clock.advance(chrono::TimeDelta::minutes(20));
   worker.poll_once(&cancellation).await.expect("second poll");
-  assert!(count::<laps::Entity>(&database, 9472).await > laps_after_30_minutes);
+  assert!(database.count_rows::<laps::Entity>(9472).await > laps_after_30_minutes);
   assert!(
     server
       .requests()
