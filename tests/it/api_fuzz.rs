@@ -21,8 +21,11 @@ async fn schemathesis_finds_no_server_errors_or_spec_violations() {
   let executable = std::env::var("SCHEMATHESIS").unwrap_or_else(|_| "schemathesis".to_owned());
   let max_examples = std::env::var("FUZZ_MAX_EXAMPLES").unwrap_or_else(|_| "50".to_owned());
   let schema = format!("{}/openapi.json", api.base_url);
+  let config = concat!(env!("CARGO_MANIFEST_DIR"), "/schemathesis.toml");
   let status = tokio::process::Command::new(executable)
     .args([
+      "--config-file",
+      config,
       "run",
       &schema,
       "--url",

@@ -69,6 +69,9 @@ pub enum ChartResponse {
   /// A parameter is invalid; `detail` names it.
   #[oai(status = 400, content_type = "application/problem+json")]
   BadRequest(Json<Problem>),
+  /// The query string is longer than 4096 bytes (answered by the request-limit layer, before any handler).
+  #[oai(status = 414, content_type = "application/problem+json")]
+  UriTooLong(Json<Problem>),
   /// Unknown chart, session or season.
   #[oai(status = 404, content_type = "application/problem+json")]
   NotFound(Json<Problem>),

@@ -78,6 +78,9 @@ pub enum CollectionResponse<T: ToJSON + Send + Sync> {
   /// A parameter is invalid; `detail` names it.
   #[oai(status = 400, content_type = "application/problem+json")]
   BadRequest(Json<Problem>),
+  /// The query string is longer than 4096 bytes (answered by the request-limit layer, before any handler).
+  #[oai(status = 414, content_type = "application/problem+json")]
+  UriTooLong(Json<Problem>),
   /// The session (or other parent) does not exist.
   #[oai(status = 404, content_type = "application/problem+json")]
   NotFound(Json<Problem>),
@@ -140,6 +143,9 @@ pub enum ItemResponse<T: ToJSON + Send + Sync> {
   /// A parameter is invalid; `detail` names it.
   #[oai(status = 400, content_type = "application/problem+json")]
   BadRequest(Json<Problem>),
+  /// The query string is longer than 4096 bytes (answered by the request-limit layer, before any handler).
+  #[oai(status = 414, content_type = "application/problem+json")]
+  UriTooLong(Json<Problem>),
   /// No such item.
   #[oai(status = 404, content_type = "application/problem+json")]
   NotFound(Json<Problem>),
