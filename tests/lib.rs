@@ -197,19 +197,12 @@ impl Drop for TestDatabase {
   }
 }
 
-/// The Open F1 endpoint a fixture file holds, from its name: the stem up to the first `__`, without a `_head`
-/// suffix, with `session`/`meeting` (files holding one object) mapped to their endpoints.
+/// The Open F1 endpoint a fixture file holds, by the local Open F1 server's naming rule
+/// ([`openf1_server::store::endpoint_for_stem`]), so the seeder and the server always agree.
 #[must_use]
 pub fn fixture_endpoint(path: &std::path::Path) -> Option<worker::store::Endpoint> {
   let stem = path.file_stem()?.to_str()?;
-  let stem = stem.split("__").next()?;
-  let stem = stem.strip_suffix("_head").unwrap_or(stem);
-  let name = match stem {
-    "session" => "sessions",
-    "meeting" => "meetings",
-    other => other,
-  };
-  worker::store::Endpoint::from_name(name)
+  worker::store::Endpoint::from_name(&openf1_server::store::endpoint_for_stem(stem))
 }
 
 /// Reads a fixture file as rows (a file holding one object is one row).

@@ -88,13 +88,7 @@ fn endpoint_of(file: &Path) -> String {
     .file_stem()
     .and_then(|stem| stem.to_str())
     .unwrap_or_default();
-  let base = stem.split("__").next().unwrap_or(stem);
-  let base = base.strip_suffix("_head").unwrap_or(base);
-  match base {
-    "session" => "sessions".to_owned(),
-    "meeting" => "meetings".to_owned(),
-    other => other.to_owned(),
-  }
+  openf1_server::store::endpoint_for_stem(stem)
 }
 
 #[tokio::test]
