@@ -12,11 +12,8 @@ duration=${1:-10}
 connections=${CONNECTIONS:-32}
 command -v wrk >/dev/null || { echo "wrk is required: apt-get install wrk" >&2; exit 1; }
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-admin_sql() {
-  if as_root mariadb -e 'SELECT 1' >/dev/null 2>&1; then as_root mariadb "$@"; else mariadb --protocol=tcp -h 127.0.0.1 -u root "$@"; fi
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=scripts/common.sh
+source scripts/common.sh
 
 cargo build --release --locked -q -p api -p worker -p openf1-server
 binaries="$PWD/target/release"

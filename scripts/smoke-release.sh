@@ -11,16 +11,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-# Root reaches MariaDB over the unix socket on a fresh Debian install, over TCP on machines set up that way.
-admin_sql() {
-  if as_root mariadb -e 'SELECT 1' >/dev/null 2>&1; then as_root mariadb "$@"; else mariadb --protocol=tcp -h 127.0.0.1 -u root "$@"; fi
-}
+# shellcheck source=scripts/common.sh
+source scripts/common.sh
 # The init script uses the MariaDB image's `docker_process_sql` when it exists: here it is our admin client.
 docker_process_sql() { admin_sql "$@"; }
 export -f as_root admin_sql docker_process_sql
 fail() { echo "smoke: FAILED: $*" >&2; exit 1; }
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for() { # wait_for SECONDS COMMAND...: polls COMMAND until it succeeds
   local deadline=$((SECONDS + $1)); shift
   until "$@" >/dev/null 2>&1; do [ "$SECONDS" -lt "$deadline" ] || return 1; sleep 0.2; done

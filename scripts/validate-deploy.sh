@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source=scripts/common.sh
+source scripts/common.sh
 fail() { printf 'validate-deploy: %s\n' "$*" >&2; exit 1; }
 
 if ! command -v docker-compose >/dev/null 2>&1; then
