@@ -112,6 +112,18 @@ impl From<ChartError> for ApiError {
   }
 }
 
+/// The response for a chart lookup: the figure with its `Cache-Control` and `X-Cache`, or the problem.
+fn chart_response(result: Result<(Arc<Vec<u8>>, String, Duration), ApiError>) -> ChartResponse {
+  match result {
+    Ok((figure, outcome, time_to_live)) => ChartResponse::Ok(
+      FigureJson(figure),
+      format!("public, max-age={}", time_to_live.as_secs()),
+      outcome,
+    ),
+    Err(error) => error.into(),
+  }
+}
+
 fn chart_kind(slug: &str) -> Result<ChartKind, ApiError> {
   ChartKind::from_slug(slug).ok_or_else(|| {
     let known: Vec<_> = ChartKind::ALL.iter().map(ChartKind::slug).collect();
@@ -225,14 +237,7 @@ impl ChartsApi {
       Ok((figure, outcome, time_to_live))
     }
     .await;
-    match result {
-      Ok((figure, outcome, time_to_live)) => ChartResponse::Ok(
-        FigureJson(figure),
-        format!("public, max-age={}", time_to_live.as_secs()),
-        outcome,
-      ),
-      Err(error) => error.into(),
-    }
+    chart_response(result)
   }
 
   /// Season chart
@@ -286,13 +291,6 @@ impl ChartsApi {
       Ok((figure, outcome, time_to_live))
     }
     .await;
-    match result {
-      Ok((figure, outcome, time_to_live)) => ChartResponse::Ok(
-        FigureJson(figure),
-        format!("public, max-age={}", time_to_live.as_secs()),
-        outcome,
-      ),
-      Err(error) => error.into(),
-    }
+    chart_response(result)
   }
 }
