@@ -8,6 +8,8 @@
 //! - [`middleware`]: request id, metrics, limits, timeout, problem conversion, ETag/304.
 //! - [`cache`]: the response cache for charts (Redis or in process, single-flight, degrades without Redis).
 //! - [`charts`]: the chart builders.
+//! - [`openf1`]: the Open F1 drop-in at `/openf1/v1/{endpoint}` (one query compiler, cached or streamed answers).
+//! - [`parameters`]: native routes reject query parameters their OpenAPI operation does not document.
 //! - [`metrics`], [`telemetry`]: Prometheus metrics and logging.
 
 pub mod bodies;
@@ -15,6 +17,8 @@ pub mod cache;
 pub mod charts;
 pub mod metrics;
 pub mod middleware;
+pub mod openf1;
+pub mod parameters;
 pub mod problem;
 pub mod routes;
 pub mod settings;
@@ -57,6 +61,7 @@ type Apis = (
   routes::sessions::SessionsApi,
   routes::session_data::SessionDataApi,
   routes::charts::ChartsApi,
+  openf1::service::OpenF1Api,
 );
 
 /// The OpenAPI service: every documented resource, with the server URL from settings.
@@ -69,6 +74,7 @@ pub fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
       routes::sessions::SessionsApi,
       routes::session_data::SessionDataApi,
       routes::charts::ChartsApi,
+      openf1::service::OpenF1Api,
     ),
     API_TITLE,
     env!("CARGO_PKG_VERSION"),
@@ -79,7 +85,10 @@ pub fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
      **Pagination**: collections take `limit` and `offset`; the body is a plain array, `X-Total-Count` gives the \
      number of matching rows and `Link: <…>; rel=\"next\"` points at the next page.\n\n\
      **Caching**: every 200 carries a strong `ETag`; send it back in `If-None-Match` to get `304 Not Modified`. \
-     `Cache-Control` is long for finished sessions and short for live ones.",
+     `Cache-Control` is long for finished sessions and short for live ones.\n\n\
+     **Unknown query parameters** are refused with `400`, naming them and listing the accepted ones.\n\n\
+     **Open F1 drop-in**: code written for `https://api.openf1.org/v1` works unchanged against `/openf1/v1` \
+     (see the `OpenF1` operations).",
   )
   .server(public_url)
 }
@@ -239,19 +248,27 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
         .map(|paths| paths.keys().cloned().collect())
     })
     .unwrap_or_default();
+  let accepted_parameters = serde_json::from_str::<serde_json::Value>(&document)
+    .map(|document| parameters::AcceptedParameters::from_document(&document, openf1::OPENF1_PREFIX))
+    .unwrap_or_default();
   let layers = middleware::LayerSettings {
     metrics: state.metrics.clone(),
     request_timeout: settings.request_timeout,
     route_labels: Arc::new(middleware::route_labels(
       document_paths.iter().map(String::as_str),
     )),
+    accepted_parameters: Arc::new(accepted_parameters),
   };
   let endpoint = route.data(state);
   let endpoint = if settings.cors_allowed_origins.is_empty() {
     endpoint.boxed()
   } else {
     let mut cors = Cors::new()
-      .allow_methods([poem::http::Method::GET, poem::http::Method::HEAD])
+      .allow_methods([
+        poem::http::Method::GET,
+        poem::http::Method::HEAD,
+        poem::http::Method::POST,
+      ])
       .expose_headers(["etag", "x-total-count", "link", "x-request-id", "x-cache"]);
     for origin in &settings.cors_allowed_origins {
       cors = cors.allow_origin(origin.as_str());

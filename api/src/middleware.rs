@@ -1,5 +1,7 @@
-//! The layers every request passes: request id and tracing span, metrics, query-string limit, timeout,
-//! problem+json for every error (including poem's own 404/405/413), and strong ETags with `If-None-Match` → 304.
+//! The layers every request passes: request id and tracing span, metrics, query-string limit, unknown query
+//! parameters of native routes ([`crate::parameters`]), timeout, problem+json for every error (including poem's own
+//! 404/405/413), and strong ETags with `If-None-Match` → 304. A handler can exempt a response from the last two
+//! with [`BodyTreatment`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +13,8 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use crate::metrics::Metrics;
+use crate::openf1::OPENF1_PREFIX;
+use crate::parameters::AcceptedParameters;
 use crate::problem::{PROBLEM_CONTENT_TYPE, Problem};
 
 /// The request id header, accepted from the client (or generated) and echoed in the response.
@@ -19,6 +23,16 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const MAX_QUERY_LENGTH: usize = 4096;
 /// Largest accepted request body, in bytes (larger is answered 413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How the layers must treat a response's body; handlers set it with `Response::set_data`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyTreatment {
+  /// The body streams (it may be far bigger than memory should hold): never buffer it, so no `ETag`.
+  Streamed,
+  /// An error body following another API's contract (Open F1's `{"detail": …}`): keep it as it is rather than
+  /// turning it into problem+json.
+  Foreign,
+}
 
 /// What the layers need.
 #[derive(Clone)]
@@ -30,6 +44,8 @@ pub struct LayerSettings {
   /// Route labels: poem-openapi's internal patterns (`/v1/sessions/:param0/laps`) to the documented templates
   /// (`/v1/sessions/{session_key}/laps`).
   pub route_labels: Arc<HashMap<String, String>>,
+  /// The query parameters each native operation accepts.
+  pub accepted_parameters: Arc<AcceptedParameters>,
 }
 
 /// Maps poem-openapi's internal route patterns to the documented path templates of `document_paths`.
@@ -116,6 +132,12 @@ async fn handle<E: Endpoint<Output = Response>>(
         format!("The query string is longer than {MAX_QUERY_LENGTH} bytes."),
       );
       (problem.into_response(), "unmatched".to_owned())
+    } else if let Err(unknown) =
+      layers
+        .accepted_parameters
+        .check(&method, &path, request.uri().query())
+    {
+      (unknown.problem.into_response(), unknown.template)
     } else {
       match tokio::time::timeout(layers.request_timeout, endpoint.call(request)).await {
         Ok(Ok(response)) => {
@@ -138,14 +160,25 @@ async fn handle<E: Endpoint<Output = Response>>(
         }
       }
     };
-    response = ensure_problem(response);
+    let treatment = response.data::<BodyTreatment>().copied();
+    if treatment != Some(BodyTreatment::Foreign) {
+      response = ensure_problem(response);
+    }
     if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+      let allowed = if path.starts_with(OPENF1_PREFIX) {
+        "GET, POST"
+      } else {
+        "GET, HEAD"
+      };
       response
         .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        .insert(header::ALLOW, HeaderValue::from_static(allowed));
     }
     response = with_instance(response, &path).await;
-    if method == Method::GET && response.status() == StatusCode::OK {
+    if method == Method::GET
+      && response.status() == StatusCode::OK
+      && treatment != Some(BodyTreatment::Streamed)
+    {
       response = with_entity_tag(response, if_none_match.as_ref()).await;
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {

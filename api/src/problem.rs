@@ -61,6 +61,9 @@ pub enum ApiError {
     /// What is wrong with it.
     message: String,
   },
+  /// The query string cannot be understood (400); the message says why.
+  #[error("{0}")]
+  InvalidQuery(String),
   /// The thing asked for does not exist (404).
   #[error("{0}")]
   NotFound(String),
@@ -77,7 +80,9 @@ impl ApiError {
   #[must_use]
   pub fn to_problem(&self) -> Problem {
     match self {
-      Self::InvalidParameter { .. } => Problem::new(StatusCode::BAD_REQUEST, self.to_string()),
+      Self::InvalidParameter { .. } | Self::InvalidQuery(_) => {
+        Problem::new(StatusCode::BAD_REQUEST, self.to_string())
+      }
       Self::NotFound(message) => Problem::new(StatusCode::NOT_FOUND, message.clone()),
       Self::Database(error) => {
         tracing::error!(error = %error, "database error");

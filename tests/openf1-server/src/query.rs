@@ -11,6 +11,10 @@ use crate::time::parse_datetime;
 /// Fields whose values are never cast (they look like times or numbers but are strings).
 const NEVER_CAST: [&str; 2] = ["gmt_offset", "team_colour"];
 
+/// Fields upstream stores as datetimes (JSON shows them as strings): only datetime filters compare with them, and
+/// datetime filters compare with nothing else.
+pub const DATETIME_FIELDS: [&str; 3] = ["date", "date_start", "date_end"];
+
 /// A comparison operator of a filter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operator {
@@ -78,10 +82,11 @@ impl FilterValue {
       "false" => return Self::Bool(false),
       _ => {}
     }
-    if let Ok(integer) = raw.parse::<i64>() {
+    // Python's int() and float() ignore surrounding whitespace.
+    if let Ok(integer) = raw.trim().parse::<i64>() {
       return Self::Integer(integer);
     }
-    if let Ok(float) = raw.parse::<f64>() {
+    if let Ok(float) = raw.trim().parse::<f64>() {
       return Self::Float(float);
     }
     if let Some(parsed) = parse_datetime(raw) {
@@ -93,8 +98,25 @@ impl FilterValue {
     Self::Text(raw.to_owned())
   }
 
-  /// Compares a row value against this filter value; `None` when the types cannot be compared.
-  fn compare_row(&self, row_value: &Value) -> Option<Ordering> {
+  /// Python truthiness (how upstream reads `csv`).
+  #[must_use]
+  pub fn is_truthy(&self) -> bool {
+    match self {
+      Self::Bool(flag) => *flag,
+      Self::Integer(integer) => *integer != 0,
+      Self::Float(float) => *float != 0.0,
+      Self::DateTime { .. } => true,
+      Self::Text(text) => !text.is_empty(),
+    }
+  }
+
+  /// Compares the value of row field `field` against this filter value; `None` when the types cannot be compared
+  /// (as in MongoDB: a datetime field only with datetimes, a string only with strings).
+  fn compare_row(&self, field: &str, row_value: &Value) -> Option<Ordering> {
+    let datetime_field = DATETIME_FIELDS.contains(&field);
+    if datetime_field != matches!(self, Self::DateTime { .. }) {
+      return None;
+    }
     match (self, row_value) {
       (Self::Bool(expected), Value::Bool(actual)) => Some(actual.cmp(expected)),
       (Self::Integer(expected), Value::Number(actual)) => match actual.as_i64() {
@@ -155,44 +177,82 @@ fn decode(raw: &str) -> String {
   percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
 }
 
-/// Finds the first operator in `term`; at a given position two-character operators win.
+/// Upstream's operators in the order it looks for them (`query_params.py`, `COMPARISON_OPERATORS_TO_MONGO`).
+const OPERATORS: [(&str, Operator); 5] = [
+  (">=", Operator::GreaterOrEqual),
+  ("<=", Operator::LessOrEqual),
+  ("=", Operator::Equal),
+  (">", Operator::Greater),
+  ("<", Operator::Less),
+];
+
+/// The first of upstream's operators that `term` contains, split at its first occurrence.
 fn split_operator(term: &str) -> Option<(&str, Operator, &str)> {
-  let bytes = term.as_bytes();
-  for (index, byte) in bytes.iter().enumerate() {
-    let followed_by_equal = bytes.get(index + 1) == Some(&b'=');
-    let (operator, width) = match (byte, followed_by_equal) {
-      (b'>', true) => (Operator::GreaterOrEqual, 2),
-      (b'<', true) => (Operator::LessOrEqual, 2),
-      (b'=', _) => (Operator::Equal, 1),
-      (b'>', false) => (Operator::Greater, 1),
-      (b'<', false) => (Operator::Less, 1),
-      _ => continue,
-    };
-    return Some((&term[..index], operator, &term[index + width..]));
-  }
-  None
+  OPERATORS.iter().find_map(|(symbol, operator)| {
+    term
+      .split_once(symbol)
+      .map(|(field, value)| (field, *operator, value))
+  })
 }
 
-/// Parses a raw query string. Each `&`-separated part is split at its first `=`, key and value are
-/// percent-decoded separately and joined again, then the operator is searched for, so `position%3C=3` means
-/// `position<=3` and `date>2023-09-16T13:03:35.200` (no `=`) means `date > …`.
-#[must_use]
-pub fn parse_query(raw_query: &str) -> ParsedQuery {
+/// Upstream's repair of a `+HH:MM` offset whose `+` arrived as a space: a term mentioning `date` that ends in
+/// ` HH:MM` gets its first space replaced by `+`.
+fn repair_offset(term: String) -> String {
+  let bytes = term.as_bytes();
+  let ends_with_offset = bytes.len() >= 6
+    && bytes[bytes.len() - 6] == b' '
+    && bytes[bytes.len() - 5..]
+      .iter()
+      .enumerate()
+      .all(|(index, byte)| {
+        if index == 2 {
+          *byte == b':'
+        } else {
+          byte.is_ascii_digit()
+        }
+      });
+  if term.contains("date") && ends_with_offset {
+    term.replacen(' ', "+", 1)
+  } else {
+    term
+  }
+}
+
+/// A query term without any operator; upstream fails on it (`ValueError`, answered 500).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("No valid operator found in `{0}`.")]
+pub struct NoOperator(pub String);
+
+/// Parses a raw query string like upstream: each `&`-separated part is split at its first `=`, key and value are
+/// percent-decoded separately, then rejoined as `key=value` (or the bare key when the value is empty), so
+/// `position%3C=3` means `position<=3` and `date>2023-09-16T13:03:35.200` (no `=`) means `date > …`. The operator
+/// is the first of `>=`, `<=`, `=`, `>`, `<` the term contains. The first `csv` term decides the format by Python
+/// truthiness of its cast value.
+///
+/// # Errors
+/// [`NoOperator`] for a term without an operator (`?driver_number`, `?driver_number=`).
+pub fn parse_query(raw_query: &str) -> Result<ParsedQuery, NoOperator> {
   let mut parsed = ParsedQuery::default();
+  let mut csv_seen = false;
   for part in raw_query.split('&').filter(|part| !part.is_empty()) {
-    let term = match part.split_once('=') {
-      Some((key, value)) => format!("{}={}", decode(key), decode(value)),
-      None => decode(part),
+    let (key, value) = match part.split_once('=') {
+      Some((key, value)) => (decode(key), decode(value)),
+      None => (decode(part), String::new()),
     };
+    let term = repair_offset(if value.is_empty() {
+      key
+    } else {
+      format!("{key}={value}")
+    });
     let Some((field, operator, value)) = split_operator(&term) else {
-      continue;
+      return Err(NoOperator(term));
     };
-    let field = field.trim().to_lowercase();
-    if field.is_empty() {
-      continue;
-    }
-    if field == "csv" && operator == Operator::Equal {
-      parsed.csv = value.eq_ignore_ascii_case("true");
+    let field = field.to_lowercase();
+    if field == "csv" {
+      if !csv_seen {
+        parsed.csv = FilterValue::cast(&field, value).is_truthy();
+        csv_seen = true;
+      }
       continue;
     }
     parsed.conditions.push(Condition {
@@ -201,7 +261,7 @@ pub fn parse_query(raw_query: &str) -> ParsedQuery {
       value: value.to_owned(),
     });
   }
-  parsed
+  Ok(parsed)
 }
 
 /// Session and meeting keys that `latest` stands for.
@@ -276,7 +336,7 @@ impl Filter {
       predicate.alternatives.iter().any(|conjunction| {
         conjunction.iter().all(|(operator, value)| {
           value
-            .compare_row(row_value)
+            .compare_row(&predicate.field, row_value)
             .is_some_and(|ordering| operator.accepts(ordering))
         })
       })
@@ -309,8 +369,10 @@ fn expand_date_only(operator: Operator, value: FilterValue) -> Vec<Predicate> {
   }
 }
 
-/// Upstream's combination (db.py `_generate_query_predicate`): duplicates dropped; equalities, unpaired bounds and
-/// ranges are alternatives; lower bounds, smallest first, are paired with the smallest upper bound not below them.
+/// Upstream's combination (db.py `_generate_query_predicate`, `_get_bounded_inequality_predicate_pairs`), step for
+/// step: duplicates dropped; lower and upper bounds sorted by value, largest first (a stable sort); lower bounds
+/// taken from the end (smallest first), each paired with the smallest upper bound not below it, stopping at the first
+/// that finds none. Equalities, unpaired bounds and ranges are the alternatives.
 fn combine(predicates: Vec<Predicate>) -> Vec<Vec<Predicate>> {
   let mut unique: Vec<Predicate> = Vec::new();
   for predicate in predicates {
@@ -318,8 +380,8 @@ fn combine(predicates: Vec<Predicate>) -> Vec<Vec<Predicate>> {
       unique.push(predicate);
     }
   }
-  let by_value =
-    |left: &Predicate, right: &Predicate| left.1.compare(&right.1).unwrap_or(Ordering::Equal);
+  let largest_first =
+    |left: &Predicate, right: &Predicate| right.1.compare(&left.1).unwrap_or(Ordering::Equal);
   let mut lower: Vec<Predicate> = unique
     .iter()
     .filter(|(operator, _)| operator.is_lower_bound())
@@ -330,34 +392,37 @@ fn combine(predicates: Vec<Predicate>) -> Vec<Vec<Predicate>> {
     .filter(|(operator, _)| operator.is_upper_bound())
     .cloned()
     .collect();
-  lower.sort_by(by_value);
-  upper.sort_by(by_value);
-  let mut alternatives: Vec<Vec<Predicate>> = unique
-    .iter()
-    .filter(|(operator, _)| *operator == Operator::Equal)
-    .map(|predicate| vec![predicate.clone()])
-    .collect();
+  lower.sort_by(largest_first);
+  upper.sort_by(largest_first);
   let mut ranges = Vec::new();
-  let mut lower_remaining = lower.into_iter();
-  let mut unpaired_lower = Vec::new();
-  for lower_bound in lower_remaining.by_ref() {
-    let closest = upper.iter().position(|upper_bound| {
+  while !upper.is_empty() {
+    let Some(lower_bound) = lower.pop() else {
+      break;
+    };
+    let closest = (0..upper.len()).rev().find(|index| {
       matches!(
-        lower_bound.1.compare(&upper_bound.1),
+        lower_bound.1.compare(&upper[*index].1),
         Some(Ordering::Less | Ordering::Equal)
       )
     });
     match closest {
-      Some(position) => ranges.push(vec![lower_bound, upper.remove(position)]),
+      Some(index) => {
+        let upper_bound = upper.remove(index);
+        ranges.push(vec![lower_bound, upper_bound]);
+      }
       None => {
-        unpaired_lower.push(lower_bound);
+        lower.push(lower_bound);
         break;
       }
     }
   }
-  unpaired_lower.extend(lower_remaining);
-  alternatives.extend(unpaired_lower.into_iter().map(|predicate| vec![predicate]));
-  alternatives.extend(upper.into_iter().map(|predicate| vec![predicate]));
+  let mut alternatives: Vec<Vec<Predicate>> = unique
+    .into_iter()
+    .filter(|predicate| {
+      predicate.0 == Operator::Equal || lower.contains(predicate) || upper.contains(predicate)
+    })
+    .map(|predicate| vec![predicate])
+    .collect();
   alternatives.extend(ranges);
   alternatives
 }
@@ -369,14 +434,15 @@ mod tests {
   use super::*;
 
   fn matching(query: &str, rows: &[Value]) -> usize {
-    let filter = Filter::new(&parse_query(query), None);
+    let filter = Filter::new(&parse_query(query).expect("parse"), None);
     rows.iter().filter(|row| filter.matches(row)).count()
   }
 
   #[test]
   fn operators_are_found_in_upstream_order() {
     let parsed =
-      parse_query("position%3C=3&date>2023-09-16T13:03:35.200&speed>=315&lap_number<5&x=1");
+      parse_query("position%3C=3&date>2023-09-16T13:03:35.200&speed>=315&lap_number<5&x=1")
+        .expect("parse");
     let terms: Vec<(&str, Operator, &str)> = parsed
       .conditions
       .iter()
@@ -402,7 +468,7 @@ mod tests {
 
   #[test]
   fn values_are_decoded_and_csv_is_not_a_filter() {
-    let parsed = parse_query("flag=BLACK%20AND%20WHITE&csv=true&Driver_Number=1");
+    let parsed = parse_query("flag=BLACK%20AND%20WHITE&csv=true&Driver_Number=1").expect("parse");
     assert!(parsed.csv);
     assert_eq!(parsed.conditions[0].value, "BLACK AND WHITE");
     assert_eq!(parsed.conditions[1].field, "driver_number");
@@ -457,6 +523,25 @@ mod tests {
     assert_eq!(matching("date<=2024-03-02", &rows), 3);
     assert_eq!(matching("date<2024-03-02", &rows), 1);
     assert_eq!(matching("date>=2024-03-02", &rows), 3);
+  }
+
+  #[test]
+  fn a_term_without_operator_fails_like_upstream() {
+    assert_eq!(
+      parse_query("driver_number"),
+      Err(NoOperator("driver_number".to_owned()))
+    );
+    assert!(parse_query("driver_number=").is_err());
+    assert!(parse_query("csv=1").expect("parse").csv);
+    assert!(!parse_query("csv=false&csv=true").expect("parse").csv);
+  }
+
+  #[test]
+  fn text_never_matches_a_datetime_field_nor_a_datetime_another_field() {
+    let rows = vec![json!({"date": "2024-03-02T00:00:00+00:00", "name": "2024-03-02"})];
+    assert_eq!(matching("date>2024-03", &rows), 0);
+    assert_eq!(matching("name=2024-03-02", &rows), 0);
+    assert_eq!(matching("=1", &rows), 0);
   }
 
   #[test]

@@ -21,10 +21,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::faults::{Fault, FaultQueue, FaultRequest};
+use crate::query::DATETIME_FIELDS;
 use crate::query::{Filter, LatestSession, parse_query};
 use crate::replay::{Presented, ReplayOptions, ReplayView};
-use crate::store::{ENDPOINTS, FixtureError, FixtureStore, sort_rows};
-use crate::time::parse_datetime;
+use crate::store::{ENDPOINTS, FixtureError, FixtureStore, sort_answer, sort_rows};
+use crate::time::{format_datetime, parse_datetime};
 
 /// Body of every empty result and unknown endpoint.
 pub const NO_RESULTS_BODY: &str = r#"{"detail":"No results found."}"#;
@@ -191,7 +192,31 @@ fn form_fields(body: &str) -> HashMap<String, String> {
     .collect()
 }
 
-/// CSV like upstream's `csv=true`: header = sorted union of keys, Python-style `True`/`False`, empty for null.
+/// Python's `repr` of a decoded JSON value (lists show `None`, `True`, quoted strings).
+fn python_repr(value: &Value) -> String {
+  match value {
+    Value::Null => "None".to_owned(),
+    Value::Bool(true) => "True".to_owned(),
+    Value::Bool(false) => "False".to_owned(),
+    Value::Number(number) => number.to_string(),
+    Value::String(text) => format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'")),
+    Value::Array(items) => format!(
+      "[{}]",
+      items.iter().map(python_repr).collect::<Vec<_>>().join(", ")
+    ),
+    Value::Object(members) => format!(
+      "{{{}}}",
+      members
+        .iter()
+        .map(|(key, value)| format!("'{key}': {}", python_repr(value)))
+        .collect::<Vec<_>>()
+        .join(", ")
+    ),
+  }
+}
+
+/// CSV like upstream's `csv=true` (Python's `csv.DictWriter`): header = sorted union of keys, each cell `str(value)`
+/// (`True`/`False`, empty for null, lists as Python shows them, datetimes with a space before the time).
 fn to_csv(rows: &[Value]) -> String {
   let mut columns: Vec<&str> = rows
     .iter()
@@ -214,10 +239,13 @@ fn to_csv(rows: &[Value]) -> String {
       .iter()
       .map(|column| match row.get(*column) {
         None | Some(Value::Null) => String::new(),
-        Some(Value::Bool(true)) => "True".to_owned(),
-        Some(Value::Bool(false)) => "False".to_owned(),
+        Some(Value::String(text)) if DATETIME_FIELDS.contains(column) => parse_datetime(text)
+          .map_or_else(
+            || quote(text.clone()),
+            |parsed| format_datetime(parsed.instant).replacen('T', " ", 1),
+          ),
         Some(Value::String(text)) => quote(text.clone()),
-        Some(other) => quote(other.to_string()),
+        Some(other) => quote(python_repr(other)),
       })
       .collect();
     csv.push_str(&cells.join(","));
@@ -396,7 +424,17 @@ impl ServerState {
     let Some(rows) = store.rows(endpoint) else {
       return no_results();
     };
-    let parsed = parse_query(query);
+    let parsed = match parse_query(query) {
+      Ok(parsed) => parsed,
+      Err(error) => {
+        return Response::builder()
+          .status(StatusCode::INTERNAL_SERVER_ERROR)
+          .content_type("text/html; charset=utf-8")
+          .body(format!(
+            "<h1>An error occurred</h1><pre>Traceback (most recent call last):\n  File \"/app/src/openf1/services/query_api/query_params.py\", in _str_to_query_params\nValueError: {error}</pre>"
+          ));
+      }
+    };
     let filter = Filter::new(&parsed, self.latest_session(&store, replay.as_ref()));
     let mut selected: Vec<Value> = Vec::new();
     for row in rows {
@@ -414,6 +452,7 @@ impl ServerState {
     if replay.is_some() {
       sort_rows(&mut selected);
     }
+    sort_answer(&mut selected);
     if selected.is_empty() {
       return no_results();
     }
@@ -721,6 +760,13 @@ mod tests {
       serde_json::json!({"c": true, "a": null}),
     ];
     assert_eq!(to_csv(&rows), "a,b,c\r\n\"x,y\",1,\r\n,,True\r\n");
+    let lap = vec![
+      serde_json::json!({"date_start": "2024-03-02T15:03:42.341000+00:00", "s": [2049, null]}),
+    ];
+    assert_eq!(
+      to_csv(&lap),
+      "date_start,s\r\n2024-03-02 15:03:42.341000+00:00,\"[2049, None]\"\r\n"
+    );
   }
 
   #[test]

@@ -151,6 +151,64 @@ pub fn sort_rows(rows: &mut [Value]) {
   rows.sort_by_cached_key(sort_key);
 }
 
+/// Upstream's final ordering of an answer (`query_api/sort.py`): by these fields, in order, using only those present
+/// and non-null in every row; a stable sort, so ties keep the database order.
+pub const ANSWER_SORT_FIELDS: [&str; 9] = [
+  "date",
+  "date_start",
+  "meeting_key",
+  "session_key",
+  "lap_start",
+  "lap_number",
+  "lap_end",
+  "date_end",
+  "driver_number",
+];
+
+/// Compares two values of one field as upstream's Python does (datetimes as instants, numbers numerically).
+fn compare_field(field: &str, left: &Value, right: &Value) -> std::cmp::Ordering {
+  use std::cmp::Ordering;
+  match (left, right) {
+    (Value::String(left), Value::String(right))
+      if crate::query::DATETIME_FIELDS.contains(&field) =>
+    {
+      match (parse_datetime(left), parse_datetime(right)) {
+        (Some(left), Some(right)) => left.instant.cmp(&right.instant),
+        _ => left.cmp(right),
+      }
+    }
+    (Value::Number(left), Value::Number(right)) => left
+      .as_f64()
+      .partial_cmp(&right.as_f64())
+      .unwrap_or(Ordering::Equal),
+    (Value::String(left), Value::String(right)) => left.cmp(right),
+    (Value::Bool(left), Value::Bool(right)) => left.cmp(right),
+    _ => Ordering::Equal,
+  }
+}
+
+/// Sorts an answer like upstream's `sort_results` (see [`ANSWER_SORT_FIELDS`]).
+pub fn sort_answer(rows: &mut [Value]) {
+  if rows.len() <= 1 {
+    return;
+  }
+  let fields: Vec<&str> = ANSWER_SORT_FIELDS
+    .into_iter()
+    .filter(|field| {
+      rows
+        .iter()
+        .all(|row| row.get(*field).is_some_and(|value| !value.is_null()))
+    })
+    .collect();
+  rows.sort_by(|left, right| {
+    fields
+      .iter()
+      .map(|field| compare_field(field, &left[*field], &right[*field]))
+      .find(|ordering| ordering.is_ne())
+      .unwrap_or(std::cmp::Ordering::Equal)
+  });
+}
+
 /// Recorded rows per endpoint, deduplicated by natural key and sorted like upstream.
 #[derive(Clone, Debug, Default)]
 pub struct FixtureStore {

@@ -25,12 +25,15 @@ const NAIVE_FORMATS: [&str; 4] = [
   "%Y-%m-%d %H:%M",
 ];
 
-/// Parses RFC 3339, `YYYY-MM-DD[T ]HH:MM[:SS[.f]]` with or without offset (naive = UTC), or a bare `YYYY-MM-DD`.
+/// Dates without a time: ISO, and the English forms dateutil reads (`Sep 10, 2021`, `10 September 2021`).
+const DATE_FORMATS: [&str; 5] = ["%Y-%m-%d", "%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y"];
+
+/// Parses RFC 3339, `YYYY-MM-DD[T ]HH:MM[:SS[.f]]` with or without offset (naive = UTC), or a date alone.
 /// A `+HH:MM` offset whose `+` arrived as a space (form decoding) is repaired.
 #[must_use]
 pub fn parse_datetime(text: &str) -> Option<ParsedDateTime> {
   let text = text.trim();
-  if text.len() < 10 || !text.as_bytes()[0].is_ascii_digit() {
+  if text.len() < 10 {
     return None;
   }
   if let Some(parsed) = parse_with_time(text) {
@@ -47,7 +50,9 @@ pub fn parse_datetime(text: &str) -> Option<ParsedDateTime> {
       date_only: false,
     });
   }
-  let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+  let date = DATE_FORMATS
+    .iter()
+    .find_map(|format| NaiveDate::parse_from_str(text, format).ok())?;
   Some(ParsedDateTime {
     instant: Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?),
     date_only: true,

@@ -1,0 +1,246 @@
+//! Native routes reject query parameters they do not understand. The accepted names have one home: each
+//! operation's documented query parameters in the OpenAPI document (so they come from the handlers' signatures, and
+//! a new route or parameter is covered without a list to maintain). A request naming anything else is answered
+//! `400` problem+json naming it and listing the accepted ones, before any handler runs. Operations under
+//! [`crate::openf1::OPENF1_PREFIX`] take Open F1 filters on any field and are not checked here.
+
+use std::collections::BTreeSet;
+
+use poem::http::{Method, StatusCode};
+
+use crate::openf1::query::query_pairs;
+use crate::problem::Problem;
+
+/// One segment of a documented path template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+  Literal(String),
+  Parameter,
+}
+
+/// One documented operation: its path template, method and accepted query parameter names.
+#[derive(Clone, Debug)]
+struct Operation {
+  template: String,
+  segments: Vec<Segment>,
+  method: Method,
+  accepted: Vec<String>,
+}
+
+/// The accepted query parameters of every checked operation.
+#[derive(Clone, Debug, Default)]
+pub struct AcceptedParameters {
+  operations: Vec<Operation>,
+}
+
+/// A request naming query parameters its operation does not document.
+#[derive(Clone, Debug)]
+pub struct UnknownParameters {
+  /// The operation's documented path template (used as the route label).
+  pub template: String,
+  /// The problem to answer.
+  pub problem: Problem,
+}
+
+fn segments(path: &str) -> Vec<&str> {
+  path.trim_matches('/').split('/').collect()
+}
+
+impl AcceptedParameters {
+  /// Reads every operation of `document` (an OpenAPI 3 document) whose path does not start with `skip_prefix`.
+  #[must_use]
+  pub fn from_document(document: &serde_json::Value, skip_prefix: &str) -> Self {
+    let mut operations = Vec::new();
+    let Some(paths) = document["paths"].as_object() else {
+      return Self::default();
+    };
+    for (template, item) in paths {
+      if template.starts_with(skip_prefix) {
+        continue;
+      }
+      let Some(methods) = item.as_object() else {
+        continue;
+      };
+      for (method, operation) in methods {
+        let Ok(method) = method.to_uppercase().parse::<Method>() else {
+          continue;
+        };
+        let accepted = operation["parameters"]
+          .as_array()
+          .into_iter()
+          .flatten()
+          .filter(|parameter| parameter["in"] == "query")
+          .filter_map(|parameter| parameter["name"].as_str().map(str::to_owned))
+          .collect();
+        operations.push(Operation {
+          template: template.clone(),
+          segments: segments(template)
+            .into_iter()
+            .map(|segment| {
+              if segment.starts_with('{') && segment.ends_with('}') {
+                Segment::Parameter
+              } else {
+                Segment::Literal(segment.to_owned())
+              }
+            })
+            .collect(),
+          method,
+          accepted,
+        });
+      }
+    }
+    Self { operations }
+  }
+
+  /// The operation serving `method` on `path`: the matching template with the most literal segments (so
+  /// `/v1/sessions/latest` wins over `/v1/sessions/{session_key}`).
+  fn operation(&self, method: &Method, path: &str) -> Option<&Operation> {
+    let method = if method == Method::HEAD {
+      &Method::GET
+    } else {
+      method
+    };
+    let requested = segments(path);
+    self
+      .operations
+      .iter()
+      .filter(|operation| {
+        operation.method == *method && operation.segments.len() == requested.len()
+      })
+      .filter(|operation| {
+        operation
+          .segments
+          .iter()
+          .zip(&requested)
+          .all(|(segment, actual)| match segment {
+            Segment::Literal(literal) => literal == actual,
+            Segment::Parameter => !actual.is_empty(),
+          })
+      })
+      .max_by_key(|operation| {
+        operation
+          .segments
+          .iter()
+          .filter(|segment| matches!(segment, Segment::Literal(_)))
+          .count()
+      })
+  }
+
+  /// Checks the query parameter names of a request.
+  ///
+  /// # Errors
+  /// [`UnknownParameters`] when the request names a query parameter its operation does not document.
+  pub fn check(
+    &self,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+  ) -> Result<(), UnknownParameters> {
+    let Some(query) = query.filter(|query| !query.is_empty()) else {
+      return Ok(());
+    };
+    let Some(operation) = self.operation(method, path) else {
+      return Ok(());
+    };
+    let mut unknown: Vec<String> = Vec::new();
+    for (name, _) in query_pairs(query) {
+      if !operation.accepted.contains(&name) && !unknown.contains(&name) {
+        unknown.push(name);
+      }
+    }
+    if unknown.is_empty() {
+      return Ok(());
+    }
+    let quoted = |names: &mut dyn Iterator<Item = &String>| {
+      names
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+    };
+    let subject = if unknown.len() == 1 {
+      format!("Unknown query parameter {}", quoted(&mut unknown.iter()))
+    } else {
+      format!("Unknown query parameters {}", quoted(&mut unknown.iter()))
+    };
+    let accepted: BTreeSet<&String> = operation.accepted.iter().collect();
+    let detail = if accepted.is_empty() {
+      format!("{subject}; this operation takes no query parameters.")
+    } else {
+      format!(
+        "{subject}; this operation accepts {}.",
+        quoted(&mut accepted.into_iter())
+      )
+    };
+    Err(UnknownParameters {
+      template: operation.template.clone(),
+      problem: Problem::new(StatusCode::BAD_REQUEST, detail),
+    })
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn accepted() -> AcceptedParameters {
+    let document = serde_json::json!({
+      "paths": {
+        "/v1/sessions/{session_key}/laps": {"get": {"parameters": [
+          {"in": "path", "name": "session_key"},
+          {"in": "query", "name": "driver_number"},
+          {"in": "query", "name": "lap_min"}
+        ]}},
+        "/v1/sessions/latest": {"get": {}},
+        "/v1/sessions/{session_key}": {"get": {"parameters": [{"in": "path", "name": "session_key"}]}},
+        "/openf1/v1/laps": {"get": {"parameters": [{"in": "query", "name": "lap_number"}]}}
+      }
+    });
+    AcceptedParameters::from_document(&document, "/openf1/")
+  }
+
+  #[test]
+  fn documented_parameters_pass_and_others_are_named() {
+    let parameters = accepted();
+    assert!(
+      parameters
+        .check(
+          &Method::GET,
+          "/v1/sessions/9472/laps",
+          Some("driver_number=1&lap_min=3")
+        )
+        .is_ok()
+    );
+    let error = parameters
+      .check(
+        &Method::GET,
+        "/v1/sessions/9472/laps",
+        Some("lap_number=5&driver_number=1"),
+      )
+      .expect_err("unknown");
+    assert_eq!(error.template, "/v1/sessions/{session_key}/laps");
+    assert_eq!(
+      error.problem.detail,
+      "Unknown query parameter `lap_number`; this operation accepts `driver_number`, `lap_min`."
+    );
+  }
+
+  #[test]
+  fn literal_segments_win_and_unchecked_paths_pass() {
+    let parameters = accepted();
+    let error = parameters
+      .check(&Method::GET, "/v1/sessions/latest", Some("year=2024"))
+      .expect_err("unknown");
+    assert_eq!(error.template, "/v1/sessions/latest");
+    assert!(error.problem.detail.contains("takes no query parameters"));
+    assert!(
+      parameters
+        .check(&Method::GET, "/openf1/v1/laps", Some("anything=1"))
+        .is_ok()
+    );
+    assert!(
+      parameters
+        .check(&Method::GET, "/healthz", Some("x=1"))
+        .is_ok()
+    );
+  }
+}
