@@ -17,6 +17,7 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
   "API_CACHE_TTL_FINISHED_SECONDS",
   "API_CACHE_TTL_LIVE_SECONDS",
   "API_MAX_PAGE_SIZE",
+  "API_OPENF1_CACHE_MAX_BYTES",
   "API_REQUEST_TIMEOUT_SECONDS",
   "API_SHUTDOWN_TIMEOUT_SECONDS",
 ];
@@ -94,6 +95,9 @@ pub struct Settings {
   pub cache_ttl_live: Duration,
   /// `API_MAX_PAGE_SIZE`: largest accepted `limit`; default 1000.
   pub max_page_size: u64,
+  /// `API_OPENF1_CACHE_MAX_BYTES`: Open F1 drop-in answers up to this size are cached (and tagged); bigger ones
+  /// stream; default 2097152 (2 MiB).
+  pub openf1_cache_max_bytes: usize,
   /// `API_REQUEST_TIMEOUT_SECONDS`: a request taking longer is answered 503; default 10.
   pub request_timeout: Duration,
   /// `API_SHUTDOWN_TIMEOUT_SECONDS`: how long in-flight requests may drain at shutdown; default 10.
@@ -157,6 +161,7 @@ impl Settings {
         parse(&read, "API_MAX_PAGE_SIZE", "1000")?,
         "API_MAX_PAGE_SIZE",
       )?,
+      openf1_cache_max_bytes: parse(&read, "API_OPENF1_CACHE_MAX_BYTES", "2097152")?,
       request_timeout: Duration::from_secs(positive(
         parse(&read, "API_REQUEST_TIMEOUT_SECONDS", "10")?,
         "API_REQUEST_TIMEOUT_SECONDS",

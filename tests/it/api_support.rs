@@ -71,6 +71,14 @@ impl TestApi {
     Self::start(settings, Some(database)).await
   }
 
+  /// The URL of the database the api reads, when the test gave it one.
+  pub fn database_url(&self) -> &str {
+    self
+      ._database
+      .as_ref()
+      .map_or("", |database| database.url.as_str())
+  }
+
   /// GETs `path_and_query`.
   pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
     self

@@ -1,7 +1,7 @@
 //! Answering one Open F1 request: parse, compile, then run the query in a task that writes rows into bounded
 //! chunks.
 //!
-//! The first [`CACHE_MAX_BYTES`] of the answer are collected before anything is sent: an answer that ends within
+//! The first `API_OPENF1_CACHE_MAX_BYTES` of the answer are collected before anything is sent: an answer that ends within
 //! them is complete, so it gets a status (`404 {"detail":"No results found."}` when empty, else 200), is cached and
 //! carries an `ETag`. A bigger answer streams: the collected chunks are sent, then the rest as the database yields
 //! it, through a channel of [`CHANNEL_CHUNKS`] chunks of about [`CHUNK_BYTES`], so memory stays flat whatever the
@@ -40,8 +40,6 @@ use crate::routes::{calendar_cache_control, session_cache_control, session_time_
 
 /// Upstream's body for an empty answer (and an unknown endpoint), with status 404.
 pub const NO_RESULTS_BODY: &str = r#"{"detail":"No results found."}"#;
-/// Answers up to this size are cached (and tagged); bigger ones stream.
-pub const CACHE_MAX_BYTES: usize = 2 * 1024 * 1024;
 /// Rows are sent in chunks of about this many bytes.
 pub const CHUNK_BYTES: usize = 64 * 1024;
 /// Chunks buffered between the database and the socket.
@@ -58,7 +56,7 @@ const LATEST_SESSION_ENTRY: &str = "openf1:latest-session";
 /// One chunk of an answer, or the database error that ended it.
 type Chunk = Result<Bytes, DbErr>;
 
-/// An answer that did not fit [`CACHE_MAX_BYTES`]: what was collected, and the rest still coming.
+/// An answer that did not fit `API_OPENF1_CACHE_MAX_BYTES`: what was collected, and the rest still coming.
 pub struct Oversized {
   head: Vec<Bytes>,
   rest: mpsc::Receiver<Chunk>,
@@ -115,6 +113,7 @@ async fn answer_endpoint(
     return Ok(no_results(None));
   };
   let plan = Plan::new(state, endpoint, &parsed, &filter).await?;
+  let bound = state.settings.openf1_cache_max_bytes;
   let rows = || {
     with_openf1_entity!(endpoint, Table => spawn_rows::<Table>(
       state.database.clone(),
@@ -133,7 +132,7 @@ async fn answer_endpoint(
         filter.canonical()
       );
       let build = async {
-        match collect(rows(), CACHE_MAX_BYTES).await {
+        match collect(rows(), bound).await {
           Ok(Collected::Complete(bytes)) => Ok(bytes),
           Ok(Collected::Oversized(oversized)) => Err(BuildFailure::Oversized(oversized)),
           Err(error) => Err(BuildFailure::Failed(error)),
@@ -157,7 +156,7 @@ async fn answer_endpoint(
         Err(BuildFailure::Failed(error)) => Err(error),
       }
     }
-    None => match collect(rows(), CACHE_MAX_BYTES).await? {
+    None => match collect(rows(), bound).await? {
       Collected::Complete(bytes) => {
         Ok(complete(endpoint, format, bytes, &plan.cache_control, None))
       }
