@@ -12,6 +12,9 @@ mod m20261123_000002_create_session_data;
 mod m20261123_000003_create_ingest_state;
 mod m20261129_000001_index_telemetry_by_date;
 
+/// `(table, index)`: `car_data` and `location` indexed by `(session_key, date, driver_number)`.
+pub use m20261129_000001_index_telemetry_by_date::INDEXES as TELEMETRY_DATE_INDEXES;
+
 /// Runs every migration of this crate in order.
 pub struct Migrator;
 

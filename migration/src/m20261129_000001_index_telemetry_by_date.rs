@@ -4,8 +4,8 @@
 
 use sea_orm_migration::prelude::*;
 
-/// The indexed tables and their index names.
-const INDEXES: [(&str, &str); 2] = [
+/// The indexed tables and their index names (the api names them in index hints).
+pub const INDEXES: [(&str, &str); 2] = [
   ("car_data", "idx_car_data_session_key_date"),
   ("location", "idx_location_session_key_date"),
 ];

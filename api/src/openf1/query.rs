@@ -477,8 +477,29 @@ fn expand_whole_day(operator: Operator, value: Value, date_only: bool) -> Vec<Pr
   if !date_only {
     return vec![Predicate { operator, value }];
   }
-  let next_day = Value::DateTime(instant + TimeDelta::days(1));
   let day = Value::DateTime(instant);
+  // The last representable day has no next day: it then reaches to the end of time.
+  let Some(next_day) = instant.checked_add_signed(TimeDelta::days(1)) else {
+    return match operator {
+      Operator::Equal | Operator::GreaterOrEqual => vec![Predicate {
+        operator: Operator::GreaterOrEqual,
+        value: day,
+      }],
+      Operator::Greater => vec![Predicate {
+        operator: Operator::Greater,
+        value: day,
+      }],
+      Operator::Less => vec![Predicate {
+        operator,
+        value: day,
+      }],
+      Operator::LessOrEqual => vec![Predicate {
+        operator: Operator::LessOrEqual,
+        value: Value::DateTime(DateTime::<Utc>::MAX_UTC),
+      }],
+    };
+  };
+  let next_day = Value::DateTime(next_day);
   match operator {
     Operator::Equal => vec![
       Predicate {
@@ -715,6 +736,12 @@ mod tests {
       Operator::GreaterOrEqual
     );
     assert_eq!(date("date<=2024-03-02")[0][0].operator, Operator::Less);
+  }
+
+  #[test]
+  fn the_last_representable_day_does_not_overflow() {
+    let filter = filter("date=262142-12-31&date%3C%3D262142-12-31&date%3E262142-12-31");
+    assert!(!filter.fields[0].alternatives.is_empty());
   }
 
   #[test]

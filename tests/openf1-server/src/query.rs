@@ -357,7 +357,9 @@ fn expand_date_only(operator: Operator, value: FilterValue) -> Vec<Predicate> {
     instant,
     date_only: false,
   };
-  let next_day = instant + TimeDelta::days(1);
+  let Some(next_day) = instant.checked_add_signed(TimeDelta::days(1)) else {
+    return vec![(operator, day(instant))];
+  };
   match operator {
     Operator::Equal => vec![
       (Operator::GreaterOrEqual, day(instant)),
