@@ -147,7 +147,9 @@ async fn fill(database: &DatabaseConnection) -> anyhow::Result<()> {
     }
   }
   if !car_rows.is_empty() {
-    car_data::Entity::insert_many(car_rows).exec(database).await?;
+    car_data::Entity::insert_many(car_rows)
+      .exec(database)
+      .await?;
     location::Entity::insert_many(location_rows)
       .exec(database)
       .await?;
@@ -219,7 +221,10 @@ async fn main() -> anyhow::Result<()> {
     admin
       .execute_unprepared(&format!("CREATE DATABASE `{name}`"))
       .await?;
-    (format!("{}/{name}", target.trim_end_matches('/')), Some(admin))
+    (
+      format!("{}/{name}", target.trim_end_matches('/')),
+      Some(admin),
+    )
   };
   let result = run(&binary, &database_url).await;
   match admin {
@@ -239,7 +244,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(binary: &str, database_url: &str) -> anyhow::Result<()> {
-  let database = entity::database::connect(database_url, &entity::database::DatabaseOptions::default()).await?;
+  let database =
+    entity::database::connect(database_url, &entity::database::DatabaseOptions::default()).await?;
   migration::Migrator::up(&database, None).await?;
   let filling = Instant::now();
   fill(&database).await?;
@@ -251,7 +257,9 @@ async fn run(binary: &str, database_url: &str) -> anyhow::Result<()> {
   );
   database.close().await.ok();
 
-  let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+  let port = std::net::TcpListener::bind("127.0.0.1:0")?
+    .local_addr()?
+    .port();
   let mut api = tokio::process::Command::new(binary)
     .env_clear()
     .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -272,20 +280,19 @@ async fn run(binary: &str, database_url: &str) -> anyhow::Result<()> {
   let client = reqwest::Client::builder().build()?;
   let base = format!("http://127.0.0.1:{port}");
   let ready = Instant::now();
-  while client
-    .get(format!("{base}/healthz"))
-    .send()
-    .await
-    .is_err()
-  {
+  while client.get(format!("{base}/healthz")).send().await.is_err() {
     if ready.elapsed() > Duration::from_secs(30) {
       bail!("the api did not start");
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
   }
   // Warm the pool and the code paths once.
-  measure(&client, pid, &format!("{base}/openf1/v1/car_data?session_key={SESSION_KEY}&driver_number=1&speed=1"))
-    .await?;
+  measure(
+    &client,
+    pid,
+    &format!("{base}/openf1/v1/car_data?session_key={SESSION_KEY}&driver_number=1&speed=1"),
+  )
+  .await?;
   let idle = proc_status_kilobytes(pid, "VmRSS")?;
   println!(
     "api resident memory when idle: {:.1} MB; {} SYNTHETIC rows per endpoint",
@@ -293,13 +300,17 @@ async fn run(binary: &str, database_url: &str) -> anyhow::Result<()> {
     CARS * SAMPLES_PER_CAR
   );
   println!();
-  println!("| request | status | streamed | rows | first byte | total | MB | rows/s | api peak RSS |");
+  println!(
+    "| request | status | streamed | rows | first byte | total | MB | rows/s | api peak RSS |"
+  );
   println!("|---|---|---|---|---|---|---|---|---|");
   let cases = [
     format!("car_data?session_key={SESSION_KEY}"),
     format!("location?session_key={SESSION_KEY}"),
     format!("car_data?session_key={SESSION_KEY}&csv=true"),
-    format!("car_data?session_key={SESSION_KEY}&date%3E2024-03-02T15:30:00&date%3C2024-03-02T15:40:00"),
+    format!(
+      "car_data?session_key={SESSION_KEY}&date%3E2024-03-02T15:30:00&date%3C2024-03-02T15:40:00"
+    ),
     format!("car_data?session_key={SESSION_KEY}&driver_number=4"),
     format!("car_data?session_key={SESSION_KEY}&driver_number=4"),
   ];
@@ -309,7 +320,11 @@ async fn run(binary: &str, database_url: &str) -> anyhow::Result<()> {
     println!(
       "| `{case}` | {} | {} | {} | {:.0} ms | {:.2} s | {:.1} | {:.0} | {:.1} MB |",
       measurement.status,
-      if measurement.streamed { "yes" } else { "no (cached)" },
+      if measurement.streamed {
+        "yes"
+      } else {
+        "no (cached)"
+      },
       measurement.rows,
       measurement.first_byte.as_secs_f64() * 1000.0,
       measurement.total.as_secs_f64(),

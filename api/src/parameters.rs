@@ -135,7 +135,7 @@ impl AcceptedParameters {
     method: &Method,
     path: &str,
     query: Option<&str>,
-  ) -> Result<(), UnknownParameters> {
+  ) -> Result<(), Box<UnknownParameters>> {
     let Some(query) = query.filter(|query| !query.is_empty()) else {
       return Ok(());
     };
@@ -171,10 +171,10 @@ impl AcceptedParameters {
         quoted(&mut accepted.into_iter())
       )
     };
-    Err(UnknownParameters {
+    Err(Box::new(UnknownParameters {
       template: operation.template.clone(),
       problem: Problem::new(StatusCode::BAD_REQUEST, detail),
-    })
+    }))
   }
 }
 

@@ -96,7 +96,7 @@ pub struct Settings {
   /// `API_MAX_PAGE_SIZE`: largest accepted `limit`; default 1000.
   pub max_page_size: u64,
   /// `API_OPENF1_CACHE_MAX_BYTES`: Open F1 drop-in answers up to this size are cached (and tagged); bigger ones
-  /// stream; default 2097152 (2 MiB).
+  /// stream; default 1048576 (1 MiB).
   pub openf1_cache_max_bytes: usize,
   /// `API_REQUEST_TIMEOUT_SECONDS`: a request taking longer is answered 503; default 10.
   pub request_timeout: Duration,
@@ -161,7 +161,7 @@ impl Settings {
         parse(&read, "API_MAX_PAGE_SIZE", "1000")?,
         "API_MAX_PAGE_SIZE",
       )?,
-      openf1_cache_max_bytes: parse(&read, "API_OPENF1_CACHE_MAX_BYTES", "2097152")?,
+      openf1_cache_max_bytes: parse(&read, "API_OPENF1_CACHE_MAX_BYTES", "1048576")?,
       request_timeout: Duration::from_secs(positive(
         parse(&read, "API_REQUEST_TIMEOUT_SECONDS", "10")?,
         "API_REQUEST_TIMEOUT_SECONDS",

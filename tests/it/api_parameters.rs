@@ -46,17 +46,32 @@ async fn every_native_route_refuses_an_unknown_query_parameter_naming_it_and_the
     let detail = problem["detail"].as_str().expect("a detail");
     assert!(detail.contains("`not_a_parameter`"), "{template}: {detail}");
     for name in &accepted {
-      assert!(detail.contains(&format!("`{name}`")), "{template}: {detail} should list {name}");
+      assert!(
+        detail.contains(&format!("`{name}`")),
+        "{template}: {detail} should list {name}"
+      );
     }
     if accepted.is_empty() {
-      assert!(detail.contains("takes no query parameters"), "{template}: {detail}");
+      assert!(
+        detail.contains("takes no query parameters"),
+        "{template}: {detail}"
+      );
     }
     assert_eq!(problem["instance"], path.as_str());
 
     // The documented parameters themselves are accepted (whatever the answer, it is not this refusal).
     let documented = accepted
       .iter()
-      .map(|name| format!("{name}={}", if *name == "drivers" || *name == "driver_number" { "1" } else { "2" }))
+      .map(|name| {
+        format!(
+          "{name}={}",
+          if *name == "drivers" || *name == "driver_number" {
+            "1"
+          } else {
+            "2"
+          }
+        )
+      })
       .collect::<Vec<_>>()
       .join("&");
     if !documented.is_empty() {
@@ -76,7 +91,9 @@ async fn every_native_route_refuses_an_unknown_query_parameter_naming_it_and_the
 #[tokio::test]
 async fn a_misspelt_filter_is_refused_instead_of_silently_answering_everything() {
   let api = TestApi::seeded(Engine::Sqlite, &["9472_bahrain_2024_race"]).await;
-  let answer = api.get("/v1/sessions/9472/laps?lap_number=5&driver=1").await;
+  let answer = api
+    .get("/v1/sessions/9472/laps?lap_number=5&driver=1")
+    .await;
   assert_eq!(answer.status(), 400);
   let problem: Value = answer.json().await.expect("a problem document");
   assert_eq!(
@@ -85,5 +102,9 @@ async fn a_misspelt_filter_is_refused_instead_of_silently_answering_everything()
      `driver_number`, `lap_max`, `lap_min`, `limit`, `offset`."
   );
   let percent_encoded_name = api.get("/v1/meetings?y%65ar=2024").await;
-  assert_eq!(percent_encoded_name.status(), 200, "names are compared decoded");
+  assert_eq!(
+    percent_encoded_name.status(),
+    200,
+    "names are compared decoded"
+  );
 }

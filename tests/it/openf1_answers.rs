@@ -32,7 +32,8 @@ async fn redis_keys(prefix: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_session_answer_is_cached_in_its_scope_tagged_and_dropped_when_the_worker_invalidates_the_session() {
+async fn a_session_answer_is_cached_in_its_scope_tagged_and_dropped_when_the_worker_invalidates_the_session()
+ {
   let prefix = unique_name("openf1");
   let compat = Compat::start_with(Engine::MariaDb, |settings: &mut Settings| {
     settings.redis_url = Some(Secret::new(redis_url()));
@@ -46,13 +47,19 @@ async fn a_session_answer_is_cached_in_its_scope_tagged_and_dropped_when_the_wor
   let entity_tag = first.headers["etag"].to_str().expect("an ETag").to_owned();
   // The same query written differently is the same entry.
   let second = compat
-    .ours("laps", "lap_number%3C=3&driver_number=1&session_key=9472&driver_number=1", false)
+    .ours(
+      "laps",
+      "lap_number%3C=3&driver_number=1&session_key=9472&driver_number=1",
+      false,
+    )
     .await;
   assert_eq!(second.headers["x-cache"], "hit");
   assert_eq!(second.headers["etag"], entity_tag.as_str());
   let keys = redis_keys(&prefix).await;
   assert!(
-    keys.iter().any(|key| key.starts_with(&format!("{prefix}:{{session:9472}}:openf1:laps:json:"))),
+    keys
+      .iter()
+      .any(|key| key.starts_with(&format!("{prefix}:{{session:9472}}:openf1:laps:json:"))),
     "{keys:?}"
   );
   let conditional = compat
@@ -75,9 +82,13 @@ async fn a_session_answer_is_cached_in_its_scope_tagged_and_dropped_when_the_wor
     .await
     .expect("store the correction");
   let mut connection = redis_connection().await;
-  entity::cache::invalidate(&mut connection, &CacheKeys::new(prefix.clone()), [CacheScope::Session(9472)])
-    .await
-    .expect("invalidate");
+  entity::cache::invalidate(
+    &mut connection,
+    &CacheKeys::new(prefix.clone()),
+    [CacheScope::Session(9472)],
+  )
+  .await
+  .expect("invalidate");
   let third = compat.ours("laps", query, false).await;
   assert_eq!(third.headers["x-cache"], "miss");
   let rows: Vec<Value> = serde_json::from_str(&third.body).expect("JSON");
@@ -86,25 +97,42 @@ async fn a_session_answer_is_cached_in_its_scope_tagged_and_dropped_when_the_wor
 }
 
 #[tokio::test]
-async fn calendar_answers_are_cached_in_the_calendar_scope_and_answers_spanning_sessions_are_not_cached() {
+async fn calendar_answers_are_cached_in_the_calendar_scope_and_answers_spanning_sessions_are_not_cached()
+ {
   let prefix = unique_name("openf1");
   let compat = Compat::start_with(Engine::Sqlite, |settings: &mut Settings| {
     settings.redis_url = Some(Secret::new(redis_url()));
     settings.cache_prefix.clone_from(&prefix);
   })
   .await;
-  let sessions = compat.ours("sessions", "year=2024&session_name=Race", false).await;
+  let sessions = compat
+    .ours("sessions", "year=2024&session_name=Race", false)
+    .await;
   assert_eq!(sessions.headers["x-cache"], "miss");
   assert_eq!(sessions.headers["cache-control"], "public, max-age=60");
-  let across = compat.ours("laps", "driver_number=1&lap_number=10", false).await;
+  let across = compat
+    .ours("laps", "driver_number=1&lap_number=10", false)
+    .await;
   assert_eq!(across.status, 200);
   assert!(across.headers.get("x-cache").is_none(), "not cached");
-  assert!(across.headers.get("etag").is_some(), "complete answers are tagged");
-  let again = compat.ours("laps", "driver_number=1&lap_number=10", false).await;
+  assert!(
+    across.headers.get("etag").is_some(),
+    "complete answers are tagged"
+  );
+  let again = compat
+    .ours("laps", "driver_number=1&lap_number=10", false)
+    .await;
   assert!(again.headers.get("x-cache").is_none());
   let keys = redis_keys(&prefix).await;
-  assert!(keys.iter().any(|key| key.starts_with(&format!("{prefix}:{{calendar}}:openf1:sessions:"))));
-  assert!(!keys.iter().any(|key| key.contains("openf1:laps")), "{keys:?}");
+  assert!(
+    keys
+      .iter()
+      .any(|key| key.starts_with(&format!("{prefix}:{{calendar}}:openf1:sessions:")))
+  );
+  assert!(
+    !keys.iter().any(|key| key.contains("openf1:laps")),
+    "{keys:?}"
+  );
 }
 
 /// `API_OPENF1_CACHE_MAX_BYTES` of the streaming test: answers above it stream.
@@ -159,21 +187,33 @@ async fn a_big_answer_streams_in_chunks_uncached_and_still_answers_as_upstream()
   for query in ["session_key=9472", "session_key=9472&csv=true"] {
     let upstream = compat.upstream("car_data", query).await;
     let ours = compat.ours("car_data", query, false).await;
-    assert!(ours.body.len() > 8 * STREAMING_THRESHOLD, "{} bytes", ours.body.len());
-    assert!(ours.headers.get("content-length").is_none(), "streamed, not buffered");
+    assert!(
+      ours.body.len() > 8 * STREAMING_THRESHOLD,
+      "{} bytes",
+      ours.body.len()
+    );
+    assert!(
+      ours.headers.get("content-length").is_none(),
+      "streamed, not buffered"
+    );
     assert_eq!(ours.headers["transfer-encoding"], "chunked");
     assert!(ours.headers.get("etag").is_none());
     assert!(ours.headers.get("x-cache").is_none());
     assert_same_answer("car_data", query, &upstream, &ours);
   }
   let keys = redis_keys(&prefix).await;
-  assert!(!keys.iter().any(|key| key.contains("openf1:car_data")), "{keys:?}");
+  assert!(
+    !keys.iter().any(|key| key.contains("openf1:car_data")),
+    "{keys:?}"
+  );
 }
 
 /// Sends a raw HTTP/1.1 request line and returns the whole answer.
 async fn raw_request(base_url: &str, target: &str) -> String {
   let address = base_url.trim_start_matches("http://");
-  let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+  let mut stream = tokio::net::TcpStream::connect(address)
+    .await
+    .expect("connect");
   let request = format!("GET {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
   stream.write_all(request.as_bytes()).await.expect("write");
   let mut answer = Vec::new();
@@ -193,8 +233,14 @@ async fn raw_angle_brackets_and_quotes_are_refused_by_the_http_parser_before_any
     "/openf1/v1/race_control?message=\"X\"",
   ] {
     let answer = raw_request(&compat.api.base_url, target).await;
-    assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{target}: {answer}");
-    assert!(answer.ends_with("\r\n\r\n"), "{target}: an empty body: {answer}");
+    assert!(
+      answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+      "{target}: {answer}"
+    );
+    assert!(
+      answer.ends_with("\r\n\r\n"),
+      "{target}: an empty body: {answer}"
+    );
   }
   let encoded = raw_request(
     &compat.api.base_url,

@@ -324,11 +324,21 @@ pub fn assert_same_answer(endpoint: &str, query: &str, upstream: &Answer, ours: 
   );
   match upstream.status {
     200 if upstream.content_type.starts_with("text/csv") => {
-      assert!(ours.content_type.starts_with("text/csv"), "{what}: {}", ours.content_type);
-      let upstream_header = parse_csv(&upstream.body).into_iter().next().unwrap_or_default();
+      assert!(
+        ours.content_type.starts_with("text/csv"),
+        "{what}: {}",
+        ours.content_type
+      );
+      let upstream_header = parse_csv(&upstream.body)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
       let our_header = parse_csv(&ours.body).into_iter().next().unwrap_or_default();
       for column in &upstream_header {
-        assert!(our_header.contains(column), "{what}: we lack the CSV column {column}");
+        assert!(
+          our_header.contains(column),
+          "{what}: we lack the CSV column {column}"
+        );
       }
       let upstream_rows = csv_objects(&upstream.body, &our_header);
       let our_rows = csv_objects(&ours.body, &our_header);

@@ -45,7 +45,7 @@ const RULES: &str = "Open F1 drop-in: point code written for `https://api.openf1
   **Answers**: every matching row, no paging, in upstream's order, with upstream's field names, types and \
   timestamps (`2024-03-02T15:03:42.341000+00:00`). `csv=true` answers CSV. No match answers `404` \
   `{\"detail\":\"No results found.\"}`, as upstream does. GET and POST (with the query in the URL) answer alike. \
-  Answers up to `API_OPENF1_CACHE_MAX_BYTES` (2 MiB by default) are cached and carry an `ETag`; bigger ones (a \
+  Answers up to `API_OPENF1_CACHE_MAX_BYTES` (1 MiB by default) are cached and carry an `ETag`; bigger ones (a \
   session's `car_data` or `location`) stream.";
 
 /// Upstream's empty answer.
