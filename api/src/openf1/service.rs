@@ -93,6 +93,14 @@ fn inline(schema: MetaSchema) -> MetaSchemaRef {
   MetaSchemaRef::Inline(Box::new(schema))
 }
 
+/// A non-empty text: an empty value (`?team_name=`) is a term without operator for upstream (and a 400 here).
+fn text_schema() -> MetaSchema {
+  MetaSchema {
+    min_length: Some(1),
+    ..MetaSchema::new("string")
+  }
+}
+
 /// The documented schema of one value of `field` (a query parameter may repeat it).
 fn value_schema(field: &Field) -> MetaSchema {
   match field.kind {
@@ -104,7 +112,7 @@ fn value_schema(field: &Field) -> MetaSchema {
     FieldKind::Float => MetaSchema::new_with_format("number", "double"),
     FieldKind::Bool => MetaSchema::new("boolean"),
     FieldKind::DateTime => MetaSchema::new_with_format("string", "date-time"),
-    FieldKind::Text | FieldKind::Json | FieldKind::NumberOrText { .. } => MetaSchema::new("string"),
+    FieldKind::Text | FieldKind::Json | FieldKind::NumberOrText { .. } => text_schema(),
   }
 }
 
@@ -147,10 +155,11 @@ fn operation(endpoint: Endpoint, method: Method) -> MetaOperation {
     .collect();
   params.push(MetaOperationParam {
     name: "csv".to_owned(),
-    schema: inline(MetaSchema::new("boolean")),
+    schema: inline(text_schema()),
     in_type: MetaParamIn::Query,
     description: Some(
-      "`true` answers CSV (header: the sorted field names; `True`/`False`; empty for null)."
+      "`true` answers CSV (header: the sorted field names; `True`/`False`; empty for null). Read as upstream \
+       reads it, by Python truthiness: `1` or any text also answer CSV, `false` and `0` answer JSON."
         .to_owned(),
     ),
     required: false,
