@@ -18,7 +18,7 @@ use worker::{BackfillTarget, PollOutcome, Worker};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-async fn start_server(options: ServerOptions) -> OpenF1Server {
+pub(crate) async fn start_server(options: ServerOptions) -> OpenF1Server {
   OpenF1Server::start(options)
     .await
     .expect("start the local Open F1 server")
@@ -26,7 +26,11 @@ async fn start_server(options: ServerOptions) -> OpenF1Server {
 
 /// Settings pointing at the test database, the local server and (optionally) Redis, with limits and back-offs
 /// small enough for tests. One-hour telemetry windows keep the request count small.
-fn settings(database: &TestDatabase, server: &OpenF1Server, redis_url: Option<String>) -> Settings {
+pub(crate) fn settings(
+  database: &TestDatabase,
+  server: &OpenF1Server,
+  redis_url: Option<String>,
+) -> Settings {
   let mut settings = Settings::with_database(&database.url).expect("settings");
   settings.base_url = server.base_url();
   settings.token_url = server.token_url();
@@ -90,7 +94,7 @@ fn upstream_counts(server: &OpenF1Server, session_key: i32) -> Vec<(&'static str
   .collect()
 }
 
-async fn redis_connection() -> redis::aio::MultiplexedConnection {
+pub(crate) async fn redis_connection() -> redis::aio::MultiplexedConnection {
   redis::Client::open(f1_backend::redis_url())
     .expect("redis url")
     .get_multiplexed_async_connection()

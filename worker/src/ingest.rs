@@ -145,6 +145,12 @@ impl Ingestor {
     &self.database
   }
 
+  /// The Open F1 client (shared rate limiter and token).
+  #[must_use]
+  pub fn client(&self) -> &OpenF1Client {
+    &self.client
+  }
+
   /// Whether live sessions can be read (a token is configured).
   #[must_use]
   pub fn can_read_live_sessions(&self) -> bool {
@@ -177,36 +183,66 @@ impl Ingestor {
     rows: &[Value],
     year: Option<i32>,
   ) -> Result<StoreOutcome, DbErr> {
-    if rows.is_empty() {
-      self.metrics.count_rows(endpoint.name(), 0, 0);
+    self.store_batches(&[(endpoint, rows)], year).await
+  }
+
+  /// The one commit path of every writer (REST ingest, live MQTT ingest): stores the rows of several endpoints
+  /// in ONE transaction, then invalidates exactly the cache scopes the written rows affect. `year` is the season
+  /// of the rows (used for season-wide scopes). Nothing is opened when there are no rows.
+  ///
+  /// # Errors
+  /// The database error; the transaction is rolled back and nothing is invalidated.
+  pub async fn store_batches(
+    &self,
+    batches: &[(Endpoint, &[Value])],
+    year: Option<i32>,
+  ) -> Result<StoreOutcome, DbErr> {
+    let mut outcomes: Vec<(Endpoint, StoreOutcome)> = Vec::with_capacity(batches.len());
+    if batches.iter().all(|(_, rows)| rows.is_empty()) {
+      for (endpoint, _) in batches {
+        self.metrics.count_rows(endpoint.name(), 0, 0);
+      }
       return Ok(StoreOutcome::default());
     }
     let transaction = self.database.begin().await?;
-    let outcome = store_rows(&transaction, endpoint, rows).await?;
+    for (endpoint, rows) in batches {
+      let outcome = store_rows(&transaction, *endpoint, rows).await?;
+      outcomes.push((*endpoint, outcome));
+    }
     transaction.commit().await?;
-    self
-      .metrics
-      .count_rows(endpoint.name(), outcome.received, outcome.written);
-    if let Some(newest) = newest_date(rows) {
+    if let Some(newest) = batches
+      .iter()
+      .filter_map(|(_, rows)| newest_date(rows))
+      .max()
+    {
       self
         .metrics
         .set_upstream_lag((Utc::now() - newest).num_seconds().max(0));
     }
-    if outcome.written > 0 {
-      let mut scopes: BTreeSet<CacheScope> = BTreeSet::new();
-      for session_key in &outcome.sessions_changed {
-        scopes.extend(scopes_affected_by(
-          endpoint.name(),
-          Some(*session_key),
-          year,
-        ));
+    let mut scopes: BTreeSet<CacheScope> = BTreeSet::new();
+    let mut total = StoreOutcome::default();
+    for (endpoint, outcome) in outcomes {
+      self
+        .metrics
+        .count_rows(endpoint.name(), outcome.received, outcome.written);
+      if outcome.written > 0 {
+        for session_key in &outcome.sessions_changed {
+          scopes.extend(scopes_affected_by(
+            endpoint.name(),
+            Some(*session_key),
+            year,
+          ));
+        }
+        if !outcome.meetings_changed.is_empty() {
+          scopes.extend(scopes_affected_by(endpoint.name(), None, year));
+        }
       }
-      if !outcome.meetings_changed.is_empty() {
-        scopes.extend(scopes_affected_by(endpoint.name(), None, year));
-      }
+      total.absorb(outcome);
+    }
+    if total.written > 0 {
       self.invalidator.invalidate(scopes).await;
     }
-    Ok(outcome)
+    Ok(total)
   }
 
   async fn fetch_and_store(
