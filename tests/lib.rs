@@ -269,6 +269,7 @@ pub async fn seed_fixtures(
 /// the first `mosquitto_dynamic_security.so` under `/usr/lib`, `/usr/lib/*`, `/usr/local/lib`).
 pub struct TestBroker {
   port: u16,
+  tls_port: Option<u16>,
   folder: PathBuf,
   process: Option<tokio::process::Child>,
 }
@@ -326,6 +327,20 @@ impl TestBroker {
   /// # Panics
   /// Panics when mosquitto is not installed or does not start: the test cannot run without it.
   pub async fn start() -> Self {
+    Self::start_with(false).await
+  }
+
+  /// Starts a broker that also listens with TLS ([`TestBroker::tls_port`]), with a certificate for `127.0.0.1`
+  /// signed by a certificate authority of its own ([`TestBroker::certificate_authority_pem`]), made with the
+  /// `openssl` command.
+  ///
+  /// # Panics
+  /// Panics when mosquitto or openssl is missing or the broker does not start.
+  pub async fn start_with_tls() -> Self {
+    Self::start_with(true).await
+  }
+
+  async fn start_with(tls: bool) -> Self {
     let folder = std::env::temp_dir().join(unique_name("mosquitto"));
     std::fs::create_dir_all(&folder).expect("create the broker's folder");
     let dynsec = folder.join("dynamic-security.json");
@@ -352,13 +367,18 @@ impl TestBroker {
       std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o777)).ok();
       std::fs::set_permissions(&dynsec, std::fs::Permissions::from_mode(0o666)).ok();
     }
+    if tls {
+      make_certificates(&folder).await;
+    }
     let mut broker = Self {
       port: 0,
+      tls_port: None,
       folder,
       process: None,
     };
     for _ in 0..5 {
       broker.port = free_port();
+      broker.tls_port = tls.then(free_port);
       if broker.launch().await {
         return broker;
       }
@@ -381,6 +401,14 @@ impl TestBroker {
       dynsec = self.folder.join("dynamic-security.json").display(),
       log = self.folder.join("broker.log").display(),
     );
+    let mut text = text;
+    if let Some(tls_port) = self.tls_port {
+      text.push_str(&format!(
+        "listener {tls_port} 127.0.0.1\ncertfile {certificate}\nkeyfile {key}\n",
+        certificate = self.folder.join("server.crt").display(),
+        key = self.folder.join("server.key").display(),
+      ));
+    }
     std::fs::write(&config, text).expect("write the broker's configuration");
     #[cfg(unix)]
     {
@@ -422,6 +450,21 @@ impl TestBroker {
   #[must_use]
   pub fn port(&self) -> u16 {
     self.port
+  }
+
+  /// The TLS port, for a broker started with [`TestBroker::start_with_tls`].
+  #[must_use]
+  pub fn tls_port(&self) -> Option<u16> {
+    self.tls_port
+  }
+
+  /// The certificate authority (PEM) that signed the TLS certificate of [`TestBroker::start_with_tls`].
+  ///
+  /// # Panics
+  /// Panics when the broker was started without TLS.
+  #[must_use]
+  pub fn certificate_authority_pem(&self) -> String {
+    std::fs::read_to_string(self.folder.join("ca.crt")).expect("the broker was started with TLS")
   }
 
   /// The worker's `OPENF1_MQTT_URL` for this broker.
@@ -470,6 +513,64 @@ impl Drop for TestBroker {
     }
     if std::env::var_os("TEST_KEEP_BROKER").is_none() {
       std::fs::remove_dir_all(&self.folder).ok();
+    }
+  }
+}
+
+/// A certificate authority and a certificate for `127.0.0.1` it signed, in `folder` (`ca.crt`, `server.crt`,
+/// `server.key`), made with the `openssl` command (P-256 keys, valid two days).
+async fn make_certificates(folder: &std::path::Path) {
+  let run = |arguments: Vec<String>| async move {
+    let output = tokio::process::Command::new("openssl")
+      .args(&arguments)
+      .current_dir(folder)
+      .output()
+      .await
+      .expect("run openssl (install Debian's openssl)");
+    assert!(
+      output.status.success(),
+      "openssl {arguments:?} failed: {}",
+      String::from_utf8_lossy(&output.stderr)
+    );
+  };
+  let words = |text: &str| {
+    text
+      .split_whitespace()
+      .map(str::to_owned)
+      .collect::<Vec<_>>()
+  };
+  std::fs::write(
+    folder.join("server.ext"),
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+     keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+  )
+  .expect("write the certificate extensions");
+  let mut authority = words(
+    "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt -days 2",
+  );
+  authority.extend([
+    "-subj".into(),
+    "/CN=f1-backend test authority".into(),
+    "-addext".into(),
+    "basicConstraints=critical,CA:TRUE".into(),
+    "-addext".into(),
+    "keyUsage=critical,keyCertSign,cRLSign".into(),
+  ]);
+  run(authority).await;
+  let mut request = words(
+    "req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr",
+  );
+  request.extend(["-subj".into(), "/CN=127.0.0.1".into()]);
+  run(request).await;
+  run(words(
+    "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile server.ext",
+  ))
+  .await;
+  #[cfg(unix)]
+  {
+    use std::os::unix::fs::PermissionsExt;
+    for file in ["server.crt", "server.key", "ca.crt"] {
+      std::fs::set_permissions(folder.join(file), std::fs::Permissions::from_mode(0o644)).ok();
     }
   }
 }

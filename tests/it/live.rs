@@ -43,7 +43,15 @@ struct Live {
 /// A broker, the local server replaying the race 30 minutes in (publishing only on `publish_due`), and a worker
 /// with credentials whose calendar is synced; the live ingest is not started yet.
 async fn live_setup(engine: Engine, token_lifetime: Duration, redis: bool) -> Live {
-  let broker = TestBroker::start().await;
+  live_setup_on(TestBroker::start().await, engine, token_lifetime, redis).await
+}
+
+async fn live_setup_on(
+  broker: TestBroker,
+  engine: Engine,
+  token_lifetime: Duration,
+  redis: bool,
+) -> Live {
   let clock = ManualClock::new(chrono::Utc::now());
   let mut options = ServerOptions::new(fixtures_dir());
   options.clock = clock.clock();
@@ -70,6 +78,7 @@ async fn live_setup(engine: Engine, token_lifetime: Duration, redis: bool) -> Li
       tls: false,
     },
     topics: vec!["v1/#".into()],
+    extra_roots_pem: None,
   });
   settings.live = LiveTuning {
     flush_interval: Duration::from_millis(20),
@@ -78,6 +87,17 @@ async fn live_setup(engine: Engine, token_lifetime: Duration, redis: bool) -> Li
     max_reconnect_delay: Duration::from_millis(200),
     keep_alive: Duration::from_secs(5),
   };
+  if let Some(tls_port) = broker.tls_port() {
+    settings.mqtt = Some(MqttSettings {
+      broker: BrokerAddress {
+        host: "127.0.0.1".into(),
+        port: tls_port,
+        tls: true,
+      },
+      topics: vec!["v1/#".into()],
+      extra_roots_pem: Some(broker.certificate_authority_pem()),
+    });
+  }
   let cache_prefix = settings.cache_prefix.clone();
   let worker = Worker::build(settings).await.expect("build the worker");
   let cancellation = CancellationToken::new();
@@ -319,15 +339,23 @@ async fn a_replayed_race_flows_from_the_broker_into_the_database_row_for_row() {
 
 #[tokio::test]
 async fn the_mqtt_connection_moves_to_a_new_token_before_the_old_one_expires_and_loses_nothing() {
-  // The first token lives 61 s: the worker replaces it 60 s before it expires, i.e. after one second.
-  let setup = live_setup(Engine::Sqlite, Duration::from_secs(61), false).await;
+  let setup = live_setup(Engine::Sqlite, Duration::from_secs(3600), false).await;
+  // The stream starts with a token living 61 s: the worker replaces it 60 s before it expires, i.e. after a
+  // second; its replacement lives an hour, so there is exactly one replacement.
+  let client = setup.worker.ingestor().client();
+  let calendar_token = client
+    .access_token()
+    .await
+    .expect("a token")
+    .expect("credentials");
+  client.discard_token(&calendar_token.value).await;
+  setup.server.push_token_lifetime(Duration::from_secs(61));
+  let tokens_before = token_requests(&setup.server);
   let mut live = setup.start_live();
   wait_for(&mut live, "the first connection is subscribed", |status| {
     status.connections >= 1
   })
   .await;
-  // Later tokens live an hour, so there is exactly one replacement.
-  setup.server.set_token_lifetime(Duration::from_secs(3600));
   // Rows published around the replacement arrive over MQTT or, if they fall in between, by the gap fill.
   setup.advance_and_publish(3).await;
   let status = wait_for(&mut live, "a second connection is caught up", |status| {
@@ -336,7 +364,7 @@ async fn the_mqtt_connection_moves_to_a_new_token_before_the_old_one_expires_and
   .await;
   assert_eq!(status.connections, 2);
   assert_eq!(
-    token_requests(&setup.server),
+    token_requests(&setup.server) - tokens_before,
     2,
     "one token, then its replacement"
   );
@@ -641,6 +669,35 @@ async fn live_sessions_are_polled_over_rest_only_while_no_mqtt_connection_is_sub
     before + 1,
     "without MQTT the live race is polled over REST"
   );
+  setup.server.stop().await;
+}
+
+#[tokio::test]
+async fn the_stream_runs_over_tls_and_the_broker_certificate_is_verified() {
+  let broker = TestBroker::start_with_tls().await;
+  let setup = live_setup_on(broker, Engine::Sqlite, Duration::from_secs(3600), false).await;
+  let mut live = setup.start_live();
+  wait_for(&mut live, "the stream is caught up", |status| {
+    status.caught_up
+  })
+  .await;
+  let published = setup.advance_and_publish(2).await;
+  assert!(published > 0);
+  wait_for(&mut live, "the rows are handled", |status| {
+    status.handled >= published
+  })
+  .await;
+  setup.assert_database_matches_upstream().await;
+  live.stop().await;
+
+  // A certificate signed by an authority nobody trusts is refused.
+  let untrusted = worker::live::tls_configuration(None).expect("the platform's roots");
+  let connector = rumqttc::tokio_rustls::TlsConnector::from(std::sync::Arc::new(untrusted));
+  let stream = tokio::net::TcpStream::connect(("127.0.0.1", setup.broker.tls_port().expect("TLS")))
+    .await
+    .expect("connect");
+  let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("a name");
+  assert!(connector.connect(name, stream).await.is_err());
   setup.server.stop().await;
 }
 

@@ -367,8 +367,9 @@ pub fn start(
   let years = settings.years.clone();
   let tuning = settings.live.clone();
   let tls = if mqtt.broker.tls {
-    use rustls_platform_verifier::ConfigVerifierExt;
-    Some(Arc::new(rustls::ClientConfig::with_platform_verifier()?))
+    Some(Arc::new(tls_configuration(
+      mqtt.extra_roots_pem.as_deref(),
+    )?))
   } else {
     None
   };
@@ -408,6 +409,43 @@ pub fn start(
     stop,
     tasks,
   }))
+}
+
+/// The TLS client configuration of the MQTT connection: the process's rustls provider (ring), the platform's
+/// verifier and roots (as the REST client), plus `extra_roots_pem`.
+///
+/// # Errors
+/// [`LiveError::Tls`] when no verifier can be built or `extra_roots_pem` holds no certificate.
+pub fn tls_configuration(extra_roots_pem: Option<&str>) -> Result<rustls::ClientConfig, LiveError> {
+  use rustls::pki_types::CertificateDer;
+  use rustls::pki_types::pem::PemObject;
+  crate::install_tls_provider();
+  let provider = rustls::crypto::CryptoProvider::get_default()
+    .cloned()
+    .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+  let extra_roots: Vec<CertificateDer<'static>> = match extra_roots_pem {
+    None => Vec::new(),
+    Some(pem) => {
+      let roots: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .filter_map(Result::ok)
+        .collect();
+      if roots.is_empty() {
+        return Err(LiveError::Tls(rustls::Error::General(
+          "no certificate in the extra roots".into(),
+        )));
+      }
+      roots
+    }
+  };
+  let verifier =
+    rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider.clone())?;
+  Ok(
+    rustls::ClientConfig::builder_with_provider(provider)
+      .with_safe_default_protocol_versions()?
+      .dangerous()
+      .with_custom_certificate_verifier(Arc::new(verifier))
+      .with_no_client_auth(),
+  )
 }
 
 /// How one connection ended.

@@ -168,6 +168,9 @@ pub struct MqttSettings {
   pub broker: BrokerAddress,
   /// `OPENF1_MQTT_TOPICS`, comma-separated topic filters, default `v1/#`.
   pub topics: Vec<String>,
+  /// Root certificates (PEM) trusted for the broker's TLS certificate besides the platform's (not an environment
+  /// variable; tests trust their own certificate authority).
+  pub extra_roots_pem: Option<String>,
 }
 
 /// How the live MQTT ingest batches rows and reconnects (not read from the environment; tests shorten it).
@@ -464,6 +467,7 @@ fn parse_mqtt(
   Ok(Some(MqttSettings {
     broker: BrokerAddress { host, port, tls },
     topics,
+    extra_roots_pem: None,
   }))
 }
 

@@ -163,6 +163,7 @@ struct ServerState {
   broker: Option<BrokerLink>,
   schedule: tokio::sync::Mutex<PublicationSchedule>,
   token_lifetime: Mutex<Duration>,
+  next_token_lifetimes: Mutex<std::collections::VecDeque<Duration>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -397,7 +398,10 @@ impl ServerState {
       return json_response(StatusCode::UNAUTHORIZED, INVALID_CREDENTIALS_BODY);
     }
     let token = random_token();
-    let lifetime_seconds = lock(&self.token_lifetime).as_secs();
+    let queued = lock(&self.next_token_lifetimes).pop_front();
+    let lifetime_seconds = queued
+      .unwrap_or_else(|| *lock(&self.token_lifetime))
+      .as_secs();
     let lifetime = TimeDelta::try_seconds(i64::try_from(lifetime_seconds).unwrap_or(3600))
       .unwrap_or(TimeDelta::hours(1));
     let expires_at = self.now() + lifetime;
@@ -803,6 +807,7 @@ impl OpenF1Server {
       broker,
       schedule: tokio::sync::Mutex::new(PublicationSchedule::default()),
       token_lifetime: Mutex::new(options.token_lifetime),
+      next_token_lifetimes: Mutex::new(std::collections::VecDeque::new()),
       options,
     });
     if state.broker.is_some() {
@@ -918,6 +923,12 @@ impl OpenF1Server {
       return Err(BrokerError::NotConnected);
     };
     broker.revoke_expired(self.state.now()).await
+  }
+
+  /// Gives the next token issued the lifetime `lifetime` (queued: each call applies to one token; later tokens get
+  /// the usual lifetime).
+  pub fn push_token_lifetime(&self, lifetime: Duration) {
+    lock(&self.state.next_token_lifetimes).push_back(lifetime);
   }
 
   /// Changes the lifetime of the tokens issued from now on.
