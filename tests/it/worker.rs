@@ -47,6 +47,8 @@ pub(crate) fn settings(
     max_retries: 4,
   };
   settings.telemetry_window = Duration::from_secs(3600);
+  // No MQTT unless a test sets up a broker (never Open F1's real one).
+  settings.mqtt = None;
   settings
 }
 

@@ -589,11 +589,7 @@ impl Connection {
             }
           }
           Ok(Event::Incoming(Packet::SubAck(acknowledgement))) => {
-            if acknowledgement
-              .return_codes
-              .iter()
-              .any(|code| *code == SubscribeReasonCode::Failure)
-            {
+            if acknowledgement.return_codes.contains(&SubscribeReasonCode::Failure) {
               break Ended::Failed {
                 error: format!("the broker refused a subscription to {:?}", self.mqtt.topics),
                 was_subscribed: false,
@@ -832,12 +828,13 @@ impl Writer {
 
   /// One transaction for the rows of one session, through the shared commit path.
   async fn commit(&mut self, session_key: Option<i32>, rows: &[LiveRow]) -> Result<(), DbErr> {
+    let year_in_rows = rows
+      .iter()
+      .find_map(|row| row.row.get("year").and_then(Value::as_i64))
+      .and_then(|year| i32::try_from(year).ok());
     let year = match session_key {
-      Some(session_key) => self.year_of(session_key).await?,
-      None => rows
-        .iter()
-        .find_map(|row| row.row.get("year").and_then(Value::as_i64))
-        .and_then(|year| i32::try_from(year).ok()),
+      Some(session_key) => self.year_of(session_key).await?.or(year_in_rows),
+      None => year_in_rows,
     };
     let mut by_endpoint: BTreeMap<Endpoint, Vec<Value>> = BTreeMap::new();
     for row in rows {
