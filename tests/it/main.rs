@@ -11,5 +11,6 @@ mod deploy;
 mod migrations;
 mod openf1_server;
 mod store;
+mod tcp_proxy;
 mod viewer;
 mod worker;
