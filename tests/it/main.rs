@@ -6,6 +6,7 @@ mod api_contract;
 mod api_fuzz;
 mod api_operations;
 mod api_support;
+mod change_log;
 mod charts;
 mod deploy;
 mod migrations;
