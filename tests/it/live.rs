@@ -270,10 +270,22 @@ async fn a_replayed_race_flows_from_the_broker_into_the_database_row_for_row() {
 
   let keys = CacheKeys::new(setup.cache_prefix.clone());
   let mut redis = redis_connection().await;
+  let (versions, newest_change) = entity::change_log::scope_versions(&setup.database.connection)
+    .await
+    .expect("scope versions");
   for scope in [CacheScope::Session(RACE), CacheScope::Session(9165)] {
-    entity::cache::store_entry(&mut redis, &keys, scope, "chart:lap-times", b"cached", 600)
-      .await
-      .expect("store a cache entry");
+    let stored = entity::cache::store_entry(
+      &mut redis,
+      &keys,
+      scope,
+      "chart:lap-times",
+      versions.get(&scope).copied().unwrap_or(0),
+      b"cached",
+      Duration::from_secs(600),
+    )
+    .await
+    .expect("store a cache entry");
+    assert!(stored);
   }
   let requests_before = setup.server.requests().len();
 
@@ -321,9 +333,30 @@ async fn a_replayed_race_flows_from_the_broker_into_the_database_row_for_row() {
     .is_some(),
     "another session's scope is left alone"
   );
-  entity::cache::invalidate(&mut redis, &keys, [CacheScope::Session(9165)])
+  entity::cache::invalidate(&mut redis, &keys, [(CacheScope::Session(9165), 0)])
     .await
-    .expect("clean up");
+    .ok();
+  // Each live commit went through the one commit path: its change log rows name the race and what it wrote.
+  let changes = entity::change_log::changes_after(
+    &setup.database.connection,
+    newest_change.unwrap_or(0),
+    10_000,
+  )
+  .await
+  .expect("read the change log");
+  assert!(!changes.is_empty());
+  for change in &changes {
+    assert_eq!(change.session_key, Some(RACE));
+    assert_eq!(change.year, Some(SEASON));
+    assert!(
+      change
+        .tables
+        .iter()
+        .all(|table| ["laps", "position", "pit"].contains(&table.as_str())),
+      "{change:?}"
+    );
+  }
+  assert!(changes.iter().any(|change| change.touches("laps")));
   let state = ingest_state::Entity::find_by_id(RACE)
     .one(&setup.database.connection)
     .await

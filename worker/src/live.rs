@@ -8,7 +8,8 @@
 //!   by a reconnection with jittered exponential back-off ([`LiveTuning`]).
 //! - **Rows**: each message (topic `v1/<endpoint>`) is one REST row plus `_id` (ever-increasing) and `_key` (the
 //!   row's identity). Rows are parsed by the same [`crate::records`] parsers as REST rows and committed through the
-//!   same commit path ([`Ingestor::store_batches`], so each commit invalidates exactly its scopes), in small
+//!   one commit path ([`crate::commit::Committer::commit`]: change log rows, then exactly its scopes invalidated
+//!   and the changes published), in small
 //!   transactions: at most [`LiveTuning::flush_interval`] after the first pending row, or at once when
 //!   [`LiveTuning::flush_rows`] rows are pending; one transaction per session. Of several messages with the same
 //!   `_key` the newest `_id` wins, and an older version arriving later never overwrites a newer one
@@ -42,6 +43,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{AccessToken, OpenF1Client};
+use crate::commit::Batch;
 use crate::ingest::{IngestError, IngestReport, Ingestor, error_chain};
 use crate::metrics::Metrics;
 use crate::schedule::{self, SessionPhase, SessionWork};
@@ -843,11 +845,16 @@ impl Writer {
         .or_default()
         .push(row.row.clone());
     }
-    let batches: Vec<(Endpoint, &[Value])> = by_endpoint
+    let batches: Vec<Batch<'_>> = by_endpoint
       .iter()
-      .map(|(endpoint, rows)| (*endpoint, rows.as_slice()))
+      .map(|(endpoint, rows)| Batch {
+        endpoint: *endpoint,
+        rows,
+        year,
+      })
       .collect();
-    let outcome = self.ingestor.store_batches(&batches, year).await?;
+    // The one commit path: the change log rows and the cache announcement come with the rows.
+    let outcome = self.ingestor.committer().commit(&batches).await?.stored;
     for row in rows {
       if let Some(version) = &row.version {
         self.tracker.record(row.endpoint, version);
