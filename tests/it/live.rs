@@ -52,6 +52,22 @@ async fn live_setup_on(
   token_lifetime: Duration,
   redis: bool,
 ) -> Live {
+  let setup = live_setup_without_calendar(broker, engine, token_lifetime, redis).await;
+  setup
+    .worker
+    .ingestor()
+    .sync_calendar(SEASON, &setup.cancellation)
+    .await
+    .expect("sync the calendar");
+  setup
+}
+
+async fn live_setup_without_calendar(
+  broker: TestBroker,
+  engine: Engine,
+  token_lifetime: Duration,
+  redis: bool,
+) -> Live {
   let clock = ManualClock::new(chrono::Utc::now());
   let mut options = ServerOptions::new(fixtures_dir());
   options.clock = clock.clock();
@@ -101,11 +117,6 @@ async fn live_setup_on(
   let cache_prefix = settings.cache_prefix.clone();
   let worker = Worker::build(settings).await.expect("build the worker");
   let cancellation = CancellationToken::new();
-  worker
-    .ingestor()
-    .sync_calendar(SEASON, &cancellation)
-    .await
-    .expect("sync the calendar");
   Live {
     broker,
     clock,
@@ -732,6 +743,108 @@ async fn the_stream_runs_over_tls_and_the_broker_certificate_is_verified() {
   let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("a name");
   assert!(connector.connect(name, stream).await.is_err());
   setup.server.stop().await;
+}
+
+fn race_laps_requests(server: &OpenF1Server) -> usize {
+  server
+    .requests()
+    .iter()
+    .filter(|request| {
+      request.path == "/v1/laps" && request.query.contains(&format!("session_key={RACE}"))
+    })
+    .count()
+}
+
+#[tokio::test]
+async fn a_live_session_that_appears_in_the_calendar_after_the_stream_connected_is_caught_up_once_over_rest()
+ {
+  let setup = live_setup_without_calendar(
+    TestBroker::start().await,
+    Engine::Sqlite,
+    Duration::from_secs(3600),
+    false,
+  )
+  .await;
+  let mut live = setup.start_live();
+  let status = wait_for(&mut live, "the stream is caught up", |status| {
+    status.caught_up
+  })
+  .await;
+  assert!(
+    status.caught_up_sessions.is_empty(),
+    "no calendar, nothing to catch up"
+  );
+
+  // The first poll syncs the calendar: the race is live and the stream has not caught it up, so REST does once.
+  setup
+    .worker
+    .poll_once(&setup.cancellation)
+    .await
+    .expect("first poll");
+  assert_eq!(race_laps_requests(&setup.server), 1);
+  assert!(setup.worker.live_status().streams(RACE));
+  setup
+    .worker
+    .poll_once(&setup.cancellation)
+    .await
+    .expect("second poll");
+  assert_eq!(
+    race_laps_requests(&setup.server),
+    1,
+    "from now on it is MQTT's"
+  );
+  setup.assert_database_matches_upstream().await;
+
+  let handled = live.status().handled;
+  let published = setup.advance_and_publish(2).await;
+  wait_for(&mut live, "the new rows are handled", |status| {
+    status.handled >= handled + published
+  })
+  .await;
+  setup.assert_database_matches_upstream().await;
+  live.stop().await;
+  setup.server.stop().await;
+}
+
+#[tokio::test]
+async fn the_daemon_streams_live_sessions_once_it_holds_the_lease_and_stops_cleanly() {
+  let setup = live_setup(Engine::Sqlite, Duration::from_secs(3600), false).await;
+  let Live {
+    broker: _broker,
+    server,
+    worker,
+    database: _database,
+    ..
+  } = setup;
+  let port = worker.port();
+  let stop = CancellationToken::new();
+  let daemon = tokio::spawn(worker.run_until_stopped(stop.clone()));
+  let http = reqwest::Client::new();
+  let deadline = std::time::Instant::now() + DEADLINE;
+  loop {
+    let metrics = http
+      .get(format!("http://127.0.0.1:{port}/metrics"))
+      .send()
+      .await
+      .expect("metrics")
+      .text()
+      .await
+      .expect("metrics body");
+    if metrics.contains("worker_live_connected 1")
+      && metrics.contains(r#"worker_live_gap_fills_total{outcome="ok"} 1"#)
+    {
+      break;
+    }
+    assert!(
+      std::time::Instant::now() < deadline,
+      "the daemon never subscribed: {metrics}"
+    );
+    // Polling the daemon's metrics endpoint until it reports the state; the check itself is the condition.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+  }
+  stop.cancel();
+  daemon.await.expect("join").expect("stops cleanly");
+  server.stop().await;
 }
 
 #[tokio::test]

@@ -301,10 +301,19 @@ impl Worker {
       if cancellation.is_cancelled() {
         return Ok(PollOutcome::Stopped);
       }
+      let connection = self.live_status.borrow().connections;
       let result = self
         .ingestor
         .ingest_session(&session, work, cancellation)
         .await;
+      if work == SessionWork::Incremental && result.is_ok() {
+        // Caught up over REST while the same MQTT connection streamed: the stream carries it on from here.
+        self.live_status.send_if_modified(|live| {
+          live.subscribed
+            && live.connections == connection
+            && live.caught_up_sessions.insert(session.session_key)
+        });
+      }
       match &result {
         Err(IngestError::Cancelled) => return Ok(PollOutcome::Stopped),
         Err(error) if error.is_upstream_locked() => return Ok(PollOutcome::UpstreamLocked),
@@ -358,15 +367,18 @@ impl Worker {
       .collect();
     let now = Utc::now();
     let authenticated = self.ingestor.can_read_live_sessions();
-    // While the MQTT stream is subscribed, live sessions are its job (it fills its own gaps over REST).
-    let streaming = self.live_status.borrow().subscribed;
+    // While the MQTT stream is subscribed, a live session whose gap it filled is its job; one it has not caught up
+    // (e.g. it appeared in the calendar after the stream connected) is polled once more over REST.
+    let live = self.live_status.borrow().clone();
     let mut due: Vec<(sessions::Model, SessionWork)> = sessions
       .into_iter()
       .filter_map(|session| {
         let state = states.get(&session.session_key);
         schedule::work_for(&session, state, now, authenticated).map(|work| (session, work))
       })
-      .filter(|(_, work)| !(streaming && *work == SessionWork::Incremental))
+      .filter(|(session, work)| {
+        !(*work == SessionWork::Incremental && live.streams(session.session_key))
+      })
       .collect();
     due.sort_by(|(left, left_work), (right, right_work)| {
       let live_first = (*left_work == SessionWork::Full).cmp(&(*right_work == SessionWork::Full));

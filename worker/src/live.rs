@@ -19,12 +19,14 @@
 //!   ([`Ingestor::ingest_session`] with [`SessionWork::Incremental`]: `date>` the newest stored instant), within the
 //!   client's rate limiter. Messages received meanwhile wait and are committed after the gap fill, so their newer
 //!   versions win.
-//! - **Coexistence with REST polling**: while a connection is subscribed ([`LiveStatus::subscribed`]) the poll loop
-//!   leaves live sessions to MQTT; when there is none (broker unreachable, refused, `OPENF1_MQTT_URL=off`), live
-//!   sessions are polled over REST every `WORKER_POLL_INTERVAL_SECONDS` as before. Sessions written by MQTT are
+//! - **Coexistence with REST polling**: while a connection is subscribed the poll loop leaves to MQTT every live
+//!   session caught up since ([`LiveStatus::streams`]); a live session the gap fill did not cover (it appeared in the
+//!   calendar later, e.g. at the first start) is polled over REST once, then left to MQTT. When there is no
+//!   connection (broker unreachable, refused, `OPENF1_MQTT_URL=off`), live sessions are polled over REST every
+//!   `WORKER_POLL_INTERVAL_SECONDS` as before. Sessions written by MQTT are
 //!   marked `live` in `ingest_state`, so once over they get a full REST ingest: REST is the truth.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,6 +85,9 @@ pub struct LiveStatus {
   pub subscribed: bool,
   /// Whether the gap before the current connection was filled over REST (the stream is complete since).
   pub caught_up: bool,
+  /// The live sessions caught up over REST since the current connection subscribed (by the gap fill, or by the
+  /// poll loop for a session that appeared in the calendar later): the stream alone carries them on.
+  pub caught_up_sessions: BTreeSet<i32>,
   /// Connections that reached the subscribed state so far.
   pub connections: u64,
   /// Gaps filled over REST so far.
@@ -91,6 +96,14 @@ pub struct LiveStatus {
   pub received: u64,
   /// Messages dealt with so far: committed, superseded by a newer version, or rejected as invalid.
   pub handled: u64,
+}
+
+impl LiveStatus {
+  /// Whether the stream carries `session_key` now: subscribed, and the session caught up since the connection.
+  #[must_use]
+  pub fn streams(&self, session_key: i32) -> bool {
+    self.subscribed && self.caught_up_sessions.contains(&session_key)
+  }
 }
 
 /// What the connection task tells the writer, in order.
@@ -707,6 +720,7 @@ impl Writer {
             self.status.send_modify(|status| {
               status.subscribed = false;
               status.caught_up = false;
+              status.caught_up_sessions.clear();
             });
           }
         },
@@ -721,6 +735,7 @@ impl Writer {
     self.status.send_modify(|status| {
       status.subscribed = false;
       status.caught_up = false;
+      status.caught_up_sessions.clear();
     });
   }
 
@@ -823,6 +838,7 @@ impl Writer {
     self.status.send_modify(|status| {
       status.handled += handled;
       status.caught_up = false;
+      status.caught_up_sessions.clear();
     });
     self.gap_pending = true;
     self.retry_gap_fill_at = Some(Instant::now() + MAX_FLUSH_RETRY_DELAY);
@@ -946,12 +962,17 @@ impl Writer {
         .record_state(session.session_key, SessionWork::Incremental, &result)
         .await?;
       match result {
-        Ok(report) => tracing::info!(
-          session_key = session.session_key,
-          received = report.received,
-          written = report.written,
-          "filled the live stream's gap over REST"
-        ),
+        Ok(report) => {
+          self.status.send_modify(|status| {
+            status.caught_up_sessions.insert(session.session_key);
+          });
+          tracing::info!(
+            session_key = session.session_key,
+            received = report.received,
+            written = report.written,
+            "filled the live stream's gap over REST"
+          );
+        }
         Err(error) => {
           first_error.get_or_insert(error);
         }
