@@ -863,3 +863,42 @@ async fn without_credentials_there_is_no_live_stream() {
   assert_eq!(worker.live_status(), LiveStatus::default());
   server.stop().await;
 }
+
+#[tokio::test]
+async fn concurrent_writers_commit_on_sqlite_without_busy_errors() {
+  // REST ingest and the live stream write at the same time; SQLite allows one writer, so they must take turns.
+  let server = start_server(ServerOptions::new(fixtures_dir())).await;
+  let database = TestDatabase::migrated(Engine::Sqlite).await;
+  let worker = Worker::build(settings(&database, &server, None))
+    .await
+    .expect("build the worker");
+  let laps = f1_backend::fixture_rows(&fixtures_dir().join("9472_bahrain_2024_race/laps.json"));
+  let writers = (0..16).map(|writer| {
+    let committer = worker.ingestor().committer().clone();
+    let rows: Vec<Value> = laps
+      .iter()
+      .filter(|row| row["lap_number"].as_i64() == Some(writer + 1))
+      .cloned()
+      .collect();
+    tokio::spawn(async move {
+      committer
+        .commit(&[worker::commit::Batch {
+          endpoint: worker::store::Endpoint::Laps,
+          rows: &rows,
+          year: Some(SEASON),
+        }])
+        .await
+        .map(|outcome| outcome.stored.written)
+    })
+  });
+  let mut written = 0;
+  for writer in futures::future::join_all(writers).await {
+    written += writer.expect("join").expect("a commit succeeds");
+  }
+  assert_eq!(
+    written,
+    database.count_rows::<laps::Entity>(RACE).await,
+    "every commit wrote its laps"
+  );
+  server.stop().await;
+}

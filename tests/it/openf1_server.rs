@@ -1019,3 +1019,30 @@ async fn the_broker_takes_a_valid_token_as_password_and_drops_its_connections_on
   assert!(mqtt_subscriber(&broker, "viewer", &fresh).await.is_ok());
   server.stop().await;
 }
+
+#[tokio::test]
+async fn with_the_system_clock_the_replay_publishes_by_itself() {
+  let broker = f1_backend::TestBroker::start().await;
+  let mut options = ServerOptions::new(f1_backend::fixtures_dir());
+  // 120x from three minutes into the race: the first laps are due within a second.
+  options.replay = Some(ReplayOptions {
+    session_key: 9472,
+    speed: 120.0,
+    started_at: Utc::now(),
+    offset: TimeDelta::minutes(3),
+    auth_during_live: false,
+  });
+  options.broker = Some(broker.server_options(true));
+  let server = start(options).await;
+  let token = token_for(&server, "viewer").await;
+  let (_client, mut eventloop) = mqtt_subscriber(&broker, "viewer", &token)
+    .await
+    .expect("a valid token is accepted");
+  let messages = next_messages(&mut eventloop, 5).await;
+  let ids: Vec<i64> = messages
+    .iter()
+    .map(|(_, message)| message["_id"].as_i64().expect("an _id"))
+    .collect();
+  assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+  server.stop().await;
+}
