@@ -269,7 +269,8 @@ pub async fn seed_fixtures(
 ///
 /// Environment (all optional): `TEST_MOSQUITTO` (the broker binary, default `mosquitto` on `PATH` or
 /// `/usr/sbin/mosquitto`), `TEST_MOSQUITTO_CTRL` (default `mosquitto_ctrl`), `TEST_MOSQUITTO_DYNSEC_PLUGIN` (default:
-/// the first `mosquitto_dynamic_security.so` under `/usr/lib`, `/usr/lib/*`, `/usr/local/lib`).
+/// the first `mosquitto_dynamic_security.so` under `/usr/lib`, `/usr/lib/*`, `/usr/local/lib`), `TEST_KEEP_BROKER`
+/// (set: keep the broker's folder, with its configuration and `broker.log`, for debugging).
 pub struct TestBroker {
   port: u16,
   tls_port: Option<u16>,
