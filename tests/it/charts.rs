@@ -1009,3 +1009,227 @@ async fn every_session_chart_builds_on_sqlite() {
   let lap_times = chart(&database, BAHRAIN_2024_RACE, ChartKind::LapTimes).await;
   assert_eq!(traces(&lap_times).len(), 20);
 }
+
+/// The trace of `figure` named `name`.
+fn trace_named<'figure>(figure: &'figure Value, name: &str) -> &'figure Value {
+  traces(figure)
+    .iter()
+    .find(|trace| trace["name"] == name)
+    .unwrap_or_else(|| panic!("no trace named {name}: {:?}", trace_names(figure)))
+}
+
+#[tokio::test]
+async fn tyre_degradation_plots_clean_laps_against_tyre_age_per_stint_with_a_fitted_slope() {
+  let database = TestDatabase::migrated(Engine::MariaDb).await;
+  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let request = ChartRequest {
+    drivers: vec![1, 16],
+    ..ChartRequest::default()
+  };
+  let figure = chart_with(
+    &database,
+    BAHRAIN_2024_RACE,
+    ChartKind::TyreDegradation,
+    &request,
+  )
+  .await;
+  assert_eq!(
+    title(&figure),
+    "2024 Bahrain Grand Prix – Race: Tyre degradation"
+  );
+  assert_eq!(
+    figure["layout"]["xaxis"]["title"]["text"],
+    "Tyre age (laps)"
+  );
+  let drivers = recorded_drivers("9472_bahrain_2024_race");
+  // VER ran three stints (recorded stints: SOFT laps 1-17 from 3 laps old, HARD 18-37 new, SOFT 38-57 new).
+  let names = trace_names(&figure);
+  let ver_stints: Vec<&String> = names
+    .iter()
+    .filter(|name| name.starts_with("VER · stint"))
+    .collect();
+  assert_eq!(ver_stints.len(), 3, "{names:?}");
+  assert!(ver_stints[1].starts_with("VER · stint 2 · HARD · "));
+  assert!(ver_stints[1].ends_with(" s/lap"));
+  for trace in traces(&figure) {
+    let acronym = &trace["legendgroup"].as_str().expect("legend group");
+    assert_eq!(
+      trace["marker"]["color"]
+        .as_str()
+        .or(trace["line"]["color"].as_str()),
+      Some(drivers[*acronym].0.as_str())
+    );
+  }
+  let hard = trace_named(&figure, ver_stints[1]);
+  let ages = numbers(&hard["x"]);
+  let times = numbers(&hard["y"]);
+  // Recorded: VER's lap 20 (1:35.160) is the third lap of the new hards, two laps old at its start.
+  let lap_20 = ages.iter().position(|age| *age == 2.0).expect("lap 20");
+  assert_eq!(times[lap_20], 95.16);
+  assert_eq!(hard["marker"]["symbol"], "diamond", "HARD");
+  // The fitted line of the stint follows its markers (same legend group, no legend entry).
+  let fit = trace_named(&figure, "VER stint 2 fit");
+  assert_eq!(fit["showlegend"], false);
+  assert_eq!(fit["mode"], "lines");
+  let fitted = numbers(&fit["y"]);
+  assert!(fitted[1] > fitted[0], "hards get slower as they wear");
+
+  let corrected = chart_with(
+    &database,
+    BAHRAIN_2024_RACE,
+    ChartKind::FuelCorrectedTyreDegradation,
+    &request,
+  )
+  .await;
+  assert_eq!(traces(&corrected).len(), traces(&figure).len());
+  let corrected_hard = traces(&corrected)
+    .iter()
+    .find(|trace| {
+      trace["name"]
+        .as_str()
+        .is_some_and(|name| name.starts_with("VER · stint 2 · HARD"))
+    })
+    .expect("corrected hard stint");
+  // Lap 20 of 57 starts with 110 kg × (1 − 19/57) on board, each kg costing 0.03 s.
+  let expected = 95.16 - 0.03 * 110.0 * (1.0 - 19.0 / 57.0);
+  assert!((numbers(&corrected_hard["y"])[lap_20] - expected).abs() < 1e-9);
+  assert!(
+    annotation_texts(&corrected)
+      .iter()
+      .any(|text| text.contains("Fuel model")
+        && text.contains("110 kg")
+        && text.contains("57 laps")),
+    "the fuel model is stated on the chart"
+  );
+}
+
+#[tokio::test]
+async fn tyre_degradation_explains_a_driver_without_laps_and_a_session_type_it_does_not_suit() {
+  let database = TestDatabase::migrated(Engine::MariaDb).await;
+  seed_fixtures(
+    &database.connection,
+    &["9472_bahrain_2024_race", "11249_suzuka_2026_qualifying"],
+  )
+  .await;
+  execute(
+    &database,
+    "DELETE FROM laps WHERE session_key = 9472 AND driver_number = 2",
+  )
+  .await;
+  let without_laps = chart_with(
+    &database,
+    BAHRAIN_2024_RACE,
+    ChartKind::TyreDegradation,
+    &ChartRequest {
+      drivers: vec![2],
+      ..ChartRequest::default()
+    },
+  )
+  .await;
+  assert_empty_figure(&without_laps);
+  for kind in [
+    ChartKind::TyreDegradation,
+    ChartKind::FuelCorrectedTyreDegradation,
+    ChartKind::Overtakes,
+    ChartKind::GapToLeader,
+  ] {
+    let figure = chart(&database, SUZUKA_2026_QUALIFYING, kind).await;
+    assert_empty_figure(&figure);
+    assert!(
+      annotation_texts(&figure)
+        .iter()
+        .any(|text| text.contains("is drawn for") && text.contains("a Qualifying session")),
+      "{}: {:?}",
+      kind.slug(),
+      annotation_texts(&figure)
+    );
+  }
+}
+
+#[tokio::test]
+async fn overtakes_count_moves_made_and_suffered_per_driver_from_the_recorded_table() {
+  let database = TestDatabase::migrated(Engine::MariaDb).await;
+  seed_fixtures(&database.connection, &["11253_suzuka_2026_race"]).await;
+  let figure = chart(&database, SUZUKA_2026_RACE, ChartKind::Overtakes).await;
+  assert_eq!(trace_names(&figure), ["Made", "Suffered"]);
+  let recorded = fixture_rows(&fixtures_dir().join("11253_suzuka_2026_race/overtakes.json"));
+  let drivers = recorded_drivers("11253_suzuka_2026_race");
+  let acronyms: Vec<&str> = traces(&figure)[0]["x"]
+    .as_array()
+    .expect("drivers")
+    .iter()
+    .filter_map(Value::as_str)
+    .collect();
+  assert!(!acronyms.is_empty());
+  let made = numbers(&traces(&figure)[0]["y"]);
+  let suffered = numbers(&traces(&figure)[1]["y"]);
+  for (index, acronym) in acronyms.iter().enumerate() {
+    let number = drivers[*acronym].1;
+    let count = |field: &str| {
+      recorded
+        .iter()
+        .filter(|row| row[field].as_i64() == Some(number))
+        .count() as f64
+    };
+    assert_eq!(made[index], count("overtaking_driver_number"), "{acronym}");
+    assert_eq!(
+      suffered[index],
+      -count("overtaken_driver_number"),
+      "{acronym}"
+    );
+    assert_eq!(
+      traces(&figure)[0]["marker"]["color"][index],
+      drivers[*acronym].0.as_str()
+    );
+  }
+  assert_eq!(made.iter().sum::<f64>(), recorded.len() as f64);
+  assert_eq!(
+    acronyms[0], "ANT",
+    "classification order: the winner (car 12) first"
+  );
+  assert!(
+    annotation_texts(&figure)
+      .iter()
+      .any(|text| text.starts_with(&format!("{} overtakes", recorded.len())))
+  );
+  // A race without recorded overtakes gives the explained empty figure.
+  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  assert_empty_figure(&chart(&database, BAHRAIN_2024_RACE, ChartKind::Overtakes).await);
+}
+
+#[tokio::test]
+async fn a_parameter_the_chart_does_not_take_is_an_invalid_parameter() {
+  let database = TestDatabase::migrated(Engine::MariaDb).await;
+  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let weather_with_drivers = build_session_chart(
+    &database.connection,
+    BAHRAIN_2024_RACE,
+    ChartKind::Weather,
+    &ChartRequest {
+      drivers: vec![1],
+      ..ChartRequest::default()
+    },
+  )
+  .await;
+  assert!(
+    matches!(weather_with_drivers, Err(ChartError::InvalidParameter { name: "drivers", ref message }) if message.contains("takes none")),
+    "{weather_with_drivers:?}"
+  );
+  let lap_times_with_reference = build_session_chart(
+    &database.connection,
+    BAHRAIN_2024_RACE,
+    ChartKind::LapTimes,
+    &ChartRequest {
+      reference: Some(api::charts::LapChoice {
+        driver: 1,
+        lap: Some(3),
+      }),
+      ..ChartRequest::default()
+    },
+  )
+  .await;
+  assert!(
+    matches!(lap_times_with_reference, Err(ChartError::InvalidParameter { name: "reference", ref message }) if message.contains("`drivers`, `lap_min`, `lap_max`")),
+    "{lap_times_with_reference:?}"
+  );
+}

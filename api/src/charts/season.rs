@@ -328,6 +328,7 @@ impl SeasonChart<'_> {
           .results(grand_prix.session_key)
           .iter()
           .find(|row| row.driver_number == *number);
+        // A retired driver can still be classified (e.g. a last-lap crash): keep the position, mark the status.
         let status = result.and_then(|row| {
           if row.dsq == Some(true) {
             Some("DSQ")
@@ -341,12 +342,13 @@ impl SeasonChart<'_> {
         });
         let position = result
           .and_then(|row| row.position)
-          .filter(|_| status.is_none());
+          .filter(|_| status != Some("DSQ"));
         position_row.push(position);
-        let text = match (position, status, result) {
-          (Some(position), _, _) => format!("P{position}"),
-          (None, Some(status), _) => status.to_owned(),
-          (None, None, _) => String::new(),
+        let text = match (position, status) {
+          (Some(position), Some(status)) => format!("P{position} {status}"),
+          (Some(position), None) => format!("P{position}"),
+          (None, Some(status)) => status.to_owned(),
+          (None, None) => String::new(),
         };
         hover_row.push(format!(
           "{row_name} · {}: {}",
@@ -436,8 +438,8 @@ impl SeasonChart<'_> {
       figure.add(trace);
     }
     figure.annotate(note(
-      "Grand Prix finishing positions (sprints not shown); ✕ marks DNF, DNS or DSQ; a blank cell means no \
-       result is stored for the driver in that race.",
+      "Grand Prix finishing positions (sprints not shown); ✕ marks DNF, DNS or DSQ (a retired driver may still \
+       be classified); a blank cell means no result is stored for the driver in that race.",
     ));
     Ok(figure.finish())
   }

@@ -424,7 +424,8 @@ impl SeasonResults {
   }
 
   /// The championship after every scoring session that has results or championship rows, in season order.
-  /// Championship rows update the points of the cars (teams) they list; the others keep theirs.
+  /// Each session adds its results' points; its championship rows then set the points of the cars (teams) they
+  /// list.
   #[must_use]
   pub fn progression(&self) -> Vec<Snapshot> {
     let mut drivers: BTreeMap<i32, f64> = BTreeMap::new();
@@ -439,6 +440,12 @@ impl SeasonResults {
         if score.is_none() && championship.is_none() && team_championship.is_none() {
           continue;
         }
+        // Results first, then the championship rows over them: a table listing only some cars (or teams)
+        // leaves the others with their summed results.
+        for (driver, points) in score.iter().flat_map(|score| &score.points) {
+          *drivers.entry(*driver).or_default() += points;
+          *teams.entry(self.team_of(session, *driver)).or_default() += points;
+        }
         let drivers_source = match championship {
           Some(rows) => {
             for row in rows {
@@ -448,12 +455,7 @@ impl SeasonResults {
             }
             StandingsSource::Championship
           }
-          None => {
-            for (driver, points) in score.iter().flat_map(|score| &score.points) {
-              *drivers.entry(*driver).or_default() += points;
-            }
-            StandingsSource::SessionResults
-          }
+          None => StandingsSource::SessionResults,
         };
         let teams_source = match team_championship {
           Some(rows) => {
@@ -464,12 +466,7 @@ impl SeasonResults {
             }
             StandingsSource::Championship
           }
-          None => {
-            for (driver, points) in score.iter().flat_map(|score| &score.points) {
-              *teams.entry(self.team_of(session, *driver)).or_default() += points;
-            }
-            StandingsSource::SessionResults
-          }
+          None => StandingsSource::SessionResults,
         };
         let mut notes = Vec::new();
         if let Some(score) = &score {
