@@ -5,10 +5,11 @@
 //! cancelled, numbered by date (pre-season testing is no round). Its **scoring sessions** are its sprint and its
 //! Grand Prix (Open F1 session type `Race`).
 //!
-//! Points after each scoring session come from Open F1's championship tables (`championship_drivers`,
-//! `championship_teams`, published for Grands Prix) when they hold that session, otherwise from the standings
-//! so far plus the session's results: the `points` Open F1 published with each result, or, for a result
-//! published without points, the points its finishing position earns under that year's system ([`points`]).
+//! After each scoring session, the standings so far gain the session's results: the `points` Open F1 published
+//! with each result, or, for a result published without points, the points its finishing position earns under
+//! that year's system ([`points`]). Where Open F1's championship tables (`championship_drivers`,
+//! `championship_teams`, published for Grands Prix) hold the session, their points then replace those of the cars
+//! (teams) they list, and the answer's source is `championship`.
 //! Ties are broken by countback on Grand Prix results (most wins, then most second places, and so on, as the
 //! FIA Sporting Regulations rank drivers level on points).
 
