@@ -352,8 +352,10 @@ impl ChartsApi {
     /// takes exactly two (their fastest laps), the track maps one, the mini-sector map two to five.
     drivers: Query<Option<DriverNumberList>>,
     /// First lap to include (lap-based charts).
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000")))]
     lap_min: Query<Option<i32>>,
     /// Last lap to include (lap-based charts).
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000")))]
     lap_max: Query<Option<i32>>,
     /// The reference lap of `telemetry-comparison`, `lap-delta`, `track-map` and `gear-shift-map`: `DRIVER:LAP`
     /// (`1:39`) or `DRIVER` for that driver's fastest lap; default the session's fastest lap.
@@ -364,6 +366,7 @@ impl ChartsApi {
     comparison: Query<Option<LapChoiceValue>>,
     /// Session key of the compared lap (`telemetry-comparison`, `lap-delta`): another session at the same
     /// circuit, e.g. last year's race; default the charted session.
+    #[oai(validator(minimum(value = "1")))]
     comparison_session: Query<Option<i32>>,
   ) -> ChartResponse {
     let result: Result<_, ApiError> = async {
