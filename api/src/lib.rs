@@ -7,7 +7,8 @@
 //! - [`problem`]: RFC 9457 problem details for every error.
 //! - [`middleware`]: request id, metrics, limits, timeout, problem conversion, ETag/304.
 //! - [`cache`]: the response cache for charts (Redis or in process, single-flight, degrades without Redis).
-//! - [`charts`]: the chart builders.
+//! - [`charts`]: the chart builders and their catalogue.
+//! - [`standings`]: championship standings after any round, and the season results the season charts share.
 //! - [`openf1`]: the Open F1 drop-in at `/openf1/v1/{endpoint}` (one query compiler, cached or streamed answers).
 //! - [`parameters`]: native routes reject query parameters their OpenAPI operation does not document.
 //! - [`metrics`], [`telemetry`]: Prometheus metrics and logging.
@@ -22,6 +23,7 @@ pub mod parameters;
 pub mod problem;
 pub mod routes;
 pub mod settings;
+pub mod standings;
 pub mod telemetry;
 
 use std::future::Future;

@@ -10,10 +10,11 @@ use sea_orm_migration::sea_orm::DatabaseBackend;
 mod m20261123_000001_create_calendar;
 mod m20261123_000002_create_session_data;
 mod m20261123_000003_create_ingest_state;
-mod m20261129_000001_index_telemetry_by_date;
+mod m20261201_000004_create_change_log;
+mod m20261202_000005_index_telemetry_by_date;
 
 /// `(table, index)`: `car_data` and `location` indexed by `(session_key, date, driver_number)`.
-pub use m20261129_000001_index_telemetry_by_date::INDEXES as TELEMETRY_DATE_INDEXES;
+pub use m20261202_000005_index_telemetry_by_date::INDEXES as TELEMETRY_DATE_INDEXES;
 
 /// Runs every migration of this crate in order.
 pub struct Migrator;
@@ -25,7 +26,8 @@ impl MigratorTrait for Migrator {
       Box::new(m20261123_000001_create_calendar::Migration),
       Box::new(m20261123_000002_create_session_data::Migration),
       Box::new(m20261123_000003_create_ingest_state::Migration),
-      Box::new(m20261129_000001_index_telemetry_by_date::Migration),
+      Box::new(m20261201_000004_create_change_log::Migration),
+      Box::new(m20261202_000005_index_telemetry_by_date::Migration),
     ]
   }
 }

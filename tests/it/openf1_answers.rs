@@ -4,7 +4,6 @@
 
 use api::settings::{Secret, Settings};
 use chrono::{TimeDelta, TimeZone, Utc};
-use entity::cache::{CacheKeys, CacheScope};
 use f1_backend::{Engine, redis_url, unique_name};
 use sea_orm::{EntityTrait, IntoActiveModel};
 use serde_json::{Value, json};
@@ -72,23 +71,26 @@ async fn a_session_answer_is_cached_in_its_scope_tagged_and_dropped_when_the_wor
     .expect("send");
   assert_eq!(conditional.status(), 304);
 
-  // Upstream corrects lap 2; the worker stores it and invalidates session 9472, as every commit does.
+  // Upstream corrects lap 2; the worker commits it through its one commit path (change log, invalidation of
+  // session 9472's scope).
   let database = sea_orm::Database::connect(compat.api.database_url())
     .await
     .expect("connect");
-  let corrected = json!({"meeting_key": 1229, "session_key": 9472, "driver_number": 1, "lap_number": 2,
-    "lap_duration": 95.001, "is_pit_out_lap": false});
-  worker::store::store_rows(&database, worker::store::Endpoint::Laps, &[corrected])
+  let corrected = [json!({"meeting_key": 1229, "session_key": 9472, "driver_number": 1, "lap_number": 2,
+    "lap_duration": 95.001, "is_pit_out_lap": false})];
+  let metrics = worker::metrics::Metrics::new();
+  let invalidator =
+    worker::invalidation::CacheInvalidator::new(Some(&redis_url()), &prefix, metrics.clone())
+      .expect("a Redis URL");
+  let committed = worker::commit::Committer::new(database, invalidator, metrics)
+    .commit(&[worker::commit::Batch {
+      endpoint: worker::store::Endpoint::Laps,
+      rows: &corrected,
+      year: Some(2024),
+    }])
     .await
-    .expect("store the correction");
-  let mut connection = redis_connection().await;
-  entity::cache::invalidate(
-    &mut connection,
-    &CacheKeys::new(prefix.clone()),
-    [CacheScope::Session(9472)],
-  )
-  .await
-  .expect("invalidate");
+    .expect("commit the correction");
+  assert_eq!(committed.stored.written, 1);
   let third = compat.ours("laps", query, false).await;
   assert_eq!(third.headers["x-cache"], "miss");
   let rows: Vec<Value> = serde_json::from_str(&third.body).expect("JSON");

@@ -18,7 +18,7 @@ use worker::{BackfillTarget, PollOutcome, Worker};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-async fn start_server(options: ServerOptions) -> OpenF1Server {
+pub(crate) async fn start_server(options: ServerOptions) -> OpenF1Server {
   OpenF1Server::start(options)
     .await
     .expect("start the local Open F1 server")
@@ -26,7 +26,11 @@ async fn start_server(options: ServerOptions) -> OpenF1Server {
 
 /// Settings pointing at the test database, the local server and (optionally) Redis, with limits and back-offs
 /// small enough for tests. One-hour telemetry windows keep the request count small.
-fn settings(database: &TestDatabase, server: &OpenF1Server, redis_url: Option<String>) -> Settings {
+pub(crate) fn settings(
+  database: &TestDatabase,
+  server: &OpenF1Server,
+  redis_url: Option<String>,
+) -> Settings {
   let mut settings = Settings::with_database(&database.url).expect("settings");
   settings.base_url = server.base_url();
   settings.token_url = server.token_url();
@@ -43,6 +47,8 @@ fn settings(database: &TestDatabase, server: &OpenF1Server, redis_url: Option<St
     max_retries: 4,
   };
   settings.telemetry_window = Duration::from_secs(3600);
+  // No MQTT unless a test sets up a broker (never Open F1's real one).
+  settings.mqtt = None;
   settings
 }
 
@@ -90,7 +96,7 @@ fn upstream_counts(server: &OpenF1Server, session_key: i32) -> Vec<(&'static str
   .collect()
 }
 
-async fn redis_connection() -> redis::aio::MultiplexedConnection {
+pub(crate) async fn redis_connection() -> redis::aio::MultiplexedConnection {
   redis::Client::open(f1_backend::redis_url())
     .expect("redis url")
     .get_multiplexed_async_connection()
@@ -204,10 +210,22 @@ async fn a_corrected_upstream_lap_is_updated_and_only_its_session_cache_is_evict
     (CacheScope::Season(2024), "standings"),
     (CacheScope::Calendar, "meetings"),
   ];
+  let (versions, _) = entity::change_log::scope_versions(&database.connection)
+    .await
+    .expect("scope versions");
   for (scope, name) in entries {
-    entity::cache::store_entry(&mut redis, &keys, scope, name, b"cached", 600)
-      .await
-      .expect("store a cache entry");
+    let stored = entity::cache::store_entry(
+      &mut redis,
+      &keys,
+      scope,
+      name,
+      versions.get(&scope).copied().unwrap_or(0),
+      b"cached",
+      Duration::from_secs(600),
+    )
+    .await
+    .expect("store a cache entry");
+    assert!(stored);
   }
 
   let mut corrected =
@@ -258,9 +276,9 @@ async fn a_corrected_upstream_lap_is_updated_and_only_its_session_cache_is_evict
     &mut redis,
     &keys,
     [
-      CacheScope::Session(9165),
-      CacheScope::Season(2024),
-      CacheScope::Calendar,
+      (CacheScope::Session(9165), 0),
+      (CacheScope::Season(2024), 0),
+      (CacheScope::Calendar, 0),
     ],
   )
   .await
