@@ -76,8 +76,10 @@ async fn a_session_answer_is_cached_in_its_scope_tagged_and_dropped_when_the_wor
   let database = sea_orm::Database::connect(compat.api.database_url())
     .await
     .expect("connect");
-  let corrected = [json!({"meeting_key": 1229, "session_key": 9472, "driver_number": 1, "lap_number": 2,
-    "lap_duration": 95.001, "is_pit_out_lap": false})];
+  let corrected = [
+    json!({"meeting_key": 1229, "session_key": 9472, "driver_number": 1, "lap_number": 2,
+    "lap_duration": 95.001, "is_pit_out_lap": false}),
+  ];
   let metrics = worker::metrics::Metrics::new();
   let invalidator =
     worker::invalidation::CacheInvalidator::new(Some(&redis_url()), &prefix, metrics.clone())
