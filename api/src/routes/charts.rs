@@ -153,7 +153,7 @@ pub enum ChartResponse {
   /// The figure did not change (`If-None-Match` matched the `ETag`).
   #[oai(status = 304)]
   NotModified,
-  /// A parameter is invalid; `detail` names it.
+  /// A parameter is invalid, or not one this operation takes; `detail` names it (and lists the accepted ones).
   #[oai(status = 400, content_type = "application/problem+json")]
   BadRequest(Json<Problem>),
   /// The query string is longer than 4096 bytes (answered by the request-limit layer, before any handler).

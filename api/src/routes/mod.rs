@@ -76,7 +76,7 @@ pub enum CollectionResponse<T: ToJSON + Send + Sync> {
   /// The body did not change (`If-None-Match` matched the `ETag`).
   #[oai(status = 304)]
   NotModified,
-  /// A parameter is invalid; `detail` names it.
+  /// A parameter is invalid, or not one this operation takes; `detail` names it (and lists the accepted ones).
   #[oai(status = 400, content_type = "application/problem+json")]
   BadRequest(Json<Problem>),
   /// The query string is longer than 4096 bytes (answered by the request-limit layer, before any handler).
@@ -141,7 +141,7 @@ pub enum ItemResponse<T: ToJSON + Send + Sync> {
   /// The body did not change (`If-None-Match` matched the `ETag`).
   #[oai(status = 304)]
   NotModified,
-  /// A parameter is invalid; `detail` names it.
+  /// A parameter is invalid, or not one this operation takes; `detail` names it (and lists the accepted ones).
   #[oai(status = 400, content_type = "application/problem+json")]
   BadRequest(Json<Problem>),
   /// The query string is longer than 4096 bytes (answered by the request-limit layer, before any handler).
