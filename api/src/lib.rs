@@ -24,6 +24,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
+use entity::database::DatabaseMonitor;
 use migration::MigratorTrait;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::Cors;
@@ -43,6 +44,8 @@ pub const API_TITLE: &str = "F1 data API";
 pub struct AppState {
   /// The database pool.
   pub database: DatabaseConnection,
+  /// Whether the database answers (probed in the background; never waits).
+  pub database_monitor: DatabaseMonitor,
   /// The response cache.
   pub cache: ResponseCache,
   /// The metrics.
@@ -78,6 +81,8 @@ pub fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
      **Errors** are RFC 9457 `application/problem+json` documents.\n\n\
      **Pagination**: collections take `limit` and `offset`; the body is a plain array, `X-Total-Count` gives the \
      number of matching rows and `Link: <…>; rel=\"next\"` points at the next page.\n\n\
+     **Outages**: while the database is unreachable, a request that needs it is answered `503` \
+     `application/problem+json` within a second, with `Retry-After`.\n\n\
      **Caching**: every 200 carries a strong `ETag`; send it back in `If-None-Match` to get `304 Not Modified`. \
      `Cache-Control` is long for finished sessions and short for live ones.",
   )
@@ -148,14 +153,17 @@ impl Application {
     Self::build_with_database(settings, database).await
   }
 
-  /// Like [`Application::build`] with an existing database pool (no migrations are run).
+  /// Like [`Application::build`] with an existing database pool (no migrations are run), which must be a pool of
+  /// `DATABASE_URL` (the database monitor probes that URL).
   ///
   /// # Errors
-  /// Fails when the Redis URL is malformed or the address cannot be bound.
+  /// Fails when the database or Redis URL is malformed or the address cannot be bound.
   pub async fn build_with_database(
     settings: Settings,
     database: DatabaseConnection,
   ) -> anyhow::Result<Self> {
+    let database_monitor = DatabaseMonitor::start(settings.database_url.expose())
+      .context("watch the database (DATABASE_URL)")?;
     let metrics = Metrics::new().context("register metrics")?;
     let cache = ResponseCache::new(
       settings.redis_url.as_ref().map(settings::Secret::expose),
@@ -177,6 +185,7 @@ impl Application {
       acceptor,
       state: AppState {
         database,
+        database_monitor,
         cache,
         metrics,
         settings: Arc::new(settings),
@@ -241,6 +250,7 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
     .unwrap_or_default();
   let layers = middleware::LayerSettings {
     metrics: state.metrics.clone(),
+    database_monitor: state.database_monitor.clone(),
     request_timeout: settings.request_timeout,
     route_labels: Arc::new(middleware::route_labels(
       document_paths.iter().map(String::as_str),

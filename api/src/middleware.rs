@@ -1,5 +1,6 @@
-//! The layers every request passes: request id and tracing span, metrics, query-string limit, timeout,
-//! problem+json for every error (including poem's own 404/405/413), and strong ETags with `If-None-Match` → 304.
+//! The layers every request passes: request id and tracing span, metrics, query-string limit, timeout, failing
+//! fast while the database is unreachable, problem+json for every error (including poem's own 404/405/413) with
+//! `Retry-After` on every 503, and strong ETags with `If-None-Match` → 304.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,8 +11,12 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
+use entity::database::DatabaseMonitor;
+
 use crate::metrics::Metrics;
-use crate::problem::{PROBLEM_CONTENT_TYPE, Problem};
+use crate::problem::{
+  DATABASE_UNAVAILABLE_DETAIL, PROBLEM_CONTENT_TYPE, Problem, RETRY_AFTER_SECONDS,
+};
 
 /// The request id header, accepted from the client (or generated) and echoed in the response.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -19,6 +24,12 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const MAX_QUERY_LENGTH: usize = 4096;
 /// Largest accepted request body, in bytes (larger is answered 413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// While the database is unreachable, how long a request may take to answer without it (a cached answer does,
+/// in microseconds) before it is answered 503. With the monitor's probe interval and timeout, a request waiting
+/// on an unreachable database is answered within 0.2 + 0.4 + 0.2 = 0.8 s.
+pub const DATABASE_OUTAGE_GRACE: Duration = Duration::from_millis(200);
+/// Paths answered without the outage cut: the operational endpoints, which report the outage themselves.
+const OPERATIONAL_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
 /// What the layers need.
 #[derive(Clone)]
@@ -27,6 +38,8 @@ pub struct LayerSettings {
   pub metrics: Metrics,
   /// Longest time a request may take before it is answered 503.
   pub request_timeout: Duration,
+  /// Whether the database answers: requests are answered 503 soon after it stops.
+  pub database_monitor: DatabaseMonitor,
   /// Route labels: poem-openapi's internal patterns (`/v1/sessions/:param0/laps`) to the documented templates
   /// (`/v1/sessions/{session_key}/laps`).
   pub route_labels: Arc<HashMap<String, String>>,
@@ -117,12 +130,26 @@ async fn handle<E: Endpoint<Output = Response>>(
       );
       (problem.into_response(), "unmatched".to_owned())
     } else {
-      match tokio::time::timeout(layers.request_timeout, endpoint.call(request)).await {
-        Ok(Ok(response)) => {
+      let fails_fast = !OPERATIONAL_PATHS.contains(&path.as_str());
+      let monitor = &layers.database_monitor;
+      let call = async {
+        tokio::select! {
+          biased;
+          result = endpoint.call(request) => Some(result),
+          () = database_outage(monitor), if fails_fast => None,
+        }
+      };
+      match tokio::time::timeout(layers.request_timeout, call).await {
+        Ok(None) => {
+          tracing::warn!("the database is unreachable; answered 503");
+          let problem = Problem::new(StatusCode::SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE_DETAIL);
+          (problem.into_response(), "unmatched".to_owned())
+        }
+        Ok(Some(Ok(response))) => {
           let route = route_of_response(&response);
           (response, route)
         }
-        Ok(Err(error)) => {
+        Ok(Some(Err(error))) => {
           let route = error
             .data::<poem::PathPattern>()
             .map_or_else(|| "unmatched".to_owned(), |pattern| pattern.0.to_string());
@@ -139,6 +166,13 @@ async fn handle<E: Endpoint<Output = Response>>(
       }
     };
     response = ensure_problem(response);
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE
+      && !response.headers().contains_key(header::RETRY_AFTER)
+    {
+      response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    }
     if response.status() == StatusCode::METHOD_NOT_ALLOWED {
       response
         .headers_mut()
@@ -167,6 +201,17 @@ async fn handle<E: Endpoint<Output = Response>>(
   }
   .instrument(span)
   .await
+}
+
+/// Completes once the database has been unreachable for [`DATABASE_OUTAGE_GRACE`] in a row.
+async fn database_outage(monitor: &DatabaseMonitor) {
+  loop {
+    monitor.unreachable().await;
+    tokio::select! {
+      () = tokio::time::sleep(DATABASE_OUTAGE_GRACE) => return,
+      () = monitor.reachable() => {}
+    }
+  }
 }
 
 fn route_of_response(response: &Response) -> String {

@@ -5,6 +5,11 @@ use poem_openapi::Object;
 
 /// The media type of problem details.
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+/// The `Retry-After` of every 503 answer, in seconds: the database is probed every 0.2 s, so a second later an
+/// outage that ended is known to have ended.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+/// The `detail` of a 503 answered because the database is unreachable.
+pub const DATABASE_UNAVAILABLE_DETAIL: &str = "The database is unavailable; try again shortly.";
 
 /// An RFC 9457 problem details document.
 #[derive(Clone, Debug, Object, serde::Serialize)]
@@ -82,10 +87,7 @@ impl ApiError {
       Self::Database(error) => {
         tracing::error!(error = %error, "database error");
         if is_unavailable(error) {
-          Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The database is unavailable; try again shortly.",
-          )
+          Problem::new(StatusCode::SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE_DETAIL)
         } else {
           Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -5,7 +5,8 @@
 //! - [`ingest_state`]: the worker's bookkeeping of ingested sessions.
 //! - [`cache`]: the Redis key scheme for cached responses, with both the writing side (used by the api)
 //!   and the invalidation side (used by the worker), so the two can never disagree.
-//! - [`database`]: connecting to MariaDB/MySQL or the embedded SQLite default.
+//! - [`database`]: connecting to MariaDB/MySQL or the embedded SQLite default, and [`database::DatabaseMonitor`],
+//!   which knows without waiting whether the database answers.
 
 pub mod cache;
 pub mod database;

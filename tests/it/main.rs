@@ -10,6 +10,7 @@ mod charts;
 mod deploy;
 mod migrations;
 mod openf1_server;
+mod outage;
 mod store;
 mod tcp_proxy;
 mod viewer;

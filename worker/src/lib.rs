@@ -98,6 +98,7 @@ pub struct Worker {
   ingestor: Ingestor,
   metrics: Metrics,
   lease: Arc<Mutex<Option<Lease>>>,
+  database_monitor: entity::database::DatabaseMonitor,
   acceptor: Option<TcpAcceptor>,
   local_address: SocketAddr,
   last_calendar_sync: Mutex<Option<Instant>>,
@@ -139,6 +140,8 @@ impl Worker {
     )
     .await
     .context("could not connect to the database (DATABASE_URL)")?;
+    let database_monitor = entity::database::DatabaseMonitor::start(settings.database_url.expose())
+      .context("could not watch the database (DATABASE_URL)")?;
     let client =
       OpenF1Client::new(&settings, metrics.clone()).context("could not build the HTTP client")?;
     let invalidator = CacheInvalidator::new(
@@ -173,6 +176,7 @@ impl Worker {
       ingestor,
       metrics,
       lease: Arc::new(Mutex::new(None)),
+      database_monitor,
       acceptor: Some(acceptor),
       local_address,
       last_calendar_sync: Mutex::new(None),
@@ -420,7 +424,7 @@ impl Worker {
     let server_stop = CancellationToken::new();
     let server = self.acceptor.take().map(|acceptor| {
       let routes = server::routes(server::ServerState {
-        database: self.ingestor.database().clone(),
+        database_monitor: self.database_monitor.clone(),
         lease: self.lease.clone(),
         metrics: self.metrics.clone(),
       });
