@@ -124,11 +124,30 @@ pub fn openapi_document(public_url: &str, max_page_size: u64) -> String {
   serde_json::to_string_pretty(&document).unwrap_or(spec)
 }
 
-/// A bound, ready-to-run api.
+/// A bound, ready-to-run api: the public listener and the metrics listener.
 pub struct Application {
   port: u16,
   acceptor: TcpAcceptor,
+  metrics_port: u16,
+  metrics_acceptor: TcpAcceptor,
   state: AppState,
+}
+
+/// How long the metrics server may take to finish a scrape at shutdown.
+const METRICS_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Binds `address` for the setting `variable`, returning the acceptor and its port.
+async fn bind(address: std::net::SocketAddr, variable: &str) -> anyhow::Result<(TcpAcceptor, u16)> {
+  let acceptor = TcpListener::bind(address)
+    .into_acceptor()
+    .await
+    .with_context(|| format!("bind {address} ({variable})"))?;
+  let port = acceptor
+    .local_addr()
+    .first()
+    .and_then(|address| address.as_socket_addr().map(std::net::SocketAddr::port))
+    .context("read the bound port")?;
+  Ok((acceptor, port))
 }
 
 impl Application {
@@ -171,18 +190,14 @@ impl Application {
       metrics.clone(),
     )
     .context("open the Redis cache (REDIS_URL)")?;
-    let acceptor = TcpListener::bind(settings.listen_address)
-      .into_acceptor()
-      .await
-      .with_context(|| format!("bind {} (API_LISTEN_ADDRESS)", settings.listen_address))?;
-    let port = acceptor
-      .local_addr()
-      .first()
-      .and_then(|address| address.as_socket_addr().map(std::net::SocketAddr::port))
-      .context("read the bound port")?;
+    let (acceptor, port) = bind(settings.listen_address, "API_LISTEN_ADDRESS").await?;
+    let (metrics_acceptor, metrics_port) =
+      bind(settings.metrics_address, "API_METRICS_ADDRESS").await?;
     Ok(Self {
       port,
       acceptor,
+      metrics_port,
+      metrics_acceptor,
       state: AppState {
         database,
         database_monitor,
@@ -199,18 +214,47 @@ impl Application {
     self.port
   }
 
-  /// Serves until `shutdown` completes, then drains in-flight requests for at most `API_SHUTDOWN_TIMEOUT_SECONDS`.
+  /// The bound port of the metrics server (`API_METRICS_ADDRESS`).
+  #[must_use]
+  pub fn metrics_port(&self) -> u16 {
+    self.metrics_port
+  }
+
+  /// Serves the api and, on its own port, `/metrics`, until `shutdown` completes; then drains in-flight requests
+  /// for at most `API_SHUTDOWN_TIMEOUT_SECONDS` and stops the metrics server.
   ///
   /// # Errors
-  /// Fails when the server fails.
+  /// Fails when either server fails.
   pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let settings = self.state.settings.clone();
+    let metrics_routes = Route::new()
+      .at("/metrics", get(routes::operations::metrics))
+      .data(self.state.clone());
     let app = build_endpoint(self.state);
-    tracing::info!(port = self.port, "api listening");
-    Server::new_with_acceptor(self.acceptor)
-      .run_with_graceful_shutdown(app, shutdown, Some(settings.shutdown_timeout))
-      .await
-      .context("serve HTTP")
+    tracing::info!(
+      port = self.port,
+      metrics_port = self.metrics_port,
+      "api listening"
+    );
+    let (stop_metrics, metrics_stop) = tokio::sync::watch::channel(false);
+    let api = async {
+      let served = Server::new_with_acceptor(self.acceptor)
+        .run_with_graceful_shutdown(app, shutdown, Some(settings.shutdown_timeout))
+        .await;
+      stop_metrics.send_replace(true);
+      served
+    };
+    let metrics = Server::new_with_acceptor(self.metrics_acceptor).run_with_graceful_shutdown(
+      metrics_routes,
+      async move {
+        let mut metrics_stop = metrics_stop;
+        metrics_stop.wait_for(|stop| *stop).await.ok();
+      },
+      Some(METRICS_SHUTDOWN_TIMEOUT),
+    );
+    let (served, metrics_served) = tokio::join!(api, metrics);
+    served.context("serve HTTP")?;
+    metrics_served.context("serve metrics (API_METRICS_ADDRESS)")
   }
 }
 
@@ -232,7 +276,6 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
     .at("/openapi.json", spec)
     .at("/healthz", get(routes::operations::healthz))
     .at("/readyz", get(routes::operations::readyz))
-    .at("/metrics", get(routes::operations::metrics))
     .at("/viewer", get(charts::viewer::page))
     .at("/viewer/viewer.js", get(charts::viewer::script))
     .at("/viewer/plotly.min.js", get(charts::viewer::plotly))

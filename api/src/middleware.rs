@@ -15,7 +15,8 @@ use entity::database::DatabaseMonitor;
 
 use crate::metrics::Metrics;
 use crate::problem::{
-  DATABASE_UNAVAILABLE_DETAIL, PROBLEM_CONTENT_TYPE, Problem, RETRY_AFTER_SECONDS,
+  DATABASE_UNAVAILABLE_DETAIL, MAX_DETAIL_BYTES, MAX_INSTANCE_BYTES, PROBLEM_CONTENT_TYPE, Problem,
+  RETRY_AFTER_SECONDS, bounded,
 };
 
 /// The request id header, accepted from the client (or generated) and echoed in the response.
@@ -29,7 +30,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// on an unreachable database is answered within 0.2 + 0.4 + 0.2 = 0.8 s.
 pub const DATABASE_OUTAGE_GRACE: Duration = Duration::from_millis(200);
 /// Paths answered without the outage cut: the operational endpoints, which report the outage themselves.
-const OPERATIONAL_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+const OPERATIONAL_PATHS: [&str; 2] = ["/healthz", "/readyz"];
 
 /// What the layers need.
 #[derive(Clone)]
@@ -277,7 +278,8 @@ fn ensure_problem(response: Response) -> Response {
   replaced
 }
 
-/// Sets the `instance` member of a problem+json body to the request path.
+/// Sets the `instance` member of a problem+json body to the request path, and bounds `instance` and `detail`
+/// ([`MAX_INSTANCE_BYTES`], [`MAX_DETAIL_BYTES`]), so that no client input is echoed at any length.
 async fn with_instance(mut response: Response, path: &str) -> Response {
   let is_problem = response
     .headers()
@@ -294,8 +296,13 @@ async fn with_instance(mut response: Response, path: &str) -> Response {
     Ok(serde_json::Value::Object(mut members)) => {
       members.insert(
         "instance".to_owned(),
-        serde_json::Value::String(path.to_owned()),
+        serde_json::Value::String(bounded(path, MAX_INSTANCE_BYTES).into_owned()),
       );
+      if let Some(serde_json::Value::String(detail)) = members.get_mut("detail")
+        && detail.len() > MAX_DETAIL_BYTES
+      {
+        *detail = bounded(detail, MAX_DETAIL_BYTES).into_owned();
+      }
       serde_json::to_vec(&members).unwrap_or_else(|_| body.to_vec())
     }
     _ => body.to_vec(),

@@ -126,7 +126,7 @@ async fn metrics_count_requests_by_route_template_and_status() {
   let api = TestApi::seeded(Engine::Sqlite, &["9472_bahrain_2024_race"]).await;
   api.get_rows("/v1/sessions/9472/stints").await;
   api.get("/v1/sessions/1/stints").await;
-  let metrics = api.get("/metrics").await.text().await.expect("metrics");
+  let metrics = api.metrics().await;
   assert!(
     metrics.contains(
       "http_requests_total{method=\"GET\",route=\"/v1/sessions/{session_key}/stints\",status=\"200\"} 1"

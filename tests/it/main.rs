@@ -8,6 +8,7 @@ mod api_operations;
 mod api_support;
 mod charts;
 mod deploy;
+mod exposure;
 mod migrations;
 mod openf1_server;
 mod outage;

@@ -128,7 +128,8 @@ fn chart_kind(slug: &str) -> Result<ChartKind, ApiError> {
   ChartKind::from_slug(slug).ok_or_else(|| {
     let known: Vec<_> = ChartKind::ALL.iter().map(ChartKind::slug).collect();
     ApiError::NotFound(format!(
-      "No chart named `{slug}`; known charts: {}.",
+      "No chart named `{}`; known charts: {}.",
+      crate::problem::echoed(slug),
       known.join(", ")
     ))
   })

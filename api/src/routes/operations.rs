@@ -1,4 +1,5 @@
-//! Operational endpoints outside the OpenAPI document: `/healthz`, `/readyz` and `/metrics`.
+//! Operational endpoints outside the OpenAPI document: `/healthz` and `/readyz` on the public port, `/metrics` on
+//! `API_METRICS_ADDRESS`.
 
 use std::time::Duration;
 
