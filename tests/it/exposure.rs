@@ -2,8 +2,6 @@
 //! (while sqlx's slow-statement logging stays on elsewhere), problem documents never echo client input at any
 //! length, and the api's metrics are served on their own address, not on the public port.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use f1_backend::{Engine, TestDatabase};
@@ -12,39 +10,7 @@ use tokio_util::sync::CancellationToken;
 use worker::lease::Lease;
 
 use crate::api_support::TestApi;
-
-/// Log lines written by the subscriber of [`capture_logs`].
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl CapturedLogs {
-  fn text(&self) -> String {
-    String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
-  }
-}
-
-impl Write for CapturedLogs {
-  fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-    self.0.lock().expect("log buffer").extend_from_slice(bytes);
-    Ok(bytes.len())
-  }
-
-  fn flush(&mut self) -> std::io::Result<()> {
-    Ok(())
-  }
-}
-
-/// Captures every event of this thread (the test runs on a current-thread runtime, so its tasks log here too).
-fn capture_logs() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
-  let logs = CapturedLogs::default();
-  let writer = logs.clone();
-  let subscriber = tracing_subscriber::fmt()
-    .with_max_level(tracing::Level::INFO)
-    .with_ansi(false)
-    .with_writer(move || writer.clone())
-    .finish();
-  (logs, tracing::subscriber::set_default(subscriber))
-}
+use crate::logs::capture_logs;
 
 #[tokio::test]
 async fn a_standby_worker_waits_for_the_lease_without_slow_statement_warnings() {

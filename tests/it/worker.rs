@@ -18,7 +18,7 @@ use worker::{BackfillTarget, PollOutcome, Worker};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-async fn start_server(options: ServerOptions) -> OpenF1Server {
+pub(crate) async fn start_server(options: ServerOptions) -> OpenF1Server {
   OpenF1Server::start(options)
     .await
     .expect("start the local Open F1 server")
@@ -26,7 +26,11 @@ async fn start_server(options: ServerOptions) -> OpenF1Server {
 
 /// Settings pointing at the test database, the local server and (optionally) Redis, with limits and back-offs
 /// small enough for tests. One-hour telemetry windows keep the request count small.
-fn settings(database: &TestDatabase, server: &OpenF1Server, redis_url: Option<String>) -> Settings {
+pub(crate) fn settings(
+  database: &TestDatabase,
+  server: &OpenF1Server,
+  redis_url: Option<String>,
+) -> Settings {
   let mut settings = Settings::with_database(&database.url).expect("settings");
   settings.base_url = server.base_url();
   settings.token_url = server.token_url();
@@ -47,7 +51,10 @@ fn settings(database: &TestDatabase, server: &OpenF1Server, redis_url: Option<St
 }
 
 /// Rows of every per-session table for `session_key`, as (table, count).
-async fn table_counts(database: &TestDatabase, session_key: i32) -> Vec<(&'static str, usize)> {
+pub(crate) async fn table_counts(
+  database: &TestDatabase,
+  session_key: i32,
+) -> Vec<(&'static str, usize)> {
   vec![
     (
       "laps",
@@ -76,7 +83,10 @@ async fn table_counts(database: &TestDatabase, session_key: i32) -> Vec<(&'stati
 }
 
 /// The same tables as counted by the server from its fixtures.
-fn upstream_counts(server: &OpenF1Server, session_key: i32) -> Vec<(&'static str, usize)> {
+pub(crate) fn upstream_counts(
+  server: &OpenF1Server,
+  session_key: i32,
+) -> Vec<(&'static str, usize)> {
   [
     "laps",
     "stints",
