@@ -191,6 +191,26 @@ async fn cached_chart(
   Ok((bytes, outcome.as_str().to_owned()))
 }
 
+/// The documented example session: the 2024 Bahrain Grand Prix race, which Swagger UI's "Try it out" fills in.
+fn example_session_key() -> i32 {
+  9472
+}
+
+/// The documented example session chart.
+fn example_session_chart() -> String {
+  ChartKind::LapTimes.slug().to_owned()
+}
+
+/// The documented example season.
+fn example_year() -> i32 {
+  2024
+}
+
+/// The documented example season chart.
+fn example_season_chart() -> String {
+  ChartKind::ChampionshipProgression.slug().to_owned()
+}
+
 #[OpenApi(tag = "ApiTags::Charts")]
 impl ChartsApi {
   /// Session chart
@@ -212,8 +232,10 @@ impl ChartsApi {
     &self,
     state: Data<&AppState>,
     /// Open F1 session key.
+    #[oai(example = "example_session_key")]
     session_key: Path<i32>,
     /// Chart name, e.g. `lap-times`.
+    #[oai(example = "example_session_chart")]
     chart: Path<String>,
     /// Car numbers to include, comma-separated (`1,44`); all drivers when absent.
     drivers: Query<Option<DriverNumberList>>,
@@ -243,7 +265,8 @@ impl ChartsApi {
 
   /// Season chart
   ///
-  /// A Plotly figure spanning a season, e.g. `GET /v1/seasons/2024/charts/championship-points`. Cached per season.
+  /// A Plotly figure spanning a season, e.g. `GET /v1/seasons/2024/charts/championship-progression`. Cached per
+  /// season.
   /// Example response:
   ///
   /// ```json
@@ -259,8 +282,10 @@ impl ChartsApi {
     &self,
     state: Data<&AppState>,
     /// Season year.
+    #[oai(example = "example_year")]
     year: Path<i32>,
-    /// Chart name, e.g. `championship-points`.
+    /// Chart name, e.g. `championship-progression`.
+    #[oai(example = "example_season_chart")]
     chart: Path<String>,
     /// Car numbers to include, comma-separated; all drivers when absent.
     drivers: Query<Option<DriverNumberList>>,
