@@ -161,7 +161,7 @@ impl ResponseCache {
         )
         .await
         {
-          Ok(Ok(value)) => Ok(value.map(Arc::new)),
+          Ok(Ok(value)) => Ok(value.map(|entry| Arc::new(entry.value))),
           Ok(Err(error)) => Err(error.to_string()),
           Err(_) => Err("timed out".to_owned()),
         }
@@ -194,13 +194,14 @@ impl ResponseCache {
             &self.keys,
             scope,
             name,
+            0,
             &value,
-            time_to_live.as_secs(),
+            time_to_live,
           ),
         )
         .await
         {
-          Ok(Ok(())) => Ok(()),
+          Ok(Ok(_)) => Ok(()),
           Ok(Err(error)) => Err(error.to_string()),
           Err(_) => Err("timed out".to_owned()),
         }

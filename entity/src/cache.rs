@@ -1,13 +1,33 @@
-//! The cache key scheme shared by the api (which writes cached responses) and the worker (which invalidates them).
+//! The cache key scheme shared by the api (which writes cached responses) and the worker (which invalidates them),
+//! and the versioning that keeps a figure overtaken by a change from ever being stored or served.
 //!
-//! Every cached entry belongs to exactly one [`CacheScope`]: a session, a season or the calendar. Its key is
-//! `{prefix}:{{<scope>}}:<name>`; the braces are a Redis Cluster hash tag, so all keys of a scope share a slot.
-//! Each scope has an index set, `{prefix}:{{<scope>}}:index`, listing its entries. [`store_entry`] writes an entry
-//! and registers it in the index in one transaction; [`invalidate`] deletes a scope's entries and index in one
-//! Lua script, so invalidation is atomic and touches nothing outside the scopes it is given.
+//! **Keys.** Every cached entry belongs to exactly one [`CacheScope`]: a session, a season or the calendar. Its key
+//! is `{prefix}:{{<scope>}}:<name>`; the braces are a Redis Cluster hash tag, so all keys of a scope share a slot
+//! and one Lua script may touch them together. Each scope also has an index set, `{prefix}:{{<scope>}}:index`,
+//! listing its entries, and a version, `{prefix}:{{<scope>}}:version`. Changes are published on
+//! `{prefix}:changes` ([`CacheKeys::changes_channel`]).
+//!
+//! **Versions.** The version of a scope is the id of the newest [`crate::change_log`] row affecting it (0 when no
+//! retained change does). Change ids are committed in order, so a build that starts after its reader knew version
+//! `v` reads every change `<= v`. The rule, in both cache tiers:
+//! 1. a build records the version of its scope as known *before* it reads the database;
+//! 2. an entry is stored only if no newer version is known by then, and in Redis this check is atomic: [`store_entry`]
+//!    is one Lua script that refuses when the scope's Redis version, or the version of an entry already there, is
+//!    greater than the entry's;
+//! 3. an entry is served only while its version is `>=` the newest version the reader knows for its scope.
+//!
+//! The worker, after each commit, runs [`invalidate`]: one Lua script per scope that raises the scope's Redis
+//! version to the change id and deletes the scope's entries and index, atomically. Whatever the interleaving of a
+//! build with a commit, an entry holding data older than a change is either refused when stored (2) or, if it
+//! slipped in before the version moved, deleted by the script or refused when read (3). Redis being down at the
+//! worker's commit loses nothing: the readers learn the version from the change log and apply rule 3.
+//!
+//! Entries never live longer than [`MAX_ENTRY_LIFETIME`], shorter than the change log's retention, so the change
+//! log still holds every change that could make a living entry stale.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::time::Duration;
 
 use redis::aio::ConnectionLike;
 
@@ -67,6 +87,10 @@ pub fn scopes_affected_by(
   scopes
 }
 
+/// The longest any cache entry may live (either tier): an hour less than the change log's retention.
+pub const MAX_ENTRY_LIFETIME: Duration =
+  Duration::from_secs(crate::change_log::RETENTION.as_secs() - 3600);
+
 /// Builds cache keys under one prefix.
 #[derive(Clone, Debug)]
 pub struct CacheKeys {
@@ -105,47 +129,79 @@ impl CacheKeys {
   pub fn index(&self, scope: CacheScope) -> String {
     format!("{}:{{{scope}}}:index", self.prefix)
   }
+
+  /// The key holding the version of `scope` (the newest change id the worker invalidated it for).
+  #[must_use]
+  pub fn version(&self, scope: CacheScope) -> String {
+    format!("{}:{{{scope}}}:version", self.prefix)
+  }
+
+  /// The pub/sub channel on which the worker publishes its changes (a JSON array of
+  /// [`crate::change_log::Change`] per commit).
+  #[must_use]
+  pub fn changes_channel(&self) -> String {
+    format!("{}:changes", self.prefix)
+  }
 }
 
-/// Writes `value` under entry `name` of `scope` with a time-to-live, and registers it in the scope's index,
-/// in one MULTI/EXEC transaction.
+/// A cached entry as stored in Redis: its scope version and its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEntry {
+  /// The version of the entry's scope read before it was built.
+  pub version: i64,
+  /// The entry's bytes (opaque to this crate).
+  pub value: Vec<u8>,
+}
+
+const STORE_SCRIPT: &str = r"
+local version = tonumber(ARGV[1])
+local scope_version = tonumber(redis.call('GET', KEYS[3]) or '0')
+if scope_version > version then
+  return 0
+end
+local existing = redis.call('HGET', KEYS[1], 'version')
+if existing and tonumber(existing) > version then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'value', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('SADD', KEYS[2], KEYS[1])
+if redis.call('TTL', KEYS[2]) < tonumber(ARGV[3]) then
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+return 1
+";
+
+/// Stores `value` as entry `name` of `scope`, built at `version`, with a time-to-live (capped at
+/// [`MAX_ENTRY_LIFETIME`]), and registers it in the scope's index, in one Lua script. Refuses (returns `false`)
+/// when the scope's version in Redis or the version of the entry already stored is newer than `version`: the
+/// value was overtaken by a change.
 ///
 /// # Errors
-/// Returns the Redis error when the connection or the command fails.
+/// Returns the Redis error when the connection or the script fails.
 pub async fn store_entry<C: ConnectionLike>(
   connection: &mut C,
   keys: &CacheKeys,
   scope: CacheScope,
   name: &str,
+  version: i64,
   value: &[u8],
-  time_to_live_seconds: u64,
-) -> redis::RedisResult<()> {
-  let entry_key = keys.entry(scope, name);
-  let index_key = keys.index(scope);
-  let time_to_live_seconds = time_to_live_seconds.max(1);
-  let index_time_to_live = i64::try_from(time_to_live_seconds).unwrap_or(i64::MAX);
-  redis::pipe()
-    .atomic()
-    .set_ex(&entry_key, value, time_to_live_seconds)
-    .ignore()
-    .sadd(&index_key, &entry_key)
-    .ignore()
-    // The index lives at least as long as its longest entry; GT only ever extends it.
-    .cmd("EXPIRE")
-    .arg(&index_key)
-    .arg(index_time_to_live)
-    .arg("GT")
-    .ignore()
-    .cmd("EXPIRE")
-    .arg(&index_key)
-    .arg(index_time_to_live)
-    .arg("NX")
-    .ignore()
-    .query_async(connection)
-    .await
+  time_to_live: Duration,
+) -> redis::RedisResult<bool> {
+  let seconds = time_to_live.min(MAX_ENTRY_LIFETIME).as_secs().max(1);
+  let stored: i64 = redis::Script::new(STORE_SCRIPT)
+    .key(keys.entry(scope, name))
+    .key(keys.index(scope))
+    .key(keys.version(scope))
+    .arg(version)
+    .arg(value)
+    .arg(seconds)
+    .invoke_async(connection)
+    .await?;
+  Ok(stored == 1)
 }
 
-/// Reads entry `name` of `scope`.
+/// Reads entry `name` of `scope` with its version.
 ///
 /// # Errors
 /// Returns the Redis error when the connection or the command fails.
@@ -154,14 +210,25 @@ pub async fn fetch_entry<C: ConnectionLike>(
   keys: &CacheKeys,
   scope: CacheScope,
   name: &str,
-) -> redis::RedisResult<Option<Vec<u8>>> {
-  redis::cmd("GET")
+) -> redis::RedisResult<Option<StoredEntry>> {
+  let (version, value): (Option<i64>, Option<Vec<u8>>) = redis::cmd("HMGET")
     .arg(keys.entry(scope, name))
+    .arg("version")
+    .arg("value")
     .query_async(connection)
-    .await
+    .await?;
+  Ok(match (version, value) {
+    (Some(version), Some(value)) => Some(StoredEntry { version, value }),
+    _ => None,
+  })
 }
 
 const INVALIDATE_SCRIPT: &str = r"
+local version = tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+if version > current then
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+end
 local entries = redis.call('SMEMBERS', KEYS[1])
 local removed = 0
 for _, key in ipairs(entries) do
@@ -171,26 +238,68 @@ redis.call('DEL', KEYS[1])
 return removed
 ";
 
-/// Deletes every entry of each scope and the scope's index, each scope atomically (one Lua script per scope,
-/// since scopes live in different cluster slots). Returns how many entries were deleted.
+/// For each `(scope, version)`: raises the scope's version to `version` (never lowers it) and deletes every entry
+/// of the scope and its index, each scope atomically (one Lua script per scope, since scopes live in different
+/// cluster slots). Returns how many entries were deleted.
 ///
 /// # Errors
 /// Returns the Redis error when the connection or the script fails.
 pub async fn invalidate<C: ConnectionLike>(
   connection: &mut C,
   keys: &CacheKeys,
-  scopes: impl IntoIterator<Item = CacheScope>,
+  scopes: impl IntoIterator<Item = (CacheScope, i64)>,
 ) -> redis::RedisResult<u64> {
   let script = redis::Script::new(INVALIDATE_SCRIPT);
+  let version_lifetime = crate::change_log::RETENTION.as_secs();
   let mut removed = 0_u64;
-  for scope in scopes {
+  for (scope, version) in scopes {
     let count: u64 = script
       .key(keys.index(scope))
+      .key(keys.version(scope))
+      .arg(version)
+      .arg(version_lifetime)
       .invoke_async(connection)
       .await?;
     removed += count;
   }
   Ok(removed)
+}
+
+/// Publishes the changes of one commit on [`CacheKeys::changes_channel`] as one JSON array.
+///
+/// # Errors
+/// Returns the Redis error when the connection or the command fails.
+pub async fn publish_changes<C: ConnectionLike>(
+  connection: &mut C,
+  keys: &CacheKeys,
+  changes: &[crate::change_log::Change],
+) -> redis::RedisResult<()> {
+  let message = serde_json::to_vec(changes).map_err(|error| {
+    redis::RedisError::from((
+      redis::ErrorKind::Client,
+      "could not encode the changes",
+      error.to_string(),
+    ))
+  })?;
+  redis::cmd("PUBLISH")
+    .arg(keys.changes_channel())
+    .arg(message)
+    .query_async::<i64>(connection)
+    .await?;
+  Ok(())
+}
+
+/// The version each scope takes from a commit's changes: the newest change id affecting it.
+#[must_use]
+pub fn versions_of(changes: &[crate::change_log::Change]) -> BTreeMap<CacheScope, i64> {
+  let mut versions = BTreeMap::new();
+  for change in changes {
+    for scope in change.scopes() {
+      let version = versions.entry(scope).or_insert(change.id);
+      *version = (*version).max(change.id);
+    }
+  }
+  versions
 }
 
 #[cfg(test)]
@@ -209,6 +318,11 @@ mod tests {
       "f1:{season:2024}:index"
     );
     assert_eq!(keys.index(CacheScope::Calendar), "f1:{calendar}:index");
+    assert_eq!(
+      keys.version(CacheScope::Session(9472)),
+      "f1:{session:9472}:version"
+    );
+    assert_eq!(keys.changes_channel(), "f1:changes");
   }
 
   #[test]

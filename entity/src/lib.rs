@@ -3,12 +3,15 @@
 //! - [`tables`]: one SeaORM entity per Open F1 endpoint (the table is named after the endpoint), each keyed by
 //!   the endpoint's natural key so that ingest can upsert; re-exported at the crate root (`entity::laps`).
 //! - [`ingest_state`]: the worker's bookkeeping of ingested sessions.
-//! - [`cache`]: the Redis key scheme for cached responses, with both the writing side (used by the api)
-//!   and the invalidation side (used by the worker), so the two can never disagree.
+//! - [`change_log`]: what each worker commit changed (written by the worker in the same transaction, read by the
+//!   api's change feed), and the JSON published on Redis.
+//! - [`cache`]: the Redis key scheme and versioning of cached responses, with both the writing side (used by the
+//!   api) and the invalidation side (used by the worker), so the two can never disagree.
 //! - [`database`]: connecting to MariaDB/MySQL or the embedded SQLite default, and [`database::DatabaseMonitor`],
 //!   which knows without waiting whether the database answers.
 
 pub mod cache;
+pub mod change_log;
 pub mod database;
 pub mod ingest_state;
 pub mod tables;

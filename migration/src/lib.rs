@@ -10,6 +10,7 @@ use sea_orm_migration::sea_orm::DatabaseBackend;
 mod m20261123_000001_create_calendar;
 mod m20261123_000002_create_session_data;
 mod m20261123_000003_create_ingest_state;
+mod m20261201_000004_create_change_log;
 
 /// Runs every migration of this crate in order.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
       Box::new(m20261123_000001_create_calendar::Migration),
       Box::new(m20261123_000002_create_session_data::Migration),
       Box::new(m20261123_000003_create_ingest_state::Migration),
+      Box::new(m20261201_000004_create_change_log::Migration),
     ]
   }
 }

@@ -54,7 +54,7 @@ async fn a_session_chart_is_cached_in_redis_under_its_normalised_name_then_serve
   .await
   .expect("get");
   assert!(stored.is_some(), "stored under the shared key scheme");
-  let removed = entity::cache::invalidate(&mut connection, &keys, [CacheScope::Session(9472)])
+  let removed = entity::cache::invalidate(&mut connection, &keys, [(CacheScope::Session(9472), 0)])
     .await
     .expect("invalidate");
   assert_eq!(removed, 1);

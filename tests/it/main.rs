@@ -7,6 +7,7 @@ mod api_fuzz;
 mod api_operations;
 mod api_support;
 mod backfill;
+mod change_log;
 mod charts;
 mod deploy;
 mod exposure;

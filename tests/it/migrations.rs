@@ -27,8 +27,9 @@ const DATA_TABLES: [&str; 18] = [
 ];
 
 /// The natural key of each table, in primary-key order.
-const NATURAL_KEYS: [(&str, &[&str]); 19] = [
+const NATURAL_KEYS: [(&str, &[&str]); 20] = [
   ("car_data", &["session_key", "driver_number", "date"]),
+  ("change_log", &["id"]),
   ("championship_drivers", &["session_key", "driver_number"]),
   ("championship_teams", &["session_key", "team_name"]),
   ("drivers", &["session_key", "driver_number"]),
@@ -60,6 +61,7 @@ const NATURAL_KEYS: [(&str, &[&str]); 19] = [
 fn expected_tables_after_up() -> Vec<String> {
   let mut names: Vec<String> = DATA_TABLES.iter().map(|name| (*name).to_owned()).collect();
   names.push("ingest_state".to_owned());
+  names.push("change_log".to_owned());
   names.push("seaql_migrations".to_owned());
   names.sort();
   names

@@ -214,10 +214,22 @@ async fn a_corrected_upstream_lap_is_updated_and_only_its_session_cache_is_evict
     (CacheScope::Season(2024), "standings"),
     (CacheScope::Calendar, "meetings"),
   ];
+  let (versions, _) = entity::change_log::scope_versions(&database.connection)
+    .await
+    .expect("scope versions");
   for (scope, name) in entries {
-    entity::cache::store_entry(&mut redis, &keys, scope, name, b"cached", 600)
-      .await
-      .expect("store a cache entry");
+    let stored = entity::cache::store_entry(
+      &mut redis,
+      &keys,
+      scope,
+      name,
+      versions.get(&scope).copied().unwrap_or(0),
+      b"cached",
+      Duration::from_secs(600),
+    )
+    .await
+    .expect("store a cache entry");
+    assert!(stored);
   }
 
   let mut corrected =
@@ -268,9 +280,9 @@ async fn a_corrected_upstream_lap_is_updated_and_only_its_session_cache_is_evict
     &mut redis,
     &keys,
     [
-      CacheScope::Session(9165),
-      CacheScope::Season(2024),
-      CacheScope::Calendar,
+      (CacheScope::Session(9165), 0),
+      (CacheScope::Season(2024), 0),
+      (CacheScope::Calendar, 0),
     ],
   )
   .await

@@ -1,24 +1,25 @@
-//! Fetching Open F1 responses and storing them: one transaction per fetched response (the unit of work), then
-//! invalidation of exactly the cache scopes the written rows affect, and the `ingest_state` bookkeeping.
+//! Fetching Open F1 responses and storing them through the one commit path ([`crate::commit`]): one transaction
+//! per fetched response (the unit of work) with its change log rows, then invalidation of exactly the cache scopes
+//! the written rows affect; and the `ingest_state` bookkeeping.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use entity::cache::{CacheScope, scopes_affected_by};
 use entity::{drivers, ingest_state, sessions};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
   ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-  QueryOrder, Statement, TransactionTrait,
+  QueryOrder, Statement,
 };
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{FetchError, OpenF1Client, Query};
+use crate::commit::{Batch, Committer};
 use crate::invalidation::CacheInvalidator;
 use crate::metrics::Metrics;
 use crate::schedule::{self, SessionWork};
-use crate::store::{Endpoint, StoreOutcome, store_rows};
+use crate::store::{Endpoint, StoreOutcome};
 
 /// Per-session endpoints fetched with `?session_key=K`, in order (drivers first: telemetry needs them).
 pub const SESSION_ENDPOINTS: [Endpoint; 14] = [
@@ -110,21 +111,12 @@ impl IngestReport {
 pub struct Ingestor {
   database: DatabaseConnection,
   client: OpenF1Client,
-  invalidator: CacheInvalidator,
-  metrics: Metrics,
+  committer: Committer,
   telemetry_window: std::time::Duration,
 }
 
 fn open_f1_time(instant: DateTime<Utc>) -> String {
   instant.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
-}
-
-fn newest_date(rows: &[Value]) -> Option<DateTime<Utc>> {
-  rows
-    .iter()
-    .filter_map(|row| row.get("date").and_then(Value::as_str))
-    .filter_map(crate::records::parse_datetime)
-    .max()
 }
 
 impl Ingestor {
@@ -138,10 +130,9 @@ impl Ingestor {
     telemetry_window: std::time::Duration,
   ) -> Self {
     Self {
+      committer: Committer::new(database.clone(), invalidator, metrics),
       database,
       client,
-      invalidator,
-      metrics,
       telemetry_window,
     }
   }
@@ -150,6 +141,12 @@ impl Ingestor {
   #[must_use]
   pub fn database(&self) -> &DatabaseConnection {
     &self.database
+  }
+
+  /// The one commit path every writer uses (see [`crate::commit`]).
+  #[must_use]
+  pub fn committer(&self) -> &Committer {
+    &self.committer
   }
 
   /// Whether live sessions can be read (a token is configured).
@@ -173,8 +170,9 @@ impl Ingestor {
     }
   }
 
-  /// Stores one fetched response in one transaction, then invalidates the affected cache scopes.
-  /// `year` is the season of the rows (used for season-wide scopes).
+  /// Stores one fetched response through the one commit path ([`Committer::commit`]): one transaction with its
+  /// change log rows, then invalidation of the affected cache scopes. `year` is the season of the rows (used for
+  /// season-wide scopes).
   ///
   /// # Errors
   /// The database error; the transaction is rolled back.
@@ -184,36 +182,15 @@ impl Ingestor {
     rows: &[Value],
     year: Option<i32>,
   ) -> Result<StoreOutcome, DbErr> {
-    if rows.is_empty() {
-      self.metrics.count_rows(endpoint.name(), 0, 0);
-      return Ok(StoreOutcome::default());
-    }
-    let transaction = self.database.begin().await?;
-    let outcome = store_rows(&transaction, endpoint, rows).await?;
-    transaction.commit().await?;
-    self
-      .metrics
-      .count_rows(endpoint.name(), outcome.received, outcome.written);
-    if let Some(newest) = newest_date(rows) {
-      self
-        .metrics
-        .set_upstream_lag((Utc::now() - newest).num_seconds().max(0));
-    }
-    if outcome.written > 0 {
-      let mut scopes: BTreeSet<CacheScope> = BTreeSet::new();
-      for session_key in &outcome.sessions_changed {
-        scopes.extend(scopes_affected_by(
-          endpoint.name(),
-          Some(*session_key),
-          year,
-        ));
-      }
-      if !outcome.meetings_changed.is_empty() {
-        scopes.extend(scopes_affected_by(endpoint.name(), None, year));
-      }
-      self.invalidator.invalidate(scopes).await;
-    }
-    Ok(outcome)
+    let outcome = self
+      .committer
+      .commit(&[Batch {
+        endpoint,
+        rows,
+        year,
+      }])
+      .await?;
+    Ok(outcome.stored)
   }
 
   async fn fetch_and_store(

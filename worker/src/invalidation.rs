@@ -1,13 +1,15 @@
-//! Evicting stale cache entries after a committed batch: exactly the scopes
-//! [`entity::cache::scopes_affected_by`] names, through [`entity::cache::invalidate`].
+//! Announcing a commit to the cache after COMMIT: raising the version and evicting the entries of exactly the
+//! scopes its changes affect ([`entity::change_log::Change::scopes`], through [`entity::cache::invalidate`]), then
+//! publishing the changes on Redis pub/sub ([`entity::cache::publish_changes`]) so that every api replica drops
+//! its in-process copies at once.
 //!
-//! Redis being down never loses a database write: the failure is logged and counted, and the entries expire by
-//! their time-to-live.
+//! Redis being down never loses a database write nor correctness: the failure is logged and counted, and the
+//! api replicas learn the changes from the `change_log` table they poll.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
-use entity::cache::{CacheKeys, CacheScope};
+use entity::cache::CacheKeys;
+use entity::change_log::Change;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::metrics::Metrics;
@@ -15,7 +17,7 @@ use crate::metrics::Metrics;
 /// How long one Redis connection attempt or command may take.
 pub const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Invalidates cache scopes in Redis, or does nothing when no Redis is configured.
+/// Invalidates cache scopes in Redis and publishes changes, or does nothing when no Redis is configured.
 #[derive(Clone)]
 pub struct CacheInvalidator {
   connection: Option<ConnectionManager>,
@@ -50,37 +52,58 @@ impl CacheInvalidator {
     })
   }
 
-  /// Deletes the entries of `scopes`; logs and counts failures instead of returning them.
-  pub async fn invalidate(&self, scopes: BTreeSet<CacheScope>) {
+  /// Invalidates the scopes of one commit's `changes` (each raised to the newest change id affecting it), then
+  /// publishes the changes. Logs and counts failures instead of returning them.
+  pub async fn announce(&self, changes: &[Change]) {
     let Some(connection) = &self.connection else {
       return;
     };
-    if scopes.is_empty() {
+    if changes.is_empty() {
       return;
     }
+    let versions = entity::cache::versions_of(changes);
     let mut connection = connection.clone();
     let attempt = tokio::time::timeout(
       REDIS_TIMEOUT * 2,
-      entity::cache::invalidate(&mut connection, &self.keys, scopes.iter().copied()),
+      entity::cache::invalidate(&mut connection, &self.keys, versions.clone()),
     )
     .await;
     match attempt {
       Ok(Ok(removed)) => {
-        for _ in &scopes {
+        for _ in &versions {
           self.metrics.count_invalidation(true);
         }
-        tracing::debug!(?scopes, removed, "invalidated cache scopes");
+        tracing::debug!(?versions, removed, "invalidated cache scopes");
       }
       Ok(Err(error)) => {
         self.metrics.count_invalidation(false);
-        tracing::warn!(%error, ?scopes, "could not invalidate the cache; entries will expire by their TTL");
+        tracing::warn!(%error, ?versions, "could not invalidate the cache; the api learns the change from the change log");
       }
       Err(_) => {
         self.metrics.count_invalidation(false);
+        self.metrics.count_publication(false);
         tracing::warn!(
-          ?scopes,
-          "invalidating the cache timed out; entries will expire by their TTL"
+          ?versions,
+          "invalidating the cache timed out; the api learns the change from the change log"
         );
+        // Redis hangs: do not wait for it a second time.
+        return;
+      }
+    }
+    let published = tokio::time::timeout(
+      REDIS_TIMEOUT,
+      entity::cache::publish_changes(&mut connection, &self.keys, changes),
+    )
+    .await;
+    match published {
+      Ok(Ok(())) => self.metrics.count_publication(true),
+      Ok(Err(error)) => {
+        self.metrics.count_publication(false);
+        tracing::warn!(%error, "could not publish the changes; the api learns them from the change log");
+      }
+      Err(_) => {
+        self.metrics.count_publication(false);
+        tracing::warn!("publishing the changes timed out; the api learns them from the change log");
       }
     }
   }

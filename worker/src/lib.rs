@@ -5,9 +5,10 @@
 //! - [`client`]: the rate-limited, retrying, authenticating Open F1 client.
 //! - [`records`]: parsing upstream rows into validated models (unknown fields ignored, bad rows rejected).
 //! - [`store`]: upserting parsed rows on their natural keys, writing only what is new or changed.
-//! - [`ingest`]: fetch, store one response per transaction, invalidate, keep `ingest_state`.
+//! - [`commit`]: the one commit path every writer uses: store, append the change log, COMMIT, invalidate, publish.
+//! - [`ingest`]: fetch, store one response per transaction (through [`commit`]), keep `ingest_state`.
 //! - [`schedule`]: when a session is due (first ingest, live polling, re-polls for corrections).
-//! - [`invalidation`]: Redis cache invalidation that never blocks ingest.
+//! - [`invalidation`]: Redis cache invalidation and change publication that never block ingest.
 //! - [`lease`]: the single-writer lease (MySQL `GET_LOCK` or a SQLite lock file).
 //! - [`metrics`], [`server`]: Prometheus metrics and the health/readiness/metrics HTTP server.
 //! - [`telemetry`]: logging setup. [`cli`]: the command line (`run`, `once`, `backfill`, `migrate`, `healthcheck`).
@@ -16,6 +17,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod commit;
 pub mod ingest;
 pub mod invalidation;
 pub mod lease;
@@ -231,14 +233,20 @@ impl Worker {
     }
   }
 
-  /// One pass: syncs the calendar when due, then ingests every session that is due (live sessions first, then
-  /// the most recent finished ones). One failing session is recorded and does not stop the others.
+  /// One pass: prunes the change log, syncs the calendar when due, then ingests every session that is due (live
+  /// sessions first, then the most recent finished ones). One failing session is recorded and does not stop the
+  /// others.
   ///
   /// # Errors
   /// Fails when the database cannot be read to decide what is due.
   pub async fn poll_once(&self, cancellation: &CancellationToken) -> anyhow::Result<PollOutcome> {
     let mut failures = 0;
     let mut rows_written = 0;
+    match self.ingestor.committer().prune_change_log(Utc::now()).await {
+      Ok(0) => {}
+      Ok(pruned) => tracing::debug!(pruned, "pruned the change log"),
+      Err(error) => tracing::warn!(error = %error_chain(&error), "could not prune the change log"),
+    }
     {
       let mut last_sync = self.last_calendar_sync.lock().await;
       if calendar_sync_due(*last_sync, Instant::now(), self.settings.calendar_interval) {

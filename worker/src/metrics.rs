@@ -12,6 +12,8 @@ pub struct Metrics {
   upstream_lag_seconds: IntGauge,
   last_success_timestamp_seconds: IntGauge,
   invalidations: IntCounterVec,
+  publications: IntCounterVec,
+  change_log_pruned: IntCounter,
   upstream_locked: IntCounter,
   poll_failures: IntCounter,
   lease_held: IntGauge,
@@ -87,6 +89,17 @@ impl Metrics {
         "Cache scope invalidations, by outcome (`ok`, `failed`).",
         &["outcome"],
       ),
+      publications: counter_vec(
+        &registry,
+        "worker_change_publications_total",
+        "Commits published on the Redis changes channel, by outcome (`ok`, `failed`).",
+        &["outcome"],
+      ),
+      change_log_pruned: counter(
+        &registry,
+        "worker_change_log_pruned_total",
+        "Change log rows deleted because they are older than the retention.",
+      ),
       upstream_locked: counter(
         &registry,
         "worker_upstream_locked_total",
@@ -152,6 +165,23 @@ impl Metrics {
   #[must_use]
   pub fn invalidations(&self, outcome: &str) -> u64 {
     self.invalidations.with_label_values(&[outcome]).get()
+  }
+
+  /// Counts a publication of a commit's changes.
+  pub fn count_publication(&self, succeeded: bool) {
+    let outcome = if succeeded { "ok" } else { "failed" };
+    self.publications.with_label_values(&[outcome]).inc();
+  }
+
+  /// Publications with `outcome` (`ok` or `failed`) so far.
+  #[must_use]
+  pub fn publications(&self, outcome: &str) -> u64 {
+    self.publications.with_label_values(&[outcome]).get()
+  }
+
+  /// Counts pruned change log rows.
+  pub fn count_change_log_pruned(&self, rows: u64) {
+    self.change_log_pruned.inc_by(rows);
   }
 
   /// Counts a request refused because a session is live.
