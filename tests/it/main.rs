@@ -9,6 +9,7 @@ mod api_support;
 mod backfill;
 mod change_log;
 mod charts;
+mod crash;
 mod deploy;
 mod exposure;
 mod logs;
