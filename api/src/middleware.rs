@@ -110,7 +110,9 @@ async fn handle<E: Endpoint<Output = Response>>(
   let method = request.method().clone();
   let path = request.uri().path().to_owned();
   let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
-  let span = tracing::info_span!("request", %method, %path, %request_id);
+  // Logged bounded like `instance`: a huge path must not make a huge log line either.
+  let logged_path = bounded(&path, MAX_INSTANCE_BYTES).into_owned();
+  let span = tracing::info_span!("request", %method, path = %logged_path, %request_id);
   async move {
     let query_length = request.uri().query().map_or(0, str::len);
     let body_length = request
@@ -142,7 +144,8 @@ async fn handle<E: Endpoint<Output = Response>>(
       };
       match tokio::time::timeout(layers.request_timeout, call).await {
         Ok(None) => {
-          tracing::warn!("the database is unreachable; answered 503");
+          // The monitor logs the outage once; each request's 503 is in its "request finished" line.
+          tracing::debug!("the database is unreachable; answered 503");
           let problem = Problem::new(StatusCode::SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE_DETAIL);
           (problem.into_response(), "unmatched".to_owned())
         }
