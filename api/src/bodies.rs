@@ -854,3 +854,158 @@ impl From<championship_teams::Model> for TeamStanding {
     }
   }
 }
+
+/// Where the points of a standings answer come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum StandingsSource {
+  /// Open F1's championship tables (`championship_drivers` / `championship_teams`) of the round's Grand Prix.
+  Championship,
+  /// Summed from the session results of every Grand Prix and sprint up to the round (see `notes`).
+  SessionResults,
+}
+
+/// A driver's place in the drivers' championship after a round.
+#[derive(Clone, Debug, PartialEq, Object)]
+pub struct DriverStandingsEntry {
+  /// Championship position (tied drivers share one).
+  pub position: i32,
+  /// Car number for the season.
+  pub driver_number: i32,
+  /// Three-letter acronym, e.g. "VER".
+  #[oai(nullable)]
+  pub name_acronym: Option<String>,
+  /// Full name.
+  #[oai(nullable)]
+  pub full_name: Option<String>,
+  /// Team in the driver's latest race up to the round.
+  #[oai(nullable)]
+  pub team_name: Option<String>,
+  /// Team colour as hex RRGGBB without '#'.
+  #[oai(nullable)]
+  pub team_colour: Option<String>,
+  /// Championship points.
+  pub points: f64,
+  /// Grands Prix won up to the round (sprints not counted).
+  pub wins: i32,
+}
+
+/// A team's place in the constructors' championship after a round.
+#[derive(Clone, Debug, PartialEq, Object)]
+pub struct TeamStandingsEntry {
+  /// Championship position (tied teams share one).
+  pub position: i32,
+  /// Team name.
+  pub team_name: String,
+  /// Team colour as hex RRGGBB without '#'.
+  #[oai(nullable)]
+  pub team_colour: Option<String>,
+  /// Championship points.
+  pub points: f64,
+  /// Grands Prix won by the team's drivers up to the round.
+  pub wins: i32,
+}
+
+/// The drivers' championship after one round of a season.
+#[derive(Clone, Debug, PartialEq, Object)]
+pub struct DriversStandings {
+  /// Season year.
+  pub year: i32,
+  /// The round the standings are after (1 = the season's first Grand Prix weekend).
+  pub after_round: i32,
+  /// Rounds on the season's calendar (Grand Prix weekends that are not cancelled).
+  pub rounds: i32,
+  /// Open F1 meeting key of round `after_round`.
+  pub meeting_key: i32,
+  /// Name of round `after_round`, e.g. "Chinese Grand Prix".
+  pub meeting_name: String,
+  /// Where the points come from.
+  pub source: StandingsSource,
+  /// How the points were obtained when that is not plain: results whose points were derived from their
+  /// finishing position, rounds without results, and so on.
+  pub notes: Vec<String>,
+  /// Every driver who scored or raced, by championship position.
+  pub standings: Vec<DriverStandingsEntry>,
+}
+
+/// The constructors' championship after one round of a season.
+#[derive(Clone, Debug, PartialEq, Object)]
+pub struct TeamsStandings {
+  /// Season year.
+  pub year: i32,
+  /// The round the standings are after (1 = the season's first Grand Prix weekend).
+  pub after_round: i32,
+  /// Rounds on the season's calendar (Grand Prix weekends that are not cancelled).
+  pub rounds: i32,
+  /// Open F1 meeting key of round `after_round`.
+  pub meeting_key: i32,
+  /// Name of round `after_round`, e.g. "Chinese Grand Prix".
+  pub meeting_name: String,
+  /// Where the points come from.
+  pub source: StandingsSource,
+  /// How the points were obtained when that is not plain: results whose points were derived from their
+  /// finishing position, rounds without results, and so on.
+  pub notes: Vec<String>,
+  /// Every team that scored or raced, by championship position.
+  pub standings: Vec<TeamStandingsEntry>,
+}
+
+/// A query parameter a chart takes.
+#[derive(Clone, Debug, PartialEq, Object)]
+pub struct ChartParameterDescription {
+  /// The query parameter's name, e.g. `drivers`.
+  pub name: String,
+  /// What it does.
+  pub description: String,
+}
+
+/// One chart of the catalogue (`GET /v1/charts`).
+#[derive(Clone, Debug, PartialEq, Object)]
+pub struct ChartDescription {
+  /// Stable name used in the chart URL, e.g. `lap-times`.
+  pub slug: String,
+  /// Human title, e.g. "Lap times".
+  pub title: String,
+  /// One line saying what the chart shows.
+  pub description: String,
+  /// `session` (`/v1/sessions/{session_key}/charts/{slug}`) or `season` (`/v1/seasons/{year}/charts/{slug}`).
+  pub scope: crate::charts::ChartScope,
+  /// Session charts: the session types the chart suits (for other types it answers an empty figure saying
+  /// why). Season charts: the session types whose results it reads.
+  pub session_types: Vec<crate::charts::SessionType>,
+  /// The query parameters it takes; any other chart parameter is answered with 400.
+  pub parameters: Vec<ChartParameterDescription>,
+  /// The Open F1 tables (endpoint names) its figure is built from: a change to one of them can change it.
+  pub tables: Vec<String>,
+  /// The URL template, e.g. `/v1/sessions/{session_key}/charts/lap-times`.
+  pub path: String,
+}
+
+impl From<crate::charts::ChartKind> for ChartDescription {
+  fn from(kind: crate::charts::ChartKind) -> Self {
+    let spec = kind.spec();
+    let path = match spec.scope {
+      crate::charts::ChartScope::Session => {
+        format!("/v1/sessions/{{session_key}}/charts/{}", spec.slug)
+      }
+      crate::charts::ChartScope::Season => format!("/v1/seasons/{{year}}/charts/{}", spec.slug),
+    };
+    Self {
+      slug: spec.slug.to_owned(),
+      title: spec.title.to_owned(),
+      description: spec.description.to_owned(),
+      scope: spec.scope,
+      session_types: spec.session_types.to_vec(),
+      parameters: spec
+        .parameters
+        .iter()
+        .map(|parameter| ChartParameterDescription {
+          name: parameter.name().to_owned(),
+          description: parameter.description().to_owned(),
+        })
+        .collect(),
+      tables: kind.tables().into_iter().map(str::to_owned).collect(),
+      path,
+    }
+  }
+}

@@ -7,7 +7,8 @@
 //! - [`problem`]: RFC 9457 problem details for every error.
 //! - [`middleware`]: request id, metrics, limits, timeout, problem conversion, ETag/304.
 //! - [`cache`]: the response cache for charts (Redis or in process, single-flight, degrades without Redis).
-//! - [`charts`]: the chart builders.
+//! - [`charts`]: the chart builders and their catalogue.
+//! - [`standings`]: championship standings after any round, and the season results the season charts share.
 //! - [`metrics`], [`telemetry`]: Prometheus metrics and logging.
 
 pub mod bodies;
@@ -18,6 +19,7 @@ pub mod middleware;
 pub mod problem;
 pub mod routes;
 pub mod settings;
+pub mod standings;
 pub mod telemetry;
 
 use std::future::Future;

@@ -1,28 +1,21 @@
 // F1 chart viewer: season → event → session → chart, rendered with the vendored plotly.js.
+// The chart menu and the parameter fields come from the catalogue (GET /v1/charts): each chart lists the query
+// parameters it takes, and only those are shown and sent.
 // After each render the body carries data-chart-state ("loading" | "rendered" | "error"), data-trace-count
 // and, on error, data-chart-error, so a headless browser can assert on the outcome.
-// URL parameters preselect: ?session=9472&chart=lap-times[&drivers=1,16][&laps=10-30] or ?season=2024&chart=...
+// URL parameters preselect: ?session=9472&chart=lap-times[&drivers=1,16][&laps=10-30][&reference=1:39]
+// [&comparison=16:36][&comparison_session=9468] or ?season=2024&chart=results-heatmap.
 "use strict";
 
-// Mirrors `ChartKind` (api/src/charts/mod.rs); replaced by GET /v1/charts when the API offers it.
-const DEFAULT_CHARTS = [
-  { slug: "lap-times", title: "Lap times", season: false },
-  { slug: "lap-time-distribution", title: "Lap-time distribution", season: false },
-  { slug: "team-pace", title: "Team pace ranking", season: false },
-  { slug: "tyre-strategy", title: "Tyre strategy", season: false },
-  { slug: "position-changes", title: "Position changes", season: false },
-  { slug: "gap-to-leader", title: "Gap to leader", season: false },
-  { slug: "interval-to-car-ahead", title: "Interval to car ahead", season: false },
-  { slug: "pit-stops", title: "Pit stop durations", season: false },
-  { slug: "qualifying-delta", title: "Qualifying delta to pole", season: false },
-  { slug: "sector-comparison", title: "Sector comparison", season: false },
-  { slug: "speed-traps", title: "Speed-trap comparison", season: false },
-  { slug: "weather", title: "Weather", season: false },
-  { slug: "telemetry-comparison", title: "Fastest-lap telemetry comparison", season: false },
-  { slug: "track-map", title: "Speed on the track map", season: false },
-  { slug: "positions-gained", title: "Grid vs finish: positions gained", season: false },
-  { slug: "championship-progression", title: "Championship points progression", season: true },
-];
+// Form fields per catalogue parameter name (`lap_min` and `lap_max` share the "laps" field, e.g. "10-30").
+const FIELDS = {
+  drivers: "drivers",
+  lap_min: "laps",
+  lap_max: "laps",
+  reference: "reference",
+  comparison: "comparison",
+  comparison_session: "comparison_session",
+};
 
 const elements = {
   form: document.getElementById("picker"),
@@ -32,10 +25,14 @@ const elements = {
   chart: document.getElementById("chart-kind"),
   drivers: document.getElementById("drivers"),
   laps: document.getElementById("laps"),
+  reference: document.getElementById("reference"),
+  comparison: document.getElementById("comparison"),
+  comparison_session: document.getElementById("comparison_session"),
+  description: document.getElementById("chart-description"),
   status: document.getElementById("status"),
   plot: document.getElementById("chart"),
 };
-let charts = DEFAULT_CHARTS;
+let charts = [];
 
 function setState(state, message) {
   document.body.dataset.chartState = state;
@@ -83,17 +80,36 @@ function fill(select, options, selected) {
 }
 
 async function loadCharts() {
-  try {
-    const listed = rows(await getJson("/v1/charts"))
-      .map((chart) => ({
-        slug: chart.slug ?? chart,
-        title: chart.title ?? chart.slug ?? chart,
-        season: Boolean(chart.season ?? chart.is_season_chart),
-      }))
-      .filter((chart) => typeof chart.slug === "string");
-    if (listed.length > 0) charts = listed;
-  } catch (_) { /* the constant above matches ChartKind */ }
-  fill(elements.chart, charts.map((chart) => ({ value: chart.slug, label: chart.title })));
+  charts = rows(await getJson("/v1/charts")).filter((chart) => typeof chart.slug === "string");
+  const groups = [["session", "Session charts"], ["season", "Season charts"]].map(([scope, label]) => {
+    const group = document.createElement("optgroup");
+    group.label = label;
+    group.append(...charts.filter((chart) => chart.scope === scope).map((chart) => {
+      const option = document.createElement("option");
+      option.value = chart.slug;
+      option.textContent = chart.title;
+      option.title = chart.description;
+      return option;
+    }));
+    return group;
+  });
+  elements.chart.replaceChildren(...groups);
+  elements.chart.disabled = charts.length === 0;
+}
+
+function chartOf(slug) {
+  return charts.find((candidate) => candidate.slug === slug);
+}
+
+// Shows the fields of the chosen chart's parameters and its description.
+function showParameters() {
+  const chart = chartOf(elements.chart.value);
+  const taken = new Set((chart?.parameters || []).map((parameter) => FIELDS[parameter.name]));
+  for (const field of new Set(Object.values(FIELDS))) {
+    elements[field].closest("label").hidden = !taken.has(field);
+  }
+  const types = chart?.scope === "session" ? ` (${(chart.session_types || []).join(", ")} sessions)` : "";
+  elements.description.textContent = chart ? `${chart.description}${types}` : "";
 }
 
 async function loadSeasons(selected) {
@@ -127,14 +143,22 @@ async function loadSessions(selected) {
   })), selected ?? races.at(-1)?.session_key);
 }
 
-function chartUrl({ session, season, chart, drivers, laps }) {
-  const kind = charts.find((candidate) => candidate.slug === chart);
-  const base = kind?.season
-    ? `/v1/seasons/${encodeURIComponent(season)}/charts/${encodeURIComponent(chart)}`
-    : `/v1/sessions/${encodeURIComponent(session)}/charts/${encodeURIComponent(chart)}`;
+function chartUrl(selection) {
+  const chart = chartOf(selection.chart);
+  const base = (chart?.path || `/v1/sessions/{session_key}/charts/${selection.chart}`)
+    .replace("{session_key}", encodeURIComponent(selection.session))
+    .replace("{year}", encodeURIComponent(selection.season));
+  const taken = new Set((chart?.parameters || []).map((parameter) => parameter.name));
   const query = new URLSearchParams();
-  if (drivers) query.set("drivers", drivers.replace(/\s+/g, ""));
-  if (laps) query.set("laps", laps.trim());
+  if (taken.has("drivers") && selection.drivers) query.set("drivers", selection.drivers.replace(/\s+/g, ""));
+  if (taken.has("lap_min") && selection.laps) {
+    const [first, last] = selection.laps.trim().split("-");
+    if (first) query.set("lap_min", first);
+    if (last) query.set("lap_max", last);
+  }
+  for (const name of ["reference", "comparison", "comparison_session"]) {
+    if (taken.has(name) && selection[name]) query.set(name, selection[name].trim());
+  }
   const text = query.toString();
   return text ? `${base}?${text}` : base;
 }
@@ -171,24 +195,26 @@ async function draw(selection) {
   }
 }
 
+const PARAMETER_FIELDS = ["drivers", "laps", "reference", "comparison", "comparison_session"];
+
 function currentSelection() {
-  return {
+  const selection = {
     season: elements.season.value,
     session: elements.session.value,
     chart: elements.chart.value,
-    drivers: elements.drivers.value,
-    laps: elements.laps.value,
   };
+  for (const field of PARAMETER_FIELDS) selection[field] = elements[field].value;
+  return selection;
 }
 
 function rememberInUrl(selection) {
   const query = new URLSearchParams();
-  const kind = charts.find((candidate) => candidate.slug === selection.chart);
-  if (kind?.season) query.set("season", selection.season);
+  if (chartOf(selection.chart)?.scope === "season") query.set("season", selection.season);
   else query.set("session", selection.session);
   query.set("chart", selection.chart);
-  if (selection.drivers) query.set("drivers", selection.drivers);
-  if (selection.laps) query.set("laps", selection.laps);
+  for (const field of PARAMETER_FIELDS) {
+    if (selection[field]) query.set(field, selection[field]);
+  }
   history.replaceState(null, "", `${location.pathname}?${query}`);
 }
 
@@ -198,13 +224,20 @@ async function start() {
     session: params.get("session"),
     season: params.get("season"),
     chart: params.get("chart"),
-    drivers: params.get("drivers") || "",
-    laps: params.get("laps") || "",
   };
-  elements.drivers.value = preselected.drivers;
-  elements.laps.value = preselected.laps;
-  await loadCharts();
+  for (const field of PARAMETER_FIELDS) {
+    preselected[field] = params.get(field) || "";
+    elements[field].value = preselected[field];
+  }
+  try {
+    await loadCharts();
+  } catch (error) {
+    setState("error", `Could not load the chart catalogue: ${error.message}`);
+    return;
+  }
   if (preselected.chart) elements.chart.value = preselected.chart;
+  showParameters();
+  elements.chart.addEventListener("change", showParameters);
 
   // A preselected session is drawn at once; the pickers fill in around it.
   if (preselected.chart && (preselected.session || preselected.season)) {

@@ -412,3 +412,27 @@ async fn shutdown_stops_the_server_within_the_drain_timeout() {
     "no longer listening"
   );
 }
+
+#[tokio::test]
+async fn the_latest_session_skips_cancelled_sessions_like_open_f1() {
+  use sea_orm::ConnectionTrait;
+  let database = f1_backend::TestDatabase::migrated(Engine::Sqlite).await;
+  f1_backend::seed_fixtures(
+    &database.connection,
+    &["11253_suzuka_2026_race", "11249_suzuka_2026_qualifying"],
+  )
+  .await;
+  // Test manipulation of a recorded row: mark the Suzuka 2026 race (the latest started session) as cancelled.
+  database
+    .connection
+    .execute_unprepared("UPDATE sessions SET is_cancelled = 1 WHERE session_key = 11253")
+    .await
+    .expect("cancel the race");
+  let api = TestApi::start(
+    api::settings::Settings::for_tests(database.url.clone()),
+    Some(database),
+  )
+  .await;
+  let latest = api.get_json("/v1/sessions/latest").await;
+  assert_eq!(latest["session_key"], 11249, "the qualifying before it");
+}

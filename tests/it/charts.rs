@@ -132,7 +132,28 @@ fn every_chart_kind_has_a_unique_kebab_case_slug_that_round_trips() {
     .iter()
     .filter(|kind| kind.is_season_chart())
     .collect();
-  assert_eq!(season, [&ChartKind::ChampionshipProgression]);
+  assert_eq!(
+    season,
+    [
+      &ChartKind::ChampionshipProgression,
+      &ChartKind::ConstructorsProgression,
+      &ChartKind::ResultsHeatmap,
+      &ChartKind::TeammateHeadToHead
+    ]
+  );
+  assert!(
+    ChartKind::ALL.len() >= 24,
+    "issue 12 asks for 24 chart types"
+  );
+  for kind in ChartKind::ALL {
+    for table in kind.tables() {
+      assert!(
+        worker::store::Endpoint::from_name(table).is_some(),
+        "{}: `{table}` is an Open F1 endpoint the worker stores",
+        kind.slug()
+      );
+    }
+  }
 }
 
 #[tokio::test]
@@ -268,36 +289,36 @@ async fn lap_time_distribution_keeps_only_clean_laps() {
 }
 
 #[tokio::test]
-async fn team_pace_ranks_the_ten_teams_by_median_clean_lap_in_team_colours() {
+async fn team_pace_is_a_box_plot_per_team_fastest_median_first_in_team_colours() {
   let database = TestDatabase::migrated(Engine::MariaDb).await;
   seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
   let figure = chart(&database, BAHRAIN_2024_RACE, ChartKind::TeamPace).await;
-  assert_eq!(traces(&figure).len(), 1);
-  let bar = &traces(&figure)[0];
-  let teams: Vec<&str> = bar["x"]
-    .as_array()
-    .expect("teams")
-    .iter()
-    .filter_map(Value::as_str)
-    .collect();
-  assert_eq!(teams.len(), 10);
-  assert_eq!(
-    teams[0], "Red Bull Racing",
-    "Red Bull dominated Bahrain 2024"
-  );
-  let medians = numbers(&bar["y"]);
-  assert!(medians.windows(2).all(|pair| pair[0] <= pair[1]));
+  assert_eq!(title(&figure), "2024 Bahrain Grand Prix – Race: Team pace");
+  assert_eq!(traces(&figure).len(), 10, "one box per team");
   let drivers = recorded_drivers("9472_bahrain_2024_race");
   let colour_of_team: HashMap<&str, &str> = drivers
     .values()
     .map(|(colour, _, team)| (team.as_str(), colour.as_str()))
     .collect();
-  for (team, colour) in teams
-    .iter()
-    .zip(bar["marker"]["color"].as_array().expect("colours"))
-  {
-    assert_eq!(colour, colour_of_team[team]);
+  let mut medians = Vec::new();
+  for trace in traces(&figure) {
+    assert_eq!(trace["type"], "box");
+    let team = trace["name"].as_str().expect("team");
+    assert_eq!(trace["marker"]["color"], colour_of_team[team], "{team}");
+    let mut laps = numbers(&trace["y"]);
+    assert!(laps.len() >= 20, "{team}: both drivers' clean laps");
+    laps.sort_by(f64::total_cmp);
+    medians.push(laps[laps.len() / 2]);
   }
+  assert_eq!(
+    traces(&figure)[0]["name"],
+    "Red Bull Racing",
+    "Red Bull dominated Bahrain 2024"
+  );
+  assert!(
+    medians.windows(2).all(|pair| pair[0] <= pair[1] + 0.05),
+    "fastest median first: {medians:?}"
+  );
   assert!(
     figure["layout"]["yaxis"]["ticktext"]
       .as_array()
@@ -798,17 +819,31 @@ async fn telemetry_comparison_defaults_to_the_two_fastest_laps_and_integrates_di
   let figure = chart(&database, BAHRAIN_2024_RACE, ChartKind::TelemetryComparison).await;
   assert_eq!(
     traces(&figure).len(),
-    8,
-    "2 drivers x speed, throttle, brake, gear"
+    12,
+    "2 laps x speed, throttle, brake, gear, RPM, DRS"
   );
   let names = trace_names(&figure);
-  assert_eq!(names.iter().filter(|name| *name == "VER").count(), 4);
-  assert_eq!(names.iter().filter(|name| *name == "LEC").count(), 4);
-  let axes: Vec<&str> = traces(&figure)[..4]
+  assert_eq!(
+    names
+      .iter()
+      .filter(|name| *name == "VER lap 39 (1:32.608)")
+      .count(),
+    6
+  );
+  assert_eq!(
+    names
+      .iter()
+      .filter(|name| *name == "LEC lap 36 (1:34.090)")
+      .count(),
+    6
+  );
+  let axes: Vec<&str> = traces(&figure)[..6]
     .iter()
     .map(|trace| trace["yaxis"].as_str().expect("axis"))
     .collect();
-  assert_eq!(axes, ["y", "y2", "y3", "y4"]);
+  assert_eq!(axes, ["y", "y2", "y3", "y4", "y5", "y6"]);
+  assert_eq!(figure["layout"]["yaxis5"]["title"]["text"], "RPM");
+  assert_eq!(figure["layout"]["yaxis6"]["title"]["text"], "DRS open");
   let ver_distance = numbers(&traces(&figure)[0]["x"]);
   // 216 km/h = 60 m/s over the sampled whole quarter-seconds of the lap.
   let expected = 60.0 * ((ver_duration * 4.0).floor() / 4.0);
@@ -818,10 +853,11 @@ async fn telemetry_comparison_defaults_to_the_two_fastest_laps_and_integrates_di
     "{travelled} vs {expected}"
   );
   assert_eq!(
-    traces(&figure)[4]["line"]["dash"],
+    traces(&figure)[6]["line"]["dash"],
     Value::Null,
     "LEC is Ferrari's first car"
   );
+  assert_eq!(traces(&figure)[6]["line"]["color"], "#E8002D");
 
   let chosen = chart_with(
     &database,
@@ -833,7 +869,7 @@ async fn telemetry_comparison_defaults_to_the_two_fastest_laps_and_integrates_di
     },
   )
   .await;
-  assert_eq!(trace_names(&chosen)[0], "LEC");
+  assert!(trace_names(&chosen)[0].starts_with("LEC"));
 }
 
 #[tokio::test]
@@ -911,7 +947,7 @@ async fn championship_progression_uses_standings_when_stored_and_race_points_oth
   .expect("season chart");
   assert_eq!(
     title(&figure),
-    "2024 season: Championship points progression"
+    "2024 season: Drivers' championship progression"
   );
   let ver = traces(&figure)
     .iter()
@@ -981,4 +1017,228 @@ async fn every_session_chart_builds_on_sqlite() {
   }
   let lap_times = chart(&database, BAHRAIN_2024_RACE, ChartKind::LapTimes).await;
   assert_eq!(traces(&lap_times).len(), 20);
+}
+
+/// The trace of `figure` named `name`.
+fn trace_named<'figure>(figure: &'figure Value, name: &str) -> &'figure Value {
+  traces(figure)
+    .iter()
+    .find(|trace| trace["name"] == name)
+    .unwrap_or_else(|| panic!("no trace named {name}: {:?}", trace_names(figure)))
+}
+
+#[tokio::test]
+async fn tyre_degradation_plots_clean_laps_against_tyre_age_per_stint_with_a_fitted_slope() {
+  let database = TestDatabase::migrated(Engine::MariaDb).await;
+  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let request = ChartRequest {
+    drivers: vec![1, 16],
+    ..ChartRequest::default()
+  };
+  let figure = chart_with(
+    &database,
+    BAHRAIN_2024_RACE,
+    ChartKind::TyreDegradation,
+    &request,
+  )
+  .await;
+  assert_eq!(
+    title(&figure),
+    "2024 Bahrain Grand Prix – Race: Tyre degradation"
+  );
+  assert_eq!(
+    figure["layout"]["xaxis"]["title"]["text"],
+    "Tyre age (laps)"
+  );
+  let drivers = recorded_drivers("9472_bahrain_2024_race");
+  // VER ran three stints (recorded stints: SOFT laps 1-17 from 3 laps old, HARD 18-37 new, SOFT 38-57 new).
+  let names = trace_names(&figure);
+  let ver_stints: Vec<&String> = names
+    .iter()
+    .filter(|name| name.starts_with("VER · stint"))
+    .collect();
+  assert_eq!(ver_stints.len(), 3, "{names:?}");
+  assert!(ver_stints[1].starts_with("VER · stint 2 · HARD · "));
+  assert!(ver_stints[1].ends_with(" s/lap"));
+  for trace in traces(&figure) {
+    let acronym = &trace["legendgroup"].as_str().expect("legend group");
+    assert_eq!(
+      trace["marker"]["color"]
+        .as_str()
+        .or(trace["line"]["color"].as_str()),
+      Some(drivers[*acronym].0.as_str())
+    );
+  }
+  let hard = trace_named(&figure, ver_stints[1]);
+  let ages = numbers(&hard["x"]);
+  let times = numbers(&hard["y"]);
+  // Recorded: VER's lap 20 (1:35.160) is the third lap of the new hards, two laps old at its start.
+  let lap_20 = ages.iter().position(|age| *age == 2.0).expect("lap 20");
+  assert_eq!(times[lap_20], 95.16);
+  assert_eq!(hard["marker"]["symbol"], "diamond", "HARD");
+  // The fitted line of the stint follows its markers (same legend group, no legend entry).
+  let fit = trace_named(&figure, "VER stint 2 fit");
+  assert_eq!(fit["showlegend"], false);
+  assert_eq!(fit["mode"], "lines");
+  let fitted = numbers(&fit["y"]);
+  assert!(fitted[1] > fitted[0], "hards get slower as they wear");
+
+  let corrected = chart_with(
+    &database,
+    BAHRAIN_2024_RACE,
+    ChartKind::FuelCorrectedTyreDegradation,
+    &request,
+  )
+  .await;
+  assert_eq!(traces(&corrected).len(), traces(&figure).len());
+  let corrected_hard = traces(&corrected)
+    .iter()
+    .find(|trace| {
+      trace["name"]
+        .as_str()
+        .is_some_and(|name| name.starts_with("VER · stint 2 · HARD"))
+    })
+    .expect("corrected hard stint");
+  // Lap 20 of 57 starts with 110 kg × (1 − 19/57) on board, each kg costing 0.03 s.
+  let expected = 95.16 - 0.03 * 110.0 * (1.0 - 19.0 / 57.0);
+  assert!((numbers(&corrected_hard["y"])[lap_20] - expected).abs() < 1e-9);
+  assert!(
+    annotation_texts(&corrected)
+      .iter()
+      .any(|text| text.contains("Fuel model")
+        && text.contains("110 kg")
+        && text.contains("57 laps")),
+    "the fuel model is stated on the chart"
+  );
+}
+
+#[tokio::test]
+async fn tyre_degradation_explains_a_driver_without_laps_and_a_session_type_it_does_not_suit() {
+  let database = TestDatabase::migrated(Engine::MariaDb).await;
+  seed_fixtures(
+    &database.connection,
+    &["9472_bahrain_2024_race", "11249_suzuka_2026_qualifying"],
+  )
+  .await;
+  execute(
+    &database,
+    "DELETE FROM laps WHERE session_key = 9472 AND driver_number = 2",
+  )
+  .await;
+  let without_laps = chart_with(
+    &database,
+    BAHRAIN_2024_RACE,
+    ChartKind::TyreDegradation,
+    &ChartRequest {
+      drivers: vec![2],
+      ..ChartRequest::default()
+    },
+  )
+  .await;
+  assert_empty_figure(&without_laps);
+  for kind in [
+    ChartKind::TyreDegradation,
+    ChartKind::FuelCorrectedTyreDegradation,
+    ChartKind::Overtakes,
+    ChartKind::GapToLeader,
+  ] {
+    let figure = chart(&database, SUZUKA_2026_QUALIFYING, kind).await;
+    assert_empty_figure(&figure);
+    assert!(
+      annotation_texts(&figure)
+        .iter()
+        .any(|text| text.contains("is drawn for") && text.contains("a Qualifying session")),
+      "{}: {:?}",
+      kind.slug(),
+      annotation_texts(&figure)
+    );
+  }
+}
+
+#[tokio::test]
+async fn overtakes_count_moves_made_and_suffered_per_driver_from_the_recorded_table() {
+  let database = TestDatabase::migrated(Engine::MariaDb).await;
+  seed_fixtures(&database.connection, &["11253_suzuka_2026_race"]).await;
+  let figure = chart(&database, SUZUKA_2026_RACE, ChartKind::Overtakes).await;
+  assert_eq!(trace_names(&figure), ["Made", "Suffered"]);
+  let recorded = fixture_rows(&fixtures_dir().join("11253_suzuka_2026_race/overtakes.json"));
+  let drivers = recorded_drivers("11253_suzuka_2026_race");
+  let acronyms: Vec<&str> = traces(&figure)[0]["x"]
+    .as_array()
+    .expect("drivers")
+    .iter()
+    .filter_map(Value::as_str)
+    .collect();
+  assert!(!acronyms.is_empty());
+  let made = numbers(&traces(&figure)[0]["y"]);
+  let suffered = numbers(&traces(&figure)[1]["y"]);
+  for (index, acronym) in acronyms.iter().enumerate() {
+    let number = drivers[*acronym].1;
+    let count = |field: &str| {
+      recorded
+        .iter()
+        .filter(|row| row[field].as_i64() == Some(number))
+        .count() as f64
+    };
+    assert_eq!(made[index], count("overtaking_driver_number"), "{acronym}");
+    assert_eq!(
+      suffered[index],
+      -count("overtaken_driver_number"),
+      "{acronym}"
+    );
+    assert_eq!(
+      traces(&figure)[0]["marker"]["color"][index],
+      drivers[*acronym].0.as_str()
+    );
+  }
+  assert_eq!(made.iter().sum::<f64>(), recorded.len() as f64);
+  assert_eq!(
+    acronyms[0], "ANT",
+    "classification order: the winner (car 12) first"
+  );
+  assert!(
+    annotation_texts(&figure)
+      .iter()
+      .any(|text| text.starts_with(&format!("{} overtakes", recorded.len())))
+  );
+  // A race without recorded overtakes gives the explained empty figure.
+  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  assert_empty_figure(&chart(&database, BAHRAIN_2024_RACE, ChartKind::Overtakes).await);
+}
+
+#[tokio::test]
+async fn a_parameter_the_chart_does_not_take_is_an_invalid_parameter() {
+  let database = TestDatabase::migrated(Engine::MariaDb).await;
+  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let weather_with_drivers = build_session_chart(
+    &database.connection,
+    BAHRAIN_2024_RACE,
+    ChartKind::Weather,
+    &ChartRequest {
+      drivers: vec![1],
+      ..ChartRequest::default()
+    },
+  )
+  .await;
+  assert!(
+    matches!(weather_with_drivers, Err(ChartError::InvalidParameter { name: "drivers", ref message }) if message.contains("takes none")),
+    "{weather_with_drivers:?}"
+  );
+  let lap_times_with_reference = build_session_chart(
+    &database.connection,
+    BAHRAIN_2024_RACE,
+    ChartKind::LapTimes,
+    &ChartRequest {
+      reference: Some(api::charts::LapChoice {
+        driver: 1,
+        lap: Some(3),
+      }),
+      ..ChartRequest::default()
+    },
+  )
+  .await;
+  assert!(
+    matches!(lap_times_with_reference, Err(ChartError::InvalidParameter { name: "reference", ref message }) if message.contains("`drivers`, `lap_min`, `lap_max`")),
+    "{lap_times_with_reference:?}"
+  );
 }

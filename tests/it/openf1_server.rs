@@ -824,3 +824,225 @@ async fn replaying_an_unknown_session_fails_to_start() {
   }
   assert!(OpenF1Server::start(options).await.is_err());
 }
+
+/// An MQTT client of `broker` logged in as `username` with `password`; returns once connected and subscribed to
+/// `v1/#`, or the broker's refusal.
+async fn mqtt_subscriber(
+  broker: &f1_backend::TestBroker,
+  username: &str,
+  password: &str,
+) -> Result<(rumqttc::AsyncClient, rumqttc::EventLoop), rumqttc::ConnectionError> {
+  let suffix = f1_backend::unique_name("subscriber");
+  let mut options = rumqttc::MqttOptions::new(suffix, "127.0.0.1", broker.port());
+  options.set_credentials(username, password);
+  let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 16);
+  client
+    .subscribe("v1/#", rumqttc::QoS::AtMostOnce)
+    .await
+    .expect("queue the subscription");
+  loop {
+    match tokio::time::timeout(Duration::from_secs(10), eventloop.poll())
+      .await
+      .expect("the broker answers")?
+    {
+      rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)) => return Ok((client, eventloop)),
+      _ => continue,
+    }
+  }
+}
+
+/// The next `count` messages as (topic, JSON payload).
+async fn next_messages(eventloop: &mut rumqttc::EventLoop, count: usize) -> Vec<(String, Value)> {
+  let mut messages = Vec::new();
+  while messages.len() < count {
+    let event = tokio::time::timeout(Duration::from_secs(10), eventloop.poll())
+      .await
+      .expect("a message in time")
+      .expect("the connection holds");
+    if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(publish)) = event {
+      let payload = serde_json::from_slice(&publish.payload).expect("a JSON payload");
+      messages.push((publish.topic, payload));
+    }
+  }
+  messages
+}
+
+async fn token_for(server: &OpenF1Server, username: &str) -> String {
+  let body: Value = client()
+    .post(server.token_url())
+    .form(&[("username", username), ("password", "any")])
+    .send()
+    .await
+    .expect("ask for a token")
+    .json()
+    .await
+    .expect("a token");
+  body["access_token"]
+    .as_str()
+    .expect("access_token")
+    .to_owned()
+}
+
+#[tokio::test]
+async fn the_replay_publishes_each_row_when_its_instant_comes_as_upstream_would() {
+  let broker = f1_backend::TestBroker::start().await;
+  let clock = ManualClock::new(instant("2030-01-01T12:00:00+00:00"));
+  let mut options = replay_options(&clock, 1.0, false);
+  options.broker = Some(broker.server_options(false));
+  let server = start(options).await;
+  let token = token_for(&server, "viewer").await;
+  let (_client, mut eventloop) = mqtt_subscriber(&broker, "viewer", &token)
+    .await
+    .expect("a valid token is accepted");
+
+  assert_eq!(
+    server.publish_due().await.expect("publish"),
+    0,
+    "nothing happened yet"
+  );
+  clock.advance(TimeDelta::minutes(10));
+  let published = server.publish_due().await.expect("publish");
+  assert!(
+    published > 20,
+    "ten minutes of laps and positions: {published}"
+  );
+  let messages = next_messages(&mut eventloop, published).await;
+  assert_eq!(
+    server.publish_due().await.expect("publish"),
+    0,
+    "each row once"
+  );
+
+  let mut previous_id = 0;
+  for (topic, message) in &messages {
+    let endpoint = topic.strip_prefix("v1/").expect("topic v1/<endpoint>");
+    let id = message["_id"].as_i64().expect("an integer _id");
+    assert!(id > previous_id, "_id increases: {id} after {previous_id}");
+    previous_id = id;
+    let key = message["_key"].as_str().expect("a string _key");
+    assert_eq!(
+      Some(key.to_owned()),
+      openf1_server::replay::upstream_key(endpoint, message)
+    );
+  }
+  // The published rows are the rows REST serves now, plus `_key` and `_id`.
+  let laps: Vec<Value> = client()
+    .get(format!("{}/laps?session_key=9472", server.base_url()))
+    .send()
+    .await
+    .expect("laps")
+    .json()
+    .await
+    .expect("rows");
+  let published_laps: Vec<Value> = messages
+    .iter()
+    .filter(|(topic, _)| topic == "v1/laps")
+    .map(|(_, message)| {
+      let mut row = message.clone();
+      if let Value::Object(fields) = &mut row {
+        fields.remove("_key");
+        fields.remove("_id");
+      }
+      row
+    })
+    .collect();
+  assert!(!published_laps.is_empty());
+  assert_eq!(
+    published_laps.len(),
+    laps.len(),
+    "the replay starts at the session's start"
+  );
+  for row in &published_laps {
+    assert!(
+      laps.contains(row),
+      "a published lap is served over REST: {row}"
+    );
+  }
+  let first_lap = &messages
+    .iter()
+    .find(|(topic, _)| topic == "v1/laps")
+    .expect("a lap")
+    .1;
+  assert_eq!(
+    first_lap["_key"],
+    json!(format!(
+      "9472_{}_{}",
+      first_lap["lap_number"], first_lap["driver_number"]
+    ))
+  );
+  server.stop().await;
+}
+
+#[tokio::test]
+async fn the_broker_takes_a_valid_token_as_password_and_drops_its_connections_once_it_expired() {
+  let broker = f1_backend::TestBroker::start().await;
+  let clock = ManualClock::new(instant("2030-01-01T12:00:00+00:00"));
+  let mut options = replay_options(&clock, 1.0, true);
+  options.broker = Some(broker.server_options(false));
+  options.token_lifetime = Duration::from_secs(3600);
+  let server = start(options).await;
+
+  let refused = mqtt_subscriber(&broker, "viewer", "not-a-token").await;
+  assert!(
+    matches!(
+      refused,
+      Err(rumqttc::ConnectionError::ConnectionRefused(
+        rumqttc::ConnectReturnCode::NotAuthorized
+      ))
+    ),
+    "{:?}",
+    refused.map(|_| ())
+  );
+  let token = token_for(&server, "viewer").await;
+  let (_client, mut eventloop) = mqtt_subscriber(&broker, "viewer", &token)
+    .await
+    .expect("a valid token is accepted");
+
+  clock.advance(TimeDelta::minutes(61));
+  assert_eq!(server.revoke_expired_tokens().await.expect("revoke"), 1);
+  let dropped = loop {
+    match tokio::time::timeout(Duration::from_secs(10), eventloop.poll())
+      .await
+      .expect("the broker acts in time")
+    {
+      Ok(_) => continue,
+      Err(error) => break error,
+    }
+  };
+  assert!(
+    !matches!(dropped, rumqttc::ConnectionError::ConnectionRefused(_)),
+    "{dropped}"
+  );
+  let again = mqtt_subscriber(&broker, "viewer", &token).await;
+  assert!(again.is_err(), "an expired token is refused");
+  let fresh = token_for(&server, "viewer").await;
+  assert!(mqtt_subscriber(&broker, "viewer", &fresh).await.is_ok());
+  server.stop().await;
+}
+
+#[tokio::test]
+async fn with_the_system_clock_the_replay_publishes_by_itself() {
+  let broker = f1_backend::TestBroker::start().await;
+  let mut options = ServerOptions::new(f1_backend::fixtures_dir());
+  // 120x from three minutes into the race: the first laps are due within a second.
+  options.replay = Some(ReplayOptions {
+    session_key: 9472,
+    speed: 120.0,
+    started_at: Utc::now(),
+    offset: TimeDelta::minutes(3),
+    auth_during_live: false,
+  });
+  options.broker = Some(broker.server_options(true));
+  let server = start(options).await;
+  let token = token_for(&server, "viewer").await;
+  let (_client, mut eventloop) = mqtt_subscriber(&broker, "viewer", &token)
+    .await
+    .expect("a valid token is accepted");
+  let messages = next_messages(&mut eventloop, 5).await;
+  let ids: Vec<i64> = messages
+    .iter()
+    .map(|(_, message)| message["_id"].as_i64().expect("an _id"))
+    .collect();
+  assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+  server.stop().await;
+}

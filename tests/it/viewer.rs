@@ -109,6 +109,75 @@ async fn the_viewer_renders_the_lap_time_chart_in_headless_chromium() {
   );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_viewer_renders_three_of_the_new_charts_from_the_catalogue() {
+  let Some(chromium) = chromium() else {
+    assert!(
+      std::env::var_os("CI").is_none(),
+      "CI must run the browser test: apt-get install chromium"
+    );
+    eprintln!("skipped: Chromium is not installed (apt-get install chromium)");
+    return;
+  };
+  let api = TestApi::seeded(
+    Engine::MariaDb,
+    &[
+      "9472_bahrain_2024_race",
+      "11253_suzuka_2026_race",
+      "season_2023_2025",
+      "season_2024_opening_rounds",
+    ],
+  )
+  .await;
+  for (query, chart_path) in [
+    (
+      "session=9472&chart=tyre-degradation&drivers=1,16",
+      "/v1/sessions/9472/charts/tyre-degradation?drivers=1,16",
+    ),
+    (
+      "session=11253&chart=overtakes",
+      "/v1/sessions/11253/charts/overtakes",
+    ),
+    (
+      "season=2024&chart=results-heatmap",
+      "/v1/seasons/2024/charts/results-heatmap",
+    ),
+  ] {
+    let figure = api.get_json(chart_path).await;
+    let traces = figure["data"].as_array().expect("data").len();
+    assert!(traces > 0, "{chart_path} has traces");
+    let url = format!("{}/viewer?{query}", api.base_url);
+    let dom = run_chromium(&chromium, &url, &["--dump-dom"]).await;
+    assert!(
+      dom.contains(r#"data-chart-state="rendered""#),
+      "{query}: the chart did not render: {}",
+      &dom[..dom.len().min(2000)]
+    );
+    assert!(
+      dom.contains(&format!(r#"data-trace-count="{traces}""#)),
+      "{query}: expected {traces} traces"
+    );
+    // The menu is built from the catalogue: its options include every chart of the catalogue.
+    assert!(dom.contains(r#"<option value="teammate-head-to-head""#));
+    assert!(dom.contains(r#"<option value="mini-sector-dominance""#));
+    let chart = chart_path
+      .rsplit('/')
+      .next()
+      .and_then(|last| last.split('?').next())
+      .unwrap_or("chart");
+    let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("create test-artifacts/");
+    let screenshot = artifacts.join(format!("viewer-{chart}.png"));
+    run_chromium(
+      &chromium,
+      &url,
+      &[&format!("--screenshot={}", screenshot.display())],
+    )
+    .await;
+    assert!(screenshot.exists(), "{chart}: screenshot written");
+  }
+}
+
 #[tokio::test]
 async fn the_sample_figure_is_the_lap_time_chart_byte_for_byte() {
   let api = TestApi::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;

@@ -47,6 +47,8 @@ pub(crate) fn settings(
     max_retries: 4,
   };
   settings.telemetry_window = Duration::from_secs(3600);
+  // No MQTT unless a test sets up a broker (never Open F1's real one).
+  settings.mqtt = None;
   settings
 }
 
@@ -100,7 +102,7 @@ pub(crate) fn upstream_counts(
   .collect()
 }
 
-async fn redis_connection() -> redis::aio::MultiplexedConnection {
+pub(crate) async fn redis_connection() -> redis::aio::MultiplexedConnection {
   redis::Client::open(f1_backend::redis_url())
     .expect("redis url")
     .get_multiplexed_async_connection()

@@ -121,10 +121,13 @@ impl Query {
   }
 }
 
-#[derive(Clone)]
-struct Token {
-  value: Secret,
-  refresh_at: Instant,
+/// An Open F1 access token and the instant it is due for replacement ([`TOKEN_REFRESH_MARGIN`] before it expires).
+#[derive(Clone, Debug)]
+pub struct AccessToken {
+  /// The token (the bearer token of REST requests, the password of the MQTT connection).
+  pub value: Secret,
+  /// When to replace it.
+  pub refresh_at: Instant,
 }
 
 /// The Open F1 client; cheap to clone (all clones share the rate limiter and the token).
@@ -136,7 +139,7 @@ pub struct OpenF1Client {
   credentials: Option<Credentials>,
   per_second: Arc<DefaultDirectRateLimiter>,
   per_minute: Arc<DefaultDirectRateLimiter>,
-  token: Arc<Mutex<Option<Token>>>,
+  token: Arc<Mutex<Option<AccessToken>>>,
   retry: RetrySettings,
   metrics: Metrics,
 }
@@ -202,6 +205,47 @@ impl OpenF1Client {
   #[must_use]
   pub fn is_authenticated(&self) -> bool {
     self.credentials.is_some()
+  }
+
+  /// The account's username (also the MQTT username), when credentials are configured.
+  #[must_use]
+  pub fn username(&self) -> Option<&str> {
+    self
+      .credentials
+      .as_ref()
+      .map(|credentials| credentials.username.as_str())
+  }
+
+  /// The current access token, fetched (within the rate limiter) when there is none or it is due for
+  /// replacement; `None` without credentials.
+  ///
+  /// # Errors
+  /// The token endpoint's failure (not retried here: callers back off and ask again).
+  pub async fn access_token(&self) -> Result<Option<AccessToken>, FetchError> {
+    let Some(credentials) = &self.credentials else {
+      return Ok(None);
+    };
+    let mut token = self.token.lock().await;
+    if let Some(current) = token.as_ref()
+      && Instant::now() < current.refresh_at
+    {
+      return Ok(Some(current.clone()));
+    }
+    let fresh = self.request_token(credentials).await?;
+    *token = Some(fresh.clone());
+    Ok(Some(fresh))
+  }
+
+  /// Forgets `rejected` if it is still the current token (upstream refused it), so the next call to
+  /// [`OpenF1Client::access_token`] fetches a new one.
+  pub async fn discard_token(&self, rejected: &Secret) {
+    let mut token = self.token.lock().await;
+    if token
+      .as_ref()
+      .is_some_and(|current| current.value == *rejected)
+    {
+      *token = None;
+    }
   }
 
   async fn wait_for_permit(&self) {
@@ -316,15 +360,11 @@ impl OpenF1Client {
 
   /// The current bearer token, fetched or refreshed when missing or about to expire; None without credentials.
   async fn bearer_token(&self) -> Result<Option<Secret>, FetchError> {
-    let Some(credentials) = &self.credentials else {
-      return Ok(None);
-    };
-    let mut token = self.token.lock().await;
-    if let Some(current) = token.as_ref()
-      && Instant::now() < current.refresh_at
-    {
-      return Ok(Some(current.value.clone()));
-    }
+    Ok(self.access_token().await?.map(|token| token.value))
+  }
+
+  /// Exchanges the credentials for a new token at the token endpoint.
+  async fn request_token(&self, credentials: &Credentials) -> Result<AccessToken, FetchError> {
     self.wait_for_permit().await;
     let url = self.token_url.clone();
     let response = self
@@ -371,17 +411,14 @@ impl OpenF1Client {
         ),
       });
     };
-    let refresh_at = Instant::now() + lifetime.saturating_sub(TOKEN_REFRESH_MARGIN);
-    let value = Secret::new(access_token);
-    *token = Some(Token {
-      value: value.clone(),
-      refresh_at,
-    });
     tracing::info!(
       lifetime_seconds = lifetime.as_secs(),
       "obtained an Open F1 token"
     );
-    Ok(Some(value))
+    Ok(AccessToken {
+      value: Secret::new(access_token),
+      refresh_at: Instant::now() + lifetime.saturating_sub(TOKEN_REFRESH_MARGIN),
+    })
   }
 }
 

@@ -11,15 +11,16 @@
 //!
 //! Steps 2 and 3 run under one lock shared by every clone of the [`Committer`], so change ids become visible in
 //! increasing order: whoever sees change `n` knows every change `< n` is committed (or was rolled back). The api's
-//! cache versions rely on it (see `entity::cache`). The lock covers only the append and the COMMIT, not the
-//! upserts, so writers still store concurrently.
+//! cache versions rely on it (see `entity::cache`). On MySQL the lock covers only the append and the COMMIT, not the
+//! upserts, so writers still store concurrently; on SQLite (one writer at a time, and a transaction that read
+//! before another committed cannot write) it covers the whole transaction.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use entity::change_log::{self, Change, PendingChange};
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, TransactionTrait};
 use serde_json::Value;
 
 use crate::invalidation::CacheInvalidator;
@@ -89,6 +90,14 @@ impl Committer {
       }
       return Ok(CommitOutcome::default());
     }
+    // SQLite has one writer at a time, and a transaction that read before another connection committed cannot
+    // write any more (SQLITE_BUSY_SNAPSHOT): with two writers in the process (REST ingest and the live stream), they
+    // take turns for the whole transaction. MySQL writers only take turns for the append and the COMMIT.
+    let whole_transaction = if self.database.get_database_backend() == DatabaseBackend::Sqlite {
+      Some(self.commit_order.lock().await)
+    } else {
+      None
+    };
     let transaction = self.database.begin().await?;
     let mut outcomes = Vec::with_capacity(batches.len());
     for batch in batches {
@@ -99,11 +108,15 @@ impl Committer {
       transaction.commit().await?;
       Vec::new()
     } else {
-      let _in_order = self.commit_order.lock().await;
+      let _in_order = match whole_transaction {
+        Some(_) => None,
+        None => Some(self.commit_order.lock().await),
+      };
       let changes = change_log::append(&transaction, &pending, Utc::now()).await?;
       transaction.commit().await?;
       changes
     };
+    drop(whole_transaction);
     let mut stored = StoreOutcome::default();
     for (batch, outcome) in batches.iter().zip(outcomes) {
       self

@@ -143,6 +143,12 @@ impl Ingestor {
     &self.database
   }
 
+  /// The Open F1 client (shared rate limiter and token).
+  #[must_use]
+  pub fn client(&self) -> &OpenF1Client {
+    &self.client
+  }
+
   /// The one commit path every writer uses (see [`crate::commit`]).
   #[must_use]
   pub fn committer(&self) -> &Committer {

@@ -7,6 +7,7 @@
 //! - [`store`]: upserting parsed rows on their natural keys, writing only what is new or changed.
 //! - [`commit`]: the one commit path every writer uses: store, append the change log, COMMIT, invalidate, publish.
 //! - [`ingest`]: fetch, store one response per transaction (through [`commit`]), keep `ingest_state`.
+//! - [`live`]: live ingest from Open F1's MQTT stream (with credentials, through [`commit`]), gaps filled over REST.
 //! - [`schedule`]: when a session is due (first ingest, live polling, re-polls for corrections).
 //! - [`invalidation`]: Redis cache invalidation and change publication that never block ingest.
 //! - [`lease`]: the single-writer lease (MySQL `GET_LOCK` or a SQLite lock file).
@@ -21,6 +22,7 @@ pub mod commit;
 pub mod ingest;
 pub mod invalidation;
 pub mod lease;
+pub mod live;
 pub mod metrics;
 pub mod records;
 pub mod schedule;
@@ -39,7 +41,7 @@ use chrono::Utc;
 use entity::{ingest_state, sessions};
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -47,6 +49,7 @@ use crate::client::OpenF1Client;
 use crate::ingest::{IngestError, IngestReport, Ingestor, error_chain};
 use crate::invalidation::CacheInvalidator;
 use crate::lease::{Lease, LeaseError};
+use crate::live::{LiveHandle, LiveStatus};
 use crate::metrics::Metrics;
 use crate::schedule::{SessionPhase, SessionWork};
 use crate::settings::Settings;
@@ -104,6 +107,7 @@ pub struct Worker {
   acceptor: Option<TcpAcceptor>,
   local_address: SocketAddr,
   last_calendar_sync: Mutex<Option<Instant>>,
+  live_status: watch::Sender<LiveStatus>,
 }
 
 /// Installs the ring TLS provider for rustls once per process; "already installed" is fine.
@@ -182,6 +186,7 @@ impl Worker {
       acceptor: Some(acceptor),
       local_address,
       last_calendar_sync: Mutex::new(None),
+      live_status: watch::Sender::new(LiveStatus::default()),
     })
   }
 
@@ -201,6 +206,32 @@ impl Worker {
   #[must_use]
   pub fn ingestor(&self) -> &Ingestor {
     &self.ingestor
+  }
+
+  /// Starts the live ingest from Open F1's MQTT stream when credentials and a broker are configured (else `None`):
+  /// it runs until `cancellation` fires or [`LiveHandle::stop`]. While it is subscribed, [`Worker::poll_once`]
+  /// leaves live sessions to it. Only the lease holder may call this (the daemon does, after taking the lease).
+  ///
+  /// # Errors
+  /// Fails when TLS cannot be set up for an `mqtts://` broker.
+  pub fn start_live_ingest(
+    &self,
+    cancellation: &CancellationToken,
+  ) -> anyhow::Result<Option<LiveHandle>> {
+    live::start(
+      self.ingestor.clone(),
+      &self.settings,
+      self.metrics.clone(),
+      self.live_status.clone(),
+      cancellation,
+    )
+    .context("could not start the live MQTT ingest")
+  }
+
+  /// The live ingest's status (all defaults while it is not running).
+  #[must_use]
+  pub fn live_status(&self) -> LiveStatus {
+    self.live_status.borrow().clone()
   }
 
   /// Waits for the single-writer lease (unless already held).
@@ -274,10 +305,19 @@ impl Worker {
       if cancellation.is_cancelled() {
         return Ok(PollOutcome::Stopped);
       }
+      let connection = self.live_status.borrow().connections;
       let result = self
         .ingestor
         .ingest_session(&session, work, cancellation)
         .await;
+      if work == SessionWork::Incremental && result.is_ok() {
+        // Caught up over REST while the same MQTT connection streamed: the stream carries it on from here.
+        self.live_status.send_if_modified(|live| {
+          live.subscribed
+            && live.connections == connection
+            && live.caught_up_sessions.insert(session.session_key)
+        });
+      }
       match &result {
         Err(IngestError::Cancelled) => return Ok(PollOutcome::Stopped),
         Err(error) if error.is_upstream_locked() => return Ok(PollOutcome::UpstreamLocked),
@@ -331,11 +371,17 @@ impl Worker {
       .collect();
     let now = Utc::now();
     let authenticated = self.ingestor.can_read_live_sessions();
+    // While the MQTT stream is subscribed, a live session whose gap it filled is its job; one it has not caught up
+    // (e.g. it appeared in the calendar after the stream connected) is polled once more over REST.
+    let live = self.live_status.borrow().clone();
     let mut due: Vec<(sessions::Model, SessionWork)> = sessions
       .into_iter()
       .filter_map(|session| {
         let state = states.get(&session.session_key);
         schedule::work_for(&session, state, now, authenticated).map(|work| (session, work))
+      })
+      .filter(|(session, work)| {
+        !(*work == SessionWork::Incremental && live.streams(session.session_key))
       })
       .collect();
     due.sort_by(|(left, left_work), (right, right_work)| {
@@ -521,8 +567,29 @@ impl Worker {
   }
 
   async fn poll_until_stopped(&self, cancellation: &CancellationToken) -> anyhow::Result<()> {
+    let mut live: Option<LiveHandle> = None;
+    let result = self.poll_with_live(cancellation, &mut live).await;
+    if let Some(live) = live {
+      live.stop().await;
+    }
+    result
+  }
+
+  /// The poll loop; runs the live ingest (in `live`) only while the lease is held.
+  async fn poll_with_live(
+    &self,
+    cancellation: &CancellationToken,
+    live: &mut Option<LiveHandle>,
+  ) -> anyhow::Result<()> {
     let mut error_backoff = MIN_ERROR_BACKOFF;
+    let mut live_unavailable = false;
     loop {
+      if live.is_some() && !self.holds_lease().await {
+        tracing::warn!("lost the worker lease; stopping the live ingest until it is back");
+        if let Some(running) = live.take() {
+          running.stop().await;
+        }
+      }
       match self.acquire_lease(cancellation).await {
         Ok(()) => {}
         Err(LeaseError::Cancelled) => return Ok(()),
@@ -533,6 +600,21 @@ impl Worker {
           }
           error_backoff = (error_backoff * 2).min(MAX_ERROR_BACKOFF);
           continue;
+        }
+      }
+      if live.is_none() && !live_unavailable {
+        match self.start_live_ingest(cancellation) {
+          Ok(started) => {
+            live_unavailable = started.is_none();
+            *live = started;
+          }
+          Err(error) => {
+            live_unavailable = true;
+            tracing::error!(
+              error = format!("{error:#}"),
+              "live ingest disabled; live sessions are polled over REST"
+            );
+          }
         }
       }
       let wait = match self.poll_once(cancellation).await {

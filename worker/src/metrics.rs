@@ -17,6 +17,10 @@ pub struct Metrics {
   upstream_locked: IntCounter,
   poll_failures: IntCounter,
   lease_held: IntGauge,
+  live_messages: IntCounterVec,
+  live_connected: IntGauge,
+  live_connections: IntCounter,
+  live_gap_fills: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -115,8 +119,59 @@ impl Metrics {
         "worker_lease_held",
         "1 while this worker holds the single-writer lease.",
       ),
+      live_messages: counter_vec(
+        &registry,
+        "worker_live_messages_total",
+        "MQTT messages of the live stream, by outcome (`stored`, `superseded`, `invalid`, `unknown_topic`, \
+         `dropped`).",
+        &["outcome"],
+      ),
+      live_connected: gauge(
+        &registry,
+        "worker_live_connected",
+        "1 while a live MQTT connection is subscribed (REST polling then leaves live sessions to it).",
+      ),
+      live_connections: counter(
+        &registry,
+        "worker_live_connections_total",
+        "Live MQTT connections that reached the subscribed state.",
+      ),
+      live_gap_fills: counter_vec(
+        &registry,
+        "worker_live_gap_fills_total",
+        "Gaps of the live stream filled over REST, by outcome (`ok`, `failed`).",
+        &["outcome"],
+      ),
       registry,
     }
+  }
+
+  /// Counts `count` live MQTT messages with `outcome`.
+  pub fn count_live_messages(&self, outcome: &str, count: usize) {
+    self
+      .live_messages
+      .with_label_values(&[outcome])
+      .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
+  }
+
+  /// Live MQTT messages with `outcome` so far.
+  #[must_use]
+  pub fn live_messages(&self, outcome: &str) -> u64 {
+    self.live_messages.with_label_values(&[outcome]).get()
+  }
+
+  /// Records whether a live MQTT connection is subscribed; counts each new subscribed connection.
+  pub fn set_live_connected(&self, connected: bool) {
+    if connected {
+      self.live_connections.inc();
+    }
+    self.live_connected.set(i64::from(connected));
+  }
+
+  /// Counts a gap of the live stream filled over REST (or a failed attempt).
+  pub fn count_gap_fill(&self, succeeded: bool) {
+    let outcome = if succeeded { "ok" } else { "failed" };
+    self.live_gap_fills.with_label_values(&[outcome]).inc();
   }
 
   /// Counts a request to `endpoint` answered with `status`.

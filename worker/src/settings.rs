@@ -24,6 +24,8 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
   "OPENF1_MAX_REQUESTS_PER_SECOND",
   "OPENF1_MAX_REQUESTS_PER_MINUTE",
   "OPENF1_REQUEST_TIMEOUT_SECONDS",
+  "OPENF1_MQTT_URL",
+  "OPENF1_MQTT_TOPICS",
   "WORKER_YEARS",
   "WORKER_METRICS_ADDRESS",
   "WORKER_CALENDAR_INTERVAL_SECONDS",
@@ -36,6 +38,12 @@ pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn";
 pub const DEFAULT_BASE_URL: &str = "https://api.openf1.org/v1";
 /// Default `OPENF1_TOKEN_URL`.
 pub const DEFAULT_TOKEN_URL: &str = "https://api.openf1.org/token";
+/// Default `OPENF1_MQTT_URL`: Open F1's MQTT broker, over TLS.
+pub const DEFAULT_MQTT_URL: &str = "mqtts://mqtt.openf1.org:8883";
+/// Default `OPENF1_MQTT_TOPICS`: every Open F1 topic (`v1/<endpoint>`).
+pub const DEFAULT_MQTT_TOPICS: &str = "v1/#";
+/// The `OPENF1_MQTT_URL` value that turns live ingest over MQTT off.
+pub const MQTT_OFF: &str = "off";
 /// Default `WORKER_METRICS_ADDRESS`.
 pub const DEFAULT_METRICS_ADDRESS: &str = "0.0.0.0:9091";
 
@@ -134,6 +142,64 @@ impl Default for RetrySettings {
   }
 }
 
+/// Where Open F1's MQTT broker is (`OPENF1_MQTT_URL`): `mqtts://host[:port]` (TLS, port 8883 by default) or
+/// `mqtt://host[:port]` (plain TCP, port 1883 by default; for a local broker).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerAddress {
+  /// Host name or IP address (also the name the TLS certificate must carry).
+  pub host: String,
+  /// TCP port.
+  pub port: u16,
+  /// Whether the connection is wrapped in TLS (`mqtts`).
+  pub tls: bool,
+}
+
+impl fmt::Display for BrokerAddress {
+  fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let scheme = if self.tls { "mqtts" } else { "mqtt" };
+    write!(formatter, "{scheme}://{}:{}", self.host, self.port)
+  }
+}
+
+/// Live ingest over MQTT: the broker and the topic filters to subscribe to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MqttSettings {
+  /// `OPENF1_MQTT_URL`, default `mqtts://mqtt.openf1.org:8883`.
+  pub broker: BrokerAddress,
+  /// `OPENF1_MQTT_TOPICS`, comma-separated topic filters, default `v1/#`.
+  pub topics: Vec<String>,
+  /// Root certificates (PEM) trusted for the broker's TLS certificate besides the platform's (not an environment
+  /// variable; tests trust their own certificate authority).
+  pub extra_roots_pem: Option<String>,
+}
+
+/// How the live MQTT ingest batches rows and reconnects (not read from the environment; tests shorten it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveTuning {
+  /// Longest time a received row waits before its transaction commits (default 300 ms).
+  pub flush_interval: Duration,
+  /// Most rows in one transaction; a full batch commits at once (default 2,000).
+  pub flush_rows: usize,
+  /// First wait before reconnecting after the stream dropped; doubles up to `max_reconnect_delay` (default 1 s).
+  pub min_reconnect_delay: Duration,
+  /// Longest wait before reconnecting (default 60 s).
+  pub max_reconnect_delay: Duration,
+  /// Keep-alive interval of the MQTT connection (default 30 s).
+  pub keep_alive: Duration,
+}
+
+impl Default for LiveTuning {
+  fn default() -> Self {
+    Self {
+      flush_interval: Duration::from_millis(300),
+      flush_rows: 2_000,
+      min_reconnect_delay: Duration::from_secs(1),
+      max_reconnect_delay: Duration::from_secs(60),
+      keep_alive: Duration::from_secs(30),
+    }
+  }
+}
+
 /// Everything the worker is configured with.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -159,6 +225,8 @@ pub struct Settings {
   pub max_requests_per_minute: NonZeroU32,
   /// `OPENF1_REQUEST_TIMEOUT_SECONDS`, default 30.
   pub request_timeout: Duration,
+  /// `OPENF1_MQTT_URL` and `OPENF1_MQTT_TOPICS`; `None` when `OPENF1_MQTT_URL=off`. Used only with credentials.
+  pub mqtt: Option<MqttSettings>,
   /// `WORKER_YEARS`, comma-separated; default the current year.
   pub years: Vec<i32>,
   /// `WORKER_METRICS_ADDRESS`, default `0.0.0.0:9091` (tests use port 0).
@@ -169,6 +237,8 @@ pub struct Settings {
   pub poll_interval: Duration,
   /// Retry policy (default [`RetrySettings::default`]; not an environment variable).
   pub retry: RetrySettings,
+  /// Batching and reconnection of the live MQTT ingest (default [`LiveTuning::default`]; not environment variables).
+  pub live: LiveTuning,
   /// Width of the time windows in which `car_data` and `location` are fetched per driver (10 minutes; not an
   /// environment variable).
   pub telemetry_window: Duration,
@@ -267,6 +337,7 @@ impl Settings {
         get("OPENF1_REQUEST_TIMEOUT_SECONDS"),
         30,
       )?,
+      mqtt: parse_mqtt(get("OPENF1_MQTT_URL"), get("OPENF1_MQTT_TOPICS"))?,
       years,
       metrics_address,
       calendar_interval: seconds(
@@ -280,6 +351,7 @@ impl Settings {
         60,
       )?,
       retry: RetrySettings::default(),
+      live: LiveTuning::default(),
       telemetry_window: Duration::from_secs(600),
       upstream_locked_backoff: crate::UPSTREAM_LOCKED_BACKOFF,
     })
@@ -340,6 +412,81 @@ fn parse_url(
       reason: "expected an http(s) URL",
     }),
   }
+}
+
+fn parse_mqtt(
+  url: Option<String>,
+  topics: Option<String>,
+) -> Result<Option<MqttSettings>, SettingsError> {
+  let url = url.unwrap_or_else(|| DEFAULT_MQTT_URL.to_owned());
+  if url.trim().eq_ignore_ascii_case(MQTT_OFF) {
+    return Ok(None);
+  }
+  // Credentials never belong in the URL (the password is the access token); never echo them.
+  let shown = if url.contains('@') {
+    "[redacted]".to_owned()
+  } else {
+    url.clone()
+  };
+  let invalid_url = || SettingsError::Invalid {
+    variable: "OPENF1_MQTT_URL",
+    value: shown.clone(),
+    reason: "expected mqtts://host[:port], mqtt://host[:port] or `off`",
+  };
+  let parsed = url::Url::parse(url.trim()).map_err(|_| invalid_url())?;
+  let tls = match parsed.scheme() {
+    "mqtts" => true,
+    "mqtt" => false,
+    _ => return Err(invalid_url()),
+  };
+  let host = parsed
+    .host_str()
+    .filter(|host| !host.is_empty())
+    .ok_or_else(invalid_url)?
+    .trim_start_matches('[')
+    .trim_end_matches(']')
+    .to_owned();
+  let has_extras = !matches!(parsed.path(), "" | "/")
+    || parsed.query().is_some()
+    || !parsed.username().is_empty()
+    || parsed.password().is_some();
+  if has_extras {
+    return Err(invalid_url());
+  }
+  let port = parsed.port().unwrap_or(if tls { 8883 } else { 1883 });
+  let topics_text = topics.unwrap_or_else(|| DEFAULT_MQTT_TOPICS.to_owned());
+  let topics: Vec<String> = topics_text
+    .split(',')
+    .map(str::trim)
+    .filter(|topic| !topic.is_empty())
+    .map(str::to_owned)
+    .collect();
+  if topics.is_empty() || !topics.iter().all(|topic| is_topic_filter(topic)) {
+    return Err(SettingsError::Invalid {
+      variable: "OPENF1_MQTT_TOPICS",
+      value: topics_text,
+      reason: "expected comma-separated MQTT topic filters such as v1/# or v1/laps,v1/position",
+    });
+  }
+  Ok(Some(MqttSettings {
+    broker: BrokerAddress { host, port, tls },
+    topics,
+    extra_roots_pem: None,
+  }))
+}
+
+/// Whether `topic` is a valid MQTT topic filter: no blanks, `+` and `#` only as whole levels, `#` only last.
+fn is_topic_filter(topic: &str) -> bool {
+  let levels: Vec<&str> = topic.split('/').collect();
+  !topic.contains(char::is_whitespace)
+    && levels
+      .iter()
+      .enumerate()
+      .all(|(index, level)| match *level {
+        "#" => index + 1 == levels.len(),
+        "+" => true,
+        other => !other.contains(['#', '+']),
+      })
 }
 
 fn parse_positive(
@@ -403,6 +550,63 @@ mod tests {
     assert_eq!(settings.metrics_address.port(), 9091);
     assert_eq!(settings.calendar_interval, Duration::from_secs(21_600));
     assert_eq!(settings.poll_interval, Duration::from_secs(60));
+    let mqtt = settings.mqtt.expect("MQTT is on by default");
+    assert_eq!(mqtt.broker.to_string(), "mqtts://mqtt.openf1.org:8883");
+    assert_eq!(mqtt.topics, vec!["v1/#".to_owned()]);
+  }
+
+  #[test]
+  fn the_mqtt_broker_url_takes_a_scheme_a_host_and_an_optional_port() {
+    let broker = |url: &str| {
+      Settings::from_lookup(lookup(&[("OPENF1_MQTT_URL", url)]))
+        .map(|settings| settings.mqtt.map(|mqtt| mqtt.broker))
+    };
+    assert_eq!(
+      broker("mqtt://127.0.0.1:18830"),
+      Ok(Some(BrokerAddress {
+        host: "127.0.0.1".into(),
+        port: 18830,
+        tls: false
+      }))
+    );
+    assert_eq!(
+      broker("mqtt://broker.local").map(|address| address.map(|address| address.port)),
+      Ok(Some(1883))
+    );
+    assert_eq!(broker("off"), Ok(None));
+    for bad in [
+      "http://mqtt.openf1.org",
+      "mqtts://",
+      "mqtt://user:secret@host",
+      "mqtt://host/path",
+    ] {
+      let error = broker(bad).expect_err(bad);
+      assert!(
+        error.to_string().contains("OPENF1_MQTT_URL"),
+        "{bad}: {error}"
+      );
+      assert!(!error.to_string().contains("secret"), "{error}");
+    }
+  }
+
+  #[test]
+  fn mqtt_topics_are_comma_separated_filters() {
+    let topics = |text: &str| {
+      Settings::from_lookup(lookup(&[("OPENF1_MQTT_TOPICS", text)]))
+        .map(|settings| settings.mqtt.map(|mqtt| mqtt.topics).unwrap_or_default())
+    };
+    assert_eq!(
+      topics("v1/laps, v1/position"),
+      Ok(vec!["v1/laps".to_owned(), "v1/position".to_owned()])
+    );
+    assert_eq!(topics("v1/+"), Ok(vec!["v1/+".to_owned()]));
+    for bad in ["v1/#/laps", "v1/la#ps", " , "] {
+      let error = topics(bad).expect_err(bad);
+      assert!(
+        error.to_string().contains("OPENF1_MQTT_TOPICS"),
+        "{bad}: {error}"
+      );
+    }
   }
 
   #[test]

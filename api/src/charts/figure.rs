@@ -36,6 +36,11 @@ impl Figure {
     &mut self.traces[index]
   }
 
+  /// The layout's JSON object, for attributes `plotly` lacks.
+  pub(crate) fn layout_mut(&mut self) -> &mut Map<String, Value> {
+    &mut self.layout
+  }
+
   /// Number of traces so far.
   pub(crate) fn trace_count(&self) -> usize {
     self.traces.len()

@@ -297,7 +297,10 @@ pub(crate) async fn lap_time_distribution<C: ConnectionTrait>(
   Ok(figure.finish())
 }
 
-/// Median clean lap per team, fastest first.
+/// A clean lap of a team: driver acronym, lap number, lap time.
+type TeamLap = (String, i32, f64);
+
+/// A box plot of each team's clean laps (both drivers together), fastest median first, in team colours.
 pub(crate) async fn team_pace<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
@@ -305,20 +308,25 @@ pub(crate) async fn team_pace<C: ConnectionTrait>(
 ) -> Result<Value, ChartError> {
   let (laps, pits, periods) = load_clean_laps(connection, context).await?;
   let clean = clean_laps(context, request, &laps, &pits, &periods);
-  let mut by_team: BTreeMap<String, (String, Vec<f64>)> = BTreeMap::new();
+  // team -> (colour, (driver acronym, lap, duration) of every clean lap)
+  let mut by_team: BTreeMap<String, (String, Vec<TeamLap>)> = BTreeMap::new();
   for (number, driver_laps) in &clean {
     let style = context.driver(*number);
     let entry = by_team
       .entry(style.team.clone())
       .or_insert_with(|| (style.colour.clone(), Vec::new()));
-    entry
-      .1
-      .extend(driver_laps.iter().map(|(_, duration)| *duration));
+    entry.1.extend(
+      driver_laps
+        .iter()
+        .map(|(lap, duration)| (style.acronym.clone(), lap.lap_number, *duration)),
+    );
   }
-  let mut ranking: Vec<(String, String, f64, usize)> = by_team
+  // (team, colour, median, laps), fastest median first
+  let mut ranking: Vec<(String, String, f64, Vec<TeamLap>)> = by_team
     .into_iter()
-    .filter_map(|(team, (colour, durations))| {
-      Some((team, colour, median(&durations)?, durations.len()))
+    .filter_map(|(team, (colour, laps))| {
+      let durations: Vec<f64> = laps.iter().map(|(_, _, duration)| *duration).collect();
+      Some((team, colour, median(&durations)?, laps))
     })
     .collect();
   if ranking.is_empty() {
@@ -326,46 +334,39 @@ pub(crate) async fn team_pace<C: ConnectionTrait>(
   }
   ranking.sort_by(|left, right| left.2.total_cmp(&right.2));
   let fastest = ranking[0].2;
-  let slowest = ranking[ranking.len() - 1].2;
-  let medians: Vec<f64> = ranking.iter().map(|entry| entry.2).collect();
-  let y_axis = lap_time_axis(medians.iter().copied(), "Median clean lap").range(AxisRange::new(
-    fastest - 0.4 - (slowest - fastest) * 0.1,
-    slowest + 0.3,
-  ));
+  let all_durations = ranking
+    .iter()
+    .flat_map(|entry| entry.3.iter().map(|(_, _, duration)| *duration));
   let layout = base_layout(&context.title)
-    .y_axis(y_axis)
-    .x_axis(Axis::new().title(Title::with_text("Team")))
+    .y_axis(lap_time_axis(all_durations, "Clean lap time"))
+    .x_axis(Axis::new().title(Title::with_text("Team (fastest median first)")))
     .show_legend(false);
   let mut figure = Figure::new(layout);
-  let texts: Vec<String> = ranking
-    .iter()
-    .map(|(_, _, median, _)| {
-      if *median == fastest {
-        format_lap_time(*median)
-      } else {
+  for (team, colour, team_median, laps) in &ranking {
+    let gap = if *team_median == fastest {
+      "fastest".to_owned()
+    } else {
+      format_gap(team_median - fastest)
+    };
+    let texts = laps
+      .iter()
+      .map(|(acronym, lap, duration)| {
         format!(
-          "{} ({})",
-          format_lap_time(*median),
-          format_gap(median - fastest)
+          "{team} · {acronym} lap {lap} · {}<br>team median {} ({gap})",
+          format_lap_time(*duration),
+          format_lap_time(*team_median)
         )
-      }
-    })
-    .collect();
-  let hover: Vec<String> = ranking
-    .iter()
-    .zip(&texts)
-    .map(|((team, _, _, count), text)| format!("{team}<br>{text}<br>{count} clean laps"))
-    .collect();
-  let trace = Bar::new(
-    ranking.iter().map(|entry| entry.0.clone()).collect(),
-    medians,
-  )
-  .name("Median clean lap")
-  .marker(Marker::new().color_array(ranking.iter().map(|entry| entry.1.clone()).collect()))
-  .text_array(texts)
-  .hover_text_array(hover)
-  .hover_info(HoverInfo::Text);
-  figure.add(trace);
+      })
+      .collect();
+    let trace = BoxPlot::<f64, f64>::new(laps.iter().map(|(_, _, duration)| *duration).collect())
+      .name(team)
+      .marker(Marker::new().color(colour.clone()))
+      .line(plotly::common::Line::new().color(colour.clone()))
+      .box_points(plotly::box_plot::BoxPoints::Outliers)
+      .text_array(texts)
+      .hover_info(HoverInfo::Text);
+    figure.add(trace);
+  }
   figure.annotate(note(CLEAN_LAP_RULE));
   Ok(figure.finish())
 }

@@ -14,10 +14,15 @@
 //!   location when the meeting row is missing);
 //! - a session that exists but holds no data for a chart gives a valid empty figure (`data: []`) whose layout
 //!   carries the annotation [`NO_DATA_TEXT`]; an unknown session is [`ChartError::NotFound`];
-//! - lap-based charts of races shade safety-car, virtual-safety-car and red-flag periods (see [`flags`]).
+//! - lap-based charts of races shade safety-car, virtual-safety-car and red-flag periods (see [`flags`]);
+//! - a session whose type the chart does not suit (see [`catalogue`]) gives an empty figure explaining why;
+//! - a chart rejects query parameters it does not take, and laps that do not exist, as
+//!   [`ChartError::InvalidParameter`].
 //!
+//! [`catalogue`] says what every chart is, which sessions it suits, its parameters and the tables it reads.
 //! [`viewer`] embeds the page that picks and renders these charts (`api/viewer/`).
 
+pub mod catalogue;
 mod context;
 mod figure;
 pub mod flags;
@@ -25,136 +30,35 @@ mod laps;
 mod race;
 mod season;
 mod telemetry;
+mod track;
+mod tyres;
 pub mod viewer;
 
 use sea_orm::ConnectionTrait;
-use serde::{Deserialize, Serialize};
 
+pub use catalogue::{
+  ChartKind, ChartParameter, ChartScope, ChartSpec, SessionType, charts_reading,
+};
 pub use figure::{NO_DATA_TEXT, format_lap_time};
 pub use laps::CLEAN_LAP_RULE;
+pub use tyres::FUEL_MODEL;
 
-/// A chart the API can draw. Each kind has a stable kebab-case slug used in URLs
-/// (`/v1/sessions/{session_key}/charts/{slug}`) and in cache keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ChartKind {
-  /// Lap time of every lap per driver; marker symbol = tyre compound, open marker = pit-out lap.
-  LapTimes,
-  /// Box plot of each driver's clean laps (see [`CLEAN_LAP_RULE`]).
-  LapTimeDistribution,
-  /// Median clean lap per team, fastest first.
-  TeamPace,
-  /// Stints as horizontal bars per driver, coloured by compound.
-  TyreStrategy,
-  /// Running order at the end of every lap, lap 0 being the starting grid.
-  PositionChanges,
-  /// Gap to the leader over the race (lapped "+1 LAP" samples are omitted with a note).
-  GapToLeader,
-  /// Interval to the car ahead over the race.
-  IntervalToCarAhead,
-  /// Time in the pit lane (and stationary time when known) of every stop.
-  PitStops,
-  /// Each driver's gap to the fastest time of Q1, Q2 and Q3.
-  QualifyingDelta,
-  /// Each driver's best sector times as a gap to the best of the field.
-  SectorComparison,
-  /// Top speeds at the two intermediates and the speed trap.
-  SpeedTraps,
-  /// Air and track temperature, humidity and rainfall over the session.
-  Weather,
-  /// Speed, throttle, brake and gear over distance on two drivers' fastest laps.
-  TelemetryComparison,
-  /// One driver's fastest lap drawn on the track outline, coloured by speed.
-  TrackMap,
-  /// Starting grid position minus finishing position per driver.
-  PositionsGained,
-  /// Cumulative championship points per driver across a season's races (a season chart).
-  ChampionshipProgression,
+/// A lap chosen by a query parameter: lap `lap` of car `driver`, or that driver's fastest lap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LapChoice {
+  /// Car number.
+  pub driver: i32,
+  /// Lap number; `None` for the driver's fastest timed lap.
+  pub lap: Option<i32>,
 }
 
-impl ChartKind {
-  /// Every chart kind, in the order a chart picker lists them.
-  pub const ALL: &[ChartKind] = &[
-    ChartKind::LapTimes,
-    ChartKind::LapTimeDistribution,
-    ChartKind::TeamPace,
-    ChartKind::TyreStrategy,
-    ChartKind::PositionChanges,
-    ChartKind::GapToLeader,
-    ChartKind::IntervalToCarAhead,
-    ChartKind::PitStops,
-    ChartKind::QualifyingDelta,
-    ChartKind::SectorComparison,
-    ChartKind::SpeedTraps,
-    ChartKind::Weather,
-    ChartKind::TelemetryComparison,
-    ChartKind::TrackMap,
-    ChartKind::PositionsGained,
-    ChartKind::ChampionshipProgression,
-  ];
-
-  /// The kebab-case name used in URLs, e.g. `"lap-times"`.
-  #[must_use]
-  pub fn slug(&self) -> &'static str {
-    match self {
-      ChartKind::LapTimes => "lap-times",
-      ChartKind::LapTimeDistribution => "lap-time-distribution",
-      ChartKind::TeamPace => "team-pace",
-      ChartKind::TyreStrategy => "tyre-strategy",
-      ChartKind::PositionChanges => "position-changes",
-      ChartKind::GapToLeader => "gap-to-leader",
-      ChartKind::IntervalToCarAhead => "interval-to-car-ahead",
-      ChartKind::PitStops => "pit-stops",
-      ChartKind::QualifyingDelta => "qualifying-delta",
-      ChartKind::SectorComparison => "sector-comparison",
-      ChartKind::SpeedTraps => "speed-traps",
-      ChartKind::Weather => "weather",
-      ChartKind::TelemetryComparison => "telemetry-comparison",
-      ChartKind::TrackMap => "track-map",
-      ChartKind::PositionsGained => "positions-gained",
-      ChartKind::ChampionshipProgression => "championship-progression",
-    }
-  }
-
-  /// The kind whose [`slug`](Self::slug) is `slug`, if any.
-  #[must_use]
-  pub fn from_slug(slug: &str) -> Option<Self> {
-    Self::ALL.iter().copied().find(|kind| kind.slug() == slug)
-  }
-
-  /// The human title, used after the event name in the figure title, e.g. `"Lap times"`.
-  #[must_use]
-  pub fn title(&self) -> &'static str {
-    match self {
-      ChartKind::LapTimes => "Lap times",
-      ChartKind::LapTimeDistribution => "Lap-time distribution",
-      ChartKind::TeamPace => "Team pace ranking",
-      ChartKind::TyreStrategy => "Tyre strategy",
-      ChartKind::PositionChanges => "Position changes",
-      ChartKind::GapToLeader => "Gap to leader",
-      ChartKind::IntervalToCarAhead => "Interval to car ahead",
-      ChartKind::PitStops => "Pit stop durations",
-      ChartKind::QualifyingDelta => "Qualifying delta to pole",
-      ChartKind::SectorComparison => "Sector comparison",
-      ChartKind::SpeedTraps => "Speed-trap comparison",
-      ChartKind::Weather => "Weather",
-      ChartKind::TelemetryComparison => "Fastest-lap telemetry comparison",
-      ChartKind::TrackMap => "Speed on the track map",
-      ChartKind::PositionsGained => "Grid vs finish: positions gained",
-      ChartKind::ChampionshipProgression => "Championship points progression",
-    }
-  }
-
-  /// Whether the chart spans a season (built by [`build_season_chart`]) rather than one session.
-  #[must_use]
-  pub fn is_season_chart(&self) -> bool {
-    matches!(self, ChartKind::ChampionshipProgression)
-  }
-}
-
-impl std::fmt::Display for ChartKind {
+impl std::fmt::Display for LapChoice {
+  /// `DRIVER:LAP`, or `DRIVER` for the fastest lap: the parameter syntax, normalised.
   fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-    formatter.write_str(self.slug())
+    match self.lap {
+      Some(lap) => write!(formatter, "{}:{lap}", self.driver),
+      None => write!(formatter, "{}", self.driver),
+    }
   }
 }
 
@@ -162,11 +66,17 @@ impl std::fmt::Display for ChartKind {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChartRequest {
   /// Car numbers to show; empty means every driver of the session, except for charts that need a fixed
-  /// number: the telemetry comparison defaults to the two drivers with the fastest laps, the track map to
-  /// the driver with the fastest lap.
+  /// number: the telemetry comparison defaults to the two drivers with the fastest laps, the track maps to
+  /// the driver with the fastest lap, the mini-sector map to the two fastest drivers.
   pub drivers: Vec<i32>,
   /// Inclusive lap range `(first, last)` for lap-based charts; `None` means every lap.
   pub laps: Option<(i32, i32)>,
+  /// The reference lap of the lap comparisons and track maps.
+  pub reference: Option<LapChoice>,
+  /// The compared lap of the lap comparisons.
+  pub comparison: Option<LapChoice>,
+  /// The session of the compared lap, when it is not the charted session (same circuit).
+  pub comparison_session: Option<i32>,
   /// For a season chart asked through a session: draw the whole year of that session (up to and including
   /// it) instead of refusing. Ignored by session charts.
   pub year_scope: bool,
@@ -181,7 +91,7 @@ pub enum ChartError {
   /// A request parameter is invalid for this chart or session.
   #[error("invalid parameter `{name}`: {message}")]
   InvalidParameter {
-    /// The parameter name as the API exposes it (`drivers`, `laps`, `chart`).
+    /// The parameter name as the API exposes it (`drivers`, `lap_min`, `reference`, `chart`, ...).
     name: &'static str,
     /// What is wrong, for the client.
     message: String,
@@ -194,10 +104,12 @@ pub enum ChartError {
 /// Builds the Plotly figure of `kind` for one session.
 ///
 /// # Errors
-/// [`ChartError::NotFound`] when the session is unknown; [`ChartError::InvalidParameter`] when a requested
-/// driver did not take part, the lap range is reversed or negative, the driver count does not fit the chart,
-/// or `kind` is a season chart and `request.year_scope` is false; [`ChartError::Database`] when a query fails.
-/// A session without data for the chart is not an error: it gives an empty figure with a note.
+/// [`ChartError::NotFound`] when the session is unknown; [`ChartError::InvalidParameter`] when the request sets
+/// a parameter the chart does not take, a requested driver did not take part, the lap range is reversed or
+/// negative, the driver count does not fit the chart, a chosen lap does not exist, the comparison session is
+/// unknown or at another circuit, or `kind` is a season chart and `request.year_scope` is false;
+/// [`ChartError::Database`] when a query fails. A session without data for the chart, or of a type the chart
+/// does not suit, is not an error: it gives an empty figure with a note.
 pub async fn build_session_chart<C: ConnectionTrait>(
   connection: &C,
   session_key: i32,
@@ -205,8 +117,33 @@ pub async fn build_session_chart<C: ConnectionTrait>(
   request: &ChartRequest,
 ) -> Result<serde_json::Value, ChartError> {
   validate_lap_range(request)?;
+  check_parameters(kind, request)?;
   let context = context::SessionContext::load(connection, session_key, kind).await?;
   context.validate_drivers(request)?;
+  if kind.is_season_chart() {
+    if !request.year_scope {
+      return Err(ChartError::InvalidParameter {
+        name: "chart",
+        message: format!(
+          "`{}` is a season chart: ask for it by year (/v1/seasons/{}/charts/{})",
+          kind.slug(),
+          context.session.year,
+          kind.slug()
+        ),
+      });
+    }
+    return season::build(
+      connection,
+      context.session.year,
+      kind,
+      Some(&context.session),
+      request,
+    )
+    .await;
+  }
+  if !kind.suits(context.session.session_type.as_deref()) {
+    return Ok(unsuited_session_figure(kind, &context));
+  }
   match kind {
     ChartKind::LapTimes => laps::lap_times(connection, &context, request).await,
     ChartKind::LapTimeDistribution => {
@@ -216,6 +153,12 @@ pub async fn build_session_chart<C: ConnectionTrait>(
     ChartKind::SectorComparison => laps::sector_comparison(connection, &context, request).await,
     ChartKind::SpeedTraps => laps::speed_traps(connection, &context, request).await,
     ChartKind::TyreStrategy => race::tyre_strategy(connection, &context, request).await,
+    ChartKind::TyreDegradation => {
+      tyres::tyre_degradation(connection, &context, request, false).await
+    }
+    ChartKind::FuelCorrectedTyreDegradation => {
+      tyres::tyre_degradation(connection, &context, request, true).await
+    }
     ChartKind::PositionChanges => race::position_changes(connection, &context, request).await,
     ChartKind::GapToLeader => {
       race::gaps(connection, &context, request, race::GapKind::ToLeader).await
@@ -224,40 +167,40 @@ pub async fn build_session_chart<C: ConnectionTrait>(
       race::gaps(connection, &context, request, race::GapKind::ToCarAhead).await
     }
     ChartKind::PitStops => race::pit_stops(connection, &context, request).await,
+    ChartKind::Overtakes => race::overtakes(connection, &context, request).await,
     ChartKind::QualifyingDelta => race::qualifying_delta(connection, &context, request).await,
     ChartKind::Weather => race::weather(connection, &context).await,
     ChartKind::PositionsGained => race::positions_gained(connection, &context, request).await,
     ChartKind::TelemetryComparison => {
       telemetry::telemetry_comparison(connection, &context, request).await
     }
-    ChartKind::TrackMap => telemetry::track_map(connection, &context, request).await,
-    ChartKind::ChampionshipProgression => {
-      if !request.year_scope {
-        return Err(ChartError::InvalidParameter {
-          name: "chart",
-          message: format!(
-            "`{}` is a season chart: ask for it by year, or set the year scope",
-            kind.slug()
-          ),
-        });
-      }
-      season::championship_progression(
-        connection,
-        context.session.year,
-        Some(&context.session),
-        request,
-      )
-      .await
+    ChartKind::LapDelta => telemetry::lap_delta(connection, &context, request).await,
+    ChartKind::TrackMap => track::track_map(connection, &context, request).await,
+    ChartKind::GearShiftMap => track::gear_shift_map(connection, &context, request).await,
+    ChartKind::MiniSectorDominance => {
+      track::mini_sector_dominance(connection, &context, request).await
     }
+    ChartKind::ChampionshipProgression
+    | ChartKind::ConstructorsProgression
+    | ChartKind::ResultsHeatmap
+    | ChartKind::TeammateHeadToHead => unreachable_season_chart(kind),
   }
+}
+
+/// Season charts are answered above; this arm only keeps the match exhaustive.
+fn unreachable_season_chart(kind: ChartKind) -> Result<serde_json::Value, ChartError> {
+  Err(ChartError::InvalidParameter {
+    name: "chart",
+    message: format!("`{}` is a season chart", kind.slug()),
+  })
 }
 
 /// Builds the Plotly figure of a season chart `kind` for `year`.
 ///
 /// # Errors
 /// [`ChartError::NotFound`] when no session of `year` is stored; [`ChartError::InvalidParameter`] when
-/// `kind` is a session chart or the driver selection names nobody who raced that year;
-/// [`ChartError::Database`] when a query fails.
+/// `kind` is a session chart, the request sets a parameter the chart does not take, or the driver selection
+/// names nobody who raced that year; [`ChartError::Database`] when a query fails.
 pub async fn build_season_chart<C: ConnectionTrait>(
   connection: &C,
   year: i32,
@@ -268,12 +211,79 @@ pub async fn build_season_chart<C: ConnectionTrait>(
     return Err(ChartError::InvalidParameter {
       name: "chart",
       message: format!(
-        "`{}` is a session chart: ask for it by session",
+        "`{}` is a session chart: ask for it by session (/v1/sessions/{{session_key}}/charts/{})",
+        kind.slug(),
         kind.slug()
       ),
     });
   }
-  season::championship_progression(connection, year, None, request).await
+  check_parameters(kind, request)?;
+  season::build(connection, year, kind, None, request).await
+}
+
+/// The explained empty figure of a chart asked for a session type it does not suit.
+fn unsuited_session_figure(
+  kind: ChartKind,
+  context: &context::SessionContext,
+) -> serde_json::Value {
+  let suited: Vec<&str> = kind
+    .spec()
+    .session_types
+    .iter()
+    .map(SessionType::as_str)
+    .collect();
+  figure::empty_figure(
+    &context.title,
+    Some(&format!(
+      "`{}` is drawn for {} sessions; session {} is a {} session",
+      kind.slug(),
+      suited.join(" and "),
+      context.session.session_key,
+      context.session.session_type.as_deref().unwrap_or("unknown")
+    )),
+  )
+}
+
+/// Rejects parameters `kind` does not take, naming the ones it does.
+fn check_parameters(kind: ChartKind, request: &ChartRequest) -> Result<(), ChartError> {
+  let given = [
+    (ChartParameter::Drivers, !request.drivers.is_empty()),
+    (ChartParameter::LapMin, request.laps.is_some()),
+    (ChartParameter::Reference, request.reference.is_some()),
+    (ChartParameter::Comparison, request.comparison.is_some()),
+    (
+      ChartParameter::ComparisonSession,
+      request.comparison_session.is_some(),
+    ),
+  ];
+  for (parameter, is_given) in given {
+    if is_given && !kind.takes(parameter) {
+      let taken: Vec<String> = kind
+        .spec()
+        .parameters
+        .iter()
+        .map(|parameter| format!("`{}`", parameter.name()))
+        .collect();
+      let name = if parameter == ChartParameter::LapMin {
+        "lap_min` / `lap_max"
+      } else {
+        parameter.name()
+      };
+      return Err(ChartError::InvalidParameter {
+        name,
+        message: format!(
+          "`{}` does not take this parameter; it takes {}",
+          kind.slug(),
+          if taken.is_empty() {
+            "none".to_owned()
+          } else {
+            taken.join(", ")
+          }
+        ),
+      });
+    }
+  }
+  Ok(())
 }
 
 fn validate_lap_range(request: &ChartRequest) -> Result<(), ChartError> {

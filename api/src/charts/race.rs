@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{intervals, position, session_result, sessions, starting_grid, weather};
+use entity::{intervals, overtakes, position, session_result, sessions, starting_grid, weather};
 use plotly::common::{AxisSide, HoverInfo, Line, Marker, Mode, Orientation, Title};
 use plotly::layout::{Axis, AxisRange, AxisType, BarMode, CategoryOrder, HoverMode};
 use plotly::{Bar, Scatter};
@@ -483,6 +483,111 @@ pub(crate) async fn pit_stops<C: ConnectionTrait>(
       .text_array(texts);
     figure.add(trace);
   }
+  Ok(figure.finish())
+}
+
+/// Overtakes made (up) and suffered (down) per driver, in classification order and team colours.
+pub(crate) async fn overtakes<C: ConnectionTrait>(
+  connection: &C,
+  context: &SessionContext,
+  request: &ChartRequest,
+) -> Result<Value, ChartError> {
+  let rows = overtakes::Entity::find()
+    .filter(overtakes::Column::SessionKey.eq(context.session.session_key))
+    .all(connection)
+    .await?;
+  let mut made: HashMap<i32, i32> = HashMap::new();
+  let mut suffered: HashMap<i32, i32> = HashMap::new();
+  for row in &rows {
+    *made.entry(row.overtaking_driver_number).or_default() += 1;
+    *suffered.entry(row.overtaken_driver_number).or_default() += 1;
+  }
+  let numbers = context.ordered_numbers(
+    request,
+    made
+      .keys()
+      .chain(suffered.keys())
+      .copied()
+      .collect::<Vec<_>>(),
+  );
+  let numbers: Vec<i32> = numbers
+    .into_iter()
+    .filter(|number| made.contains_key(number) || suffered.contains_key(number))
+    .collect();
+  if numbers.is_empty() {
+    return Ok(empty_figure(
+      &context.title,
+      Some("no overtakes recorded for the chosen drivers"),
+    ));
+  }
+  let acronyms: Vec<String> = numbers
+    .iter()
+    .map(|number| context.driver(*number).acronym)
+    .collect();
+  let colours: Vec<String> = numbers
+    .iter()
+    .map(|number| context.driver(*number).colour)
+    .collect();
+  let count = |counts: &HashMap<i32, i32>, number: &i32| counts.get(number).copied().unwrap_or(0);
+  let hover: Vec<String> = numbers
+    .iter()
+    .zip(&acronyms)
+    .map(|(number, acronym)| {
+      format!(
+        "{acronym}: made {}, suffered {}",
+        count(&made, number),
+        count(&suffered, number)
+      )
+    })
+    .collect();
+  let layout = base_layout(&context.title)
+    .bar_mode(BarMode::Relative)
+    .x_axis(
+      Axis::new()
+        .title(Title::with_text("Driver (classification order)"))
+        .type_(AxisType::Category)
+        .category_order(CategoryOrder::Array)
+        .category_array(acronyms.clone()),
+    )
+    .y_axis(
+      Axis::new()
+        .title(Title::with_text("Overtakes made (up) and suffered (down)"))
+        .zero_line(true),
+    )
+    .hover_mode(HoverMode::Closest);
+  let mut figure = Figure::new(layout);
+  let made_counts: Vec<i32> = numbers.iter().map(|number| count(&made, number)).collect();
+  let suffered_counts: Vec<i32> = numbers
+    .iter()
+    .map(|number| -count(&suffered, number))
+    .collect();
+  figure.add(
+    Bar::new(acronyms.clone(), made_counts.clone())
+      .name("Made")
+      .marker(Marker::new().color_array(colours.clone()))
+      .text_array(made_counts.iter().map(ToString::to_string).collect())
+      .hover_text_array(hover.clone())
+      .hover_info(HoverInfo::Text),
+  );
+  let object = figure.add(
+    Bar::new(acronyms, suffered_counts.clone())
+      .name("Suffered")
+      .marker(Marker::new().color_array(colours).opacity(0.45))
+      .text_array(
+        suffered_counts
+          .iter()
+          .map(|value| value.abs().to_string())
+          .collect(),
+      )
+      .hover_text_array(hover)
+      .hover_info(HoverInfo::Text),
+  );
+  set_path(object, &["marker", "pattern", "shape"], json!("/"));
+  figure.annotate(note(&format!(
+    "{} overtakes recorded by Open F1 (races only; they include some position swaps from pit stops and \
+     penalties, and may be incomplete).",
+    rows.len()
+  )));
   Ok(figure.finish())
 }
 

@@ -1,27 +1,114 @@
-//! `GET /v1/sessions/{session_key}/charts/{chart}` and `GET /v1/seasons/{year}/charts/{chart}`: Plotly figures,
-//! cached in the response cache per scope and normalised parameters.
+//! `GET /v1/charts` (the catalogue), `GET /v1/sessions/{session_key}/charts/{chart}` and
+//! `GET /v1/seasons/{year}/charts/{chart}`: Plotly figures, cached in the response cache per scope and normalised
+//! parameters.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use entity::cache::CacheScope;
-use entity::meetings;
+use entity::{meetings, sessions};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Json, Payload};
-use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{ParseFromParameter, ParseResult, Type};
 use poem_openapi::{ApiResponse, OpenApi};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::Value;
 
 use crate::AppState;
-use crate::charts::{self, ChartError, ChartKind, ChartRequest};
+use crate::bodies::ChartDescription;
+use crate::charts::{self, ChartError, ChartKind, ChartRequest, ChartScope};
 use crate::problem::{ApiError, Problem};
 use crate::routes::driver_list::{DriverNumberList, flatten};
-use crate::routes::{ApiTags, find_session, session_time_to_live};
+use crate::routes::lap_choice::LapChoiceValue;
+use crate::routes::{ApiTags, find_session, season_time_to_live, session_time_to_live};
 
 /// Charts.
 pub struct ChartsApi;
+
+/// How long clients may cache the catalogue (it changes only with a release).
+const CATALOGUE_MAX_AGE_SECONDS: u64 = 3600;
+
+/// A `chart` path parameter, documented as the enum of one scope's chart slugs (from the catalogue). Any text
+/// parses, so that an unknown name is answered 404 listing the charts, like any unknown resource.
+macro_rules! chart_name_parameter {
+  ($name:ident, $schema:literal, $scope:expr, $description:literal) => {
+    #[doc = $description]
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct $name(pub String);
+
+    impl Type for $name {
+      const IS_REQUIRED: bool = true;
+      type RawValueType = Self;
+      type RawElementValueType = Self;
+
+      fn name() -> Cow<'static, str> {
+        $schema.into()
+      }
+
+      fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Reference($schema.to_owned())
+      }
+
+      fn register(registry: &mut Registry) {
+        registry.create_schema::<Self, _>($schema.to_owned(), |_| MetaSchema {
+          description: Some($description),
+          enum_items: ChartKind::of_scope($scope)
+            .map(|kind| Value::String(kind.slug().to_owned()))
+            .collect(),
+          ..MetaSchema::new("string")
+        });
+      }
+
+      fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+      }
+
+      fn raw_element_iter<'a>(
+        &'a self,
+      ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+      }
+    }
+
+    impl ParseFromParameter for $name {
+      fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Ok(Self(value.to_owned()))
+      }
+    }
+  };
+}
+
+chart_name_parameter!(
+  SessionChartName,
+  "SessionChart",
+  ChartScope::Session,
+  "A session chart (see `GET /v1/charts`)."
+);
+chart_name_parameter!(
+  SeasonChartName,
+  "SeasonChart",
+  ChartScope::Season,
+  "A season chart (see `GET /v1/charts`)."
+);
+
+/// The chart catalogue.
+#[derive(ApiResponse)]
+pub enum CatalogueResponse {
+  /// Every chart, session charts first. `ETag` identifies the body.
+  #[oai(status = 200)]
+  Ok(
+    Json<Vec<ChartDescription>>,
+    /// `public, max-age=3600`.
+    #[oai(header = "Cache-Control")]
+    String,
+  ),
+  /// The query string is longer than 4096 bytes (answered by the request-limit layer, before any handler).
+  #[oai(status = 414, content_type = "application/problem+json")]
+  UriTooLong(Json<Problem>),
+}
 
 /// A Plotly figure's JSON, sent as the bytes that were cached: a cache hit costs no parsing or serialising.
 /// Documented like `Json<serde_json::Value>` (any JSON object), with the same content type.
@@ -124,41 +211,63 @@ fn chart_response(result: Result<(Arc<Vec<u8>>, String, Duration), ApiError>) ->
   }
 }
 
-fn chart_kind(slug: &str) -> Result<ChartKind, ApiError> {
+fn chart_kind(slug: &str, scope: ChartScope) -> Result<ChartKind, ApiError> {
   ChartKind::from_slug(slug).ok_or_else(|| {
-    let known: Vec<_> = ChartKind::ALL.iter().map(ChartKind::slug).collect();
+    let known: Vec<_> = ChartKind::of_scope(scope).map(|kind| kind.slug()).collect();
+    let scope_name = match scope {
+      ChartScope::Session => "session",
+      ChartScope::Season => "season",
+    };
     ApiError::NotFound(format!(
-      "No chart named `{}`; known charts: {}.",
+      "No chart named `{}`; {scope_name} charts: {} (GET /v1/charts lists them all).",
       crate::problem::echoed(slug),
       known.join(", ")
     ))
   })
 }
 
-fn chart_request(
-  drivers: Option<&DriverNumberList>,
+/// The parameters of a session chart request, as parsed from the query string.
+struct SessionChartParameters<'query> {
+  drivers: Option<&'query DriverNumberList>,
   lap_min: Option<i32>,
   lap_max: Option<i32>,
-  year_scope: bool,
-) -> Result<ChartRequest, ApiError> {
-  let drivers = flatten(drivers.map(std::slice::from_ref));
-  let laps = match (lap_min, lap_max) {
+  reference: Option<LapChoiceValue>,
+  comparison: Option<LapChoiceValue>,
+  comparison_session: Option<i32>,
+}
+
+fn chart_request(parameters: &SessionChartParameters<'_>, year_scope: bool) -> ChartRequest {
+  let drivers = flatten(parameters.drivers.map(std::slice::from_ref));
+  let laps = match (parameters.lap_min, parameters.lap_max) {
     (None, None) => None,
     (minimum, maximum) => Some((minimum.unwrap_or(1), maximum.unwrap_or(i32::MAX))),
   };
-  Ok(ChartRequest {
+  ChartRequest {
     drivers,
     laps,
+    reference: parameters.reference.map(|value| value.0),
+    comparison: parameters.comparison.map(|value| value.0),
+    comparison_session: parameters.comparison_session,
     year_scope,
-  })
+  }
 }
 
-/// The cache entry name: the chart and its normalised parameters (drivers sorted, deduplicated).
+/// The cache entry name: the chart and its normalised parameters (drivers sorted, deduplicated; laps as
+/// `DRIVER:LAP` without leading zeros). Parameters a chart does not take never get here (they are rejected).
 fn cache_name(kind: ChartKind, request: &ChartRequest) -> String {
   let drivers: Vec<String> = request.drivers.iter().map(i32::to_string).collect();
   let mut name = format!("chart:{}:drivers={}", kind.slug(), drivers.join(","));
   if let Some((first, last)) = request.laps {
     name.push_str(&format!(":laps={first}-{last}"));
+  }
+  if let Some(reference) = request.reference {
+    name.push_str(&format!(":reference={reference}"));
+  }
+  if let Some(comparison) = request.comparison {
+    name.push_str(&format!(":comparison={comparison}"));
+  }
+  if let Some(session_key) = request.comparison_session {
+    name.push_str(&format!(":comparison_session={session_key}"));
   }
   name
 }
@@ -196,28 +305,42 @@ fn example_session_key() -> i32 {
   9472
 }
 
-/// The documented example session chart.
-fn example_session_chart() -> String {
-  ChartKind::LapTimes.slug().to_owned()
-}
-
 /// The documented example season.
 fn example_year() -> i32 {
   2024
 }
 
-/// The documented example season chart.
-fn example_season_chart() -> String {
-  ChartKind::ChampionshipProgression.slug().to_owned()
-}
-
 #[OpenApi(tag = "ApiTags::Charts")]
 impl ChartsApi {
+  /// Chart catalogue
+  ///
+  /// Every chart the API draws: its slug (the `chart` path parameter), title, one-line description, scope
+  /// (session or season), the session types it suits, the query parameters it takes, the tables it is built
+  /// from, and its URL template. A frontend can build its chart menu from this list.
+  #[oai(path = "/v1/charts", method = "get", operation_id = "list_charts")]
+  async fn catalogue(&self) -> CatalogueResponse {
+    CatalogueResponse::Ok(
+      Json(
+        ChartKind::ALL
+          .iter()
+          .copied()
+          .map(ChartDescription::from)
+          .collect(),
+      ),
+      format!("public, max-age={CATALOGUE_MAX_AGE_SECONDS}"),
+    )
+  }
+
   /// Session chart
   ///
-  /// A Plotly figure of one session, e.g. `GET /v1/sessions/9472/charts/lap-times?drivers=1,44`.
+  /// A Plotly figure of one session, e.g. `GET /v1/sessions/9472/charts/lap-times?drivers=1,44` or
+  /// `GET /v1/sessions/9472/charts/lap-delta?reference=1:39&comparison=16:36`. `GET /v1/charts` lists the charts
+  /// with the parameters each takes: a parameter the chart does not take, a driver who did not take part or a
+  /// lap that does not exist is answered 400. A session whose type the chart does not suit (e.g.
+  /// `gap-to-leader` of a qualifying session) is answered 200 with an empty figure whose annotation says why.
   /// Cached per session and normalised parameters; the worker invalidates the session's charts when its data
-  /// changes. Example response:
+  /// changes (a comparison with another session is cached under the charted session, for the shorter of the two
+  /// sessions' cache lifetimes). Example response:
   ///
   /// ```json
   /// {"data": [{"type": "scatter", "name": "VER", "x": [1, 2, 3], "y": [97.284, 96.5, 96.61]}],
@@ -228,27 +351,58 @@ impl ChartsApi {
     method = "get",
     operation_id = "get_session_chart"
   )]
+  #[allow(clippy::too_many_arguments)]
   async fn session_chart(
     &self,
     state: Data<&AppState>,
     /// Open F1 session key.
     #[oai(example = "example_session_key")]
     session_key: Path<i32>,
-    /// Chart name, e.g. `lap-times`.
-    #[oai(example = "example_session_chart")]
-    chart: Path<String>,
-    /// Car numbers to include, comma-separated (`1,44`); all drivers when absent.
+    /// Chart name (see `GET /v1/charts`), e.g. `lap-times`.
+    chart: Path<SessionChartName>,
+    /// Car numbers to include, comma-separated (`1,44`); all drivers when absent. The telemetry comparison
+    /// takes exactly two (their fastest laps), the track maps one, the mini-sector map two to five.
     drivers: Query<Option<DriverNumberList>>,
-    /// First lap to include.
+    /// First lap to include (lap-based charts).
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000")))]
     lap_min: Query<Option<i32>>,
-    /// Last lap to include.
+    /// Last lap to include (lap-based charts).
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000")))]
     lap_max: Query<Option<i32>>,
+    /// The reference lap of `telemetry-comparison`, `lap-delta`, `track-map` and `gear-shift-map`: `DRIVER:LAP`
+    /// (`1:39`) or `DRIVER` for that driver's fastest lap; default the session's fastest lap.
+    reference: Query<Option<LapChoiceValue>>,
+    /// The compared lap of `telemetry-comparison` and `lap-delta`: `DRIVER:LAP` or `DRIVER`; default the
+    /// next-fastest driver's fastest lap (or, with `comparison_session`, the reference driver's fastest lap
+    /// there).
+    comparison: Query<Option<LapChoiceValue>>,
+    /// Session key of the compared lap (`telemetry-comparison`, `lap-delta`): another session at the same
+    /// circuit, e.g. last year's race; default the charted session.
+    #[oai(validator(minimum(value = "1")))]
+    comparison_session: Query<Option<i32>>,
   ) -> ChartResponse {
     let result: Result<_, ApiError> = async {
-      let kind = chart_kind(&chart.0)?;
-      let request = chart_request(drivers.0.as_ref(), lap_min.0, lap_max.0, false)?;
+      let kind = chart_kind(&chart.0.0, ChartScope::Session)?;
+      let parameters = SessionChartParameters {
+        drivers: drivers.0.as_ref(),
+        lap_min: lap_min.0,
+        lap_max: lap_max.0,
+        reference: reference.0,
+        comparison: comparison.0,
+        comparison_session: comparison_session.0,
+      };
+      let request = chart_request(&parameters, false);
       let session = find_session(&state.database, session_key.0).await?;
-      let time_to_live = session_time_to_live(&session, &state.settings);
+      let mut time_to_live = session_time_to_live(&session, &state.settings);
+      if let Some(other) = request
+        .comparison_session
+        .filter(|other| *other != session_key.0)
+        && let Some(other) = sessions::Entity::find_by_id(other)
+          .one(&state.database)
+          .await?
+      {
+        time_to_live = time_to_live.min(session_time_to_live(&other, &state.settings));
+      }
       let (figure, outcome) = cached_chart(
         &state,
         CacheScope::Session(session_key.0),
@@ -265,13 +419,12 @@ impl ChartsApi {
 
   /// Season chart
   ///
-  /// A Plotly figure spanning a season, e.g. `GET /v1/seasons/2024/charts/championship-progression`. Cached per
-  /// season.
-  /// Example response:
+  /// A Plotly figure spanning a season, e.g. `GET /v1/seasons/2024/charts/championship-progression`. `GET
+  /// /v1/charts` lists the season charts and the parameters each takes. Cached per season. Example response:
   ///
   /// ```json
   /// {"data": [{"type": "scatter", "name": "VER", "x": ["BHR", "SAU"], "y": [26, 51]}],
-  ///  "layout": {"title": {"text": "Championship points"}}}
+  ///  "layout": {"title": {"text": "2024 season: Drivers' championship progression"}}}
   /// ```
   #[oai(
     path = "/v1/seasons/:year/charts/:chart",
@@ -284,15 +437,22 @@ impl ChartsApi {
     /// Season year.
     #[oai(example = "example_year")]
     year: Path<i32>,
-    /// Chart name, e.g. `championship-progression`.
-    #[oai(example = "example_season_chart")]
-    chart: Path<String>,
+    /// Chart name (see `GET /v1/charts`), e.g. `championship-progression`.
+    chart: Path<SeasonChartName>,
     /// Car numbers to include, comma-separated; all drivers when absent.
     drivers: Query<Option<DriverNumberList>>,
   ) -> ChartResponse {
     let result: Result<_, ApiError> = async {
-      let kind = chart_kind(&chart.0)?;
-      let request = chart_request(drivers.0.as_ref(), None, None, true)?;
+      let kind = chart_kind(&chart.0.0, ChartScope::Season)?;
+      let parameters = SessionChartParameters {
+        drivers: drivers.0.as_ref(),
+        lap_min: None,
+        lap_max: None,
+        reference: None,
+        comparison: None,
+        comparison_session: None,
+      };
+      let request = chart_request(&parameters, true);
       let meetings = meetings::Entity::find()
         .filter(meetings::Column::Year.eq(year.0))
         .count(&state.database)
@@ -300,12 +460,7 @@ impl ChartsApi {
       if meetings == 0 {
         return Err(ApiError::NotFound(format!("No season {} stored.", year.0)));
       }
-      let current_year = chrono::Datelike::year(&chrono::Utc::now());
-      let time_to_live = if year.0 >= current_year {
-        state.settings.cache_ttl_live
-      } else {
-        state.settings.cache_ttl_finished
-      };
+      let time_to_live = season_time_to_live(year.0, &state.settings);
       let (figure, outcome) = cached_chart(
         &state,
         CacheScope::Season(year.0),

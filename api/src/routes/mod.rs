@@ -7,6 +7,7 @@
 
 pub mod charts;
 pub mod driver_list;
+pub mod lap_choice;
 pub mod meetings;
 pub mod operations;
 pub mod seasons;
@@ -351,6 +352,17 @@ pub fn session_time_to_live(
   settings: &Settings,
 ) -> std::time::Duration {
   if is_live(session, Utc::now()) {
+    settings.cache_ttl_live
+  } else {
+    settings.cache_ttl_finished
+  }
+}
+
+/// How long data spanning season `year` may be cached: the live lifetime for the current (or a future) season,
+/// the finished one for past seasons.
+#[must_use]
+pub fn season_time_to_live(year: i32, settings: &Settings) -> std::time::Duration {
+  if year >= chrono::Datelike::year(&Utc::now()) {
     settings.cache_ttl_live
   } else {
     settings.cache_ttl_finished

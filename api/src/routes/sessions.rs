@@ -6,7 +6,7 @@ use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::AppState;
 use crate::bodies::Session;
@@ -90,12 +90,18 @@ impl SessionsApi {
 
   /// Latest session
   ///
-  /// The session that started most recently (not one scheduled in the future).
+  /// The session that started most recently: not one scheduled in the future, and not a cancelled one (like
+  /// Open F1's `session_key=latest`).
   #[oai(path = "/latest", method = "get", operation_id = "latest_session")]
   async fn latest(&self, state: Data<&AppState>) -> ItemResponse<Session> {
     let result: Result<_, ApiError> = async {
       sessions::Entity::find()
         .filter(sessions::Column::DateStart.lte(Utc::now()))
+        .filter(
+          Condition::any()
+            .add(sessions::Column::IsCancelled.is_null())
+            .add(sessions::Column::IsCancelled.eq(false)),
+        )
         .order_by_desc(sessions::Column::DateStart)
         .order_by_desc(sessions::Column::SessionKey)
         .one(&state.database)

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use chrono::{TimeDelta, Utc};
 use clap::Parser;
 
+use crate::broker::BrokerOptions;
 use crate::replay::ReplayOptions;
 use crate::server::{Credentials, OpenF1Server, ServerOptions};
 
@@ -38,12 +39,24 @@ pub struct CommandLine {
   /// Answer 401 to requests without a valid bearer token (always, and while a replayed session is live).
   #[arg(long)]
   pub require_auth: bool,
+  /// Publish the replay on this MQTT broker (`HOST:PORT`, plain TCP; a mosquitto with the dynamic-security
+  /// plugin) and register issued tokens with it, as upstream's broker does.
+  #[arg(long, requires_all = ["broker_admin_username", "broker_admin_password"])]
+  pub broker: Option<String>,
+  /// Dynamic-security admin of `--broker` (`mosquitto_ctrl dynsec init FILE USERNAME PASSWORD`).
+  #[arg(long, requires = "broker")]
+  pub broker_admin_username: Option<String>,
+  /// Password of `--broker-admin-username`.
+  #[arg(long, env = "OPENF1_SERVER_BROKER_ADMIN_PASSWORD", requires = "broker")]
+  pub broker_admin_password: Option<String>,
 }
 
 impl CommandLine {
   /// The server options these arguments describe.
-  #[must_use]
-  pub fn server_options(&self) -> ServerOptions {
+  ///
+  /// # Errors
+  /// When `--broker` is not `HOST:PORT`.
+  pub fn server_options(&self) -> anyhow::Result<ServerOptions> {
     let mut options = ServerOptions::new(&self.fixtures_dir);
     options.credentials = self
       .username
@@ -58,7 +71,24 @@ impl CommandLine {
       offset: TimeDelta::minutes(self.offset_minutes),
       auth_during_live: self.require_auth,
     });
-    options
+    if let (Some(broker), Some(admin_username), Some(admin_password)) = (
+      &self.broker,
+      &self.broker_admin_username,
+      &self.broker_admin_password,
+    ) {
+      let (host, port) = broker
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host.to_owned(), port.parse::<u16>().ok()?)))
+        .with_context(|| format!("--broker {broker} is not HOST:PORT"))?;
+      options.broker = Some(BrokerOptions {
+        host,
+        port,
+        admin_username: admin_username.clone(),
+        admin_password: admin_password.clone(),
+        publish_automatically: true,
+      });
+    }
+    Ok(options)
   }
 }
 
@@ -74,7 +104,7 @@ pub async fn run(command_line: CommandLine) -> anyhow::Result<()> {
     )
     .with_writer(std::io::stderr)
     .init();
-  let server = OpenF1Server::start_on(command_line.server_options(), command_line.listen)
+  let server = OpenF1Server::start_on(command_line.server_options()?, command_line.listen)
     .await
     .with_context(|| {
       format!(

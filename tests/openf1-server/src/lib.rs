@@ -6,10 +6,12 @@
 //! - [`query`]: the raw query-string language (operators, casting, repeated keys, ranges, bare dates, `latest`).
 //! - [`faults`]: switchable failures (429, 5xx, 401, slow, truncated or garbage bodies).
 //! - [`replay`]: time-shifted replay of a recorded session as if it were live now.
+//! - [`broker`]: publishing the replay to a real MQTT broker (mosquitto) and upstream's token authentication on it.
 //! - [`clock`]: the injectable clock.
 //! - [`server`]: the HTTP server ([`OpenF1Server`]), token endpoint and control API (`/__control/...`).
 //! - [`cli`]: the `openf1-server` binary's arguments.
 
+pub mod broker;
 pub mod cli;
 pub mod clock;
 pub mod faults;
@@ -19,6 +21,7 @@ pub mod server;
 pub mod store;
 pub mod time;
 
+pub use broker::{BrokerError, BrokerOptions};
 pub use clock::{Clock, ManualClock};
 pub use faults::Fault;
 pub use replay::ReplayOptions;

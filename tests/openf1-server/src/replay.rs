@@ -146,27 +146,39 @@ impl ReplayView {
     }
   }
 
-  fn is_visible(&self, endpoint: &str, row: &Value) -> bool {
+  /// The recorded instant from which `row` of `endpoint` is visible: its `date` (or `date_start`), the session's
+  /// end for results published after it; `None` when it is visible from the start (the schedule, undated rows).
+  #[must_use]
+  pub fn visible_from(&self, endpoint: &str, row: &Value) -> Option<DateTime<Utc>> {
     // The schedule (meetings, sessions) is published ahead of time upstream: always visible.
     if endpoint == "meetings" || endpoint == "sessions" {
-      return true;
+      return None;
     }
     if AFTER_SESSION_ENDPOINTS.contains(&endpoint) {
-      return self.recorded_now >= self.session_end;
+      return Some(self.session_end);
     }
     let time_field = if row.get("date").is_some() {
       "date"
     } else {
       "date_start"
     };
-    match row
+    row
       .get(time_field)
       .and_then(Value::as_str)
       .and_then(parse_datetime)
-    {
-      Some(parsed) => parsed.instant <= self.recorded_now,
-      None => true,
-    }
+      .map(|parsed| parsed.instant)
+  }
+
+  /// Whether `row` of the replayed session is about the replayed session (or its meeting).
+  #[must_use]
+  pub fn concerns_replayed_session(&self, endpoint: &str, row: &Value) -> bool {
+    self.concerns(endpoint, row)
+  }
+
+  fn is_visible(&self, endpoint: &str, row: &Value) -> bool {
+    self
+      .visible_from(endpoint, row)
+      .is_none_or(|instant| instant <= self.recorded_now)
   }
 
   /// How `row` is served now: unchanged when it is not about the replayed session (or its meeting), hidden when
@@ -190,5 +202,83 @@ impl ReplayView {
       }
     }
     Presented::Shifted(shifted)
+  }
+}
+
+/// The fields of upstream's `unique_key` per endpoint, as published on MQTT in `_key` (the live-timing collections
+/// of Open F1's ingestor; `session_result` and `starting_grid` come from another service and are not published).
+#[must_use]
+pub fn upstream_key_fields(endpoint: &str) -> Option<&'static [&'static str]> {
+  Some(match endpoint {
+    "car_data" | "location" | "position" | "intervals" | "team_radio" => &["date", "driver_number"],
+    "laps" | "pit" => &["session_key", "lap_number", "driver_number"],
+    "stints" => &["session_key", "stint_number", "driver_number"],
+    "weather" => &["date"],
+    "race_control" => &[
+      "date",
+      "driver_number",
+      "lap_number",
+      "category",
+      "flag",
+      "scope",
+      "sector",
+    ],
+    "overtakes" => &[
+      "date",
+      "overtaking_driver_number",
+      "overtaken_driver_number",
+    ],
+    "drivers" | "championship_drivers" => &["session_key", "driver_number"],
+    "championship_teams" => &["session_key", "team_name"],
+    "sessions" => &["session_key"],
+    "meetings" => &["date_start"],
+    _ => return None,
+  })
+}
+
+/// Upstream's `_key` of `row`: its `unique_key` parts joined by `_`, datetimes as epoch milliseconds, other values
+/// as Python prints them (`None`, `True`); `None` for endpoints that are not published.
+#[must_use]
+pub fn upstream_key(endpoint: &str, row: &Value) -> Option<String> {
+  let fields = upstream_key_fields(endpoint)?;
+  let parts: Vec<String> = fields
+    .iter()
+    .map(|field| match row.get(*field) {
+      None | Some(Value::Null) => "None".to_owned(),
+      Some(Value::Bool(true)) => "True".to_owned(),
+      Some(Value::Bool(false)) => "False".to_owned(),
+      Some(Value::String(text)) if field.starts_with("date") => parse_datetime(text).map_or_else(
+        || text.clone(),
+        |parsed| parsed.instant.timestamp_millis().to_string(),
+      ),
+      Some(Value::String(text)) => text.clone(),
+      Some(other) => other.to_string(),
+    })
+    .collect();
+  Some(parts.join("_"))
+}
+
+#[cfg(test)]
+mod tests {
+  use serde_json::json;
+
+  use super::*;
+
+  #[test]
+  fn keys_join_the_unique_key_parts_with_datetimes_in_milliseconds() {
+    let location = json!({"date": "2025-04-11T11:21:16.603025+00:00", "driver_number": 31, "x": 0});
+    assert_eq!(
+      upstream_key("location", &location).as_deref(),
+      Some("1744370476603_31")
+    );
+    let lap = json!({"session_key": 9472, "lap_number": 3, "driver_number": 1});
+    assert_eq!(upstream_key("laps", &lap).as_deref(), Some("9472_3_1"));
+    let message = json!({"date": "2024-03-02T15:03:42+00:00", "driver_number": null, "lap_number": 1,
+      "category": "Flag", "flag": "GREEN", "scope": "Track", "sector": null});
+    assert_eq!(
+      upstream_key("race_control", &message).as_deref(),
+      Some("1709391822000_None_1_Flag_GREEN_Track_None")
+    );
+    assert_eq!(upstream_key("session_result", &lap), None);
   }
 }

@@ -19,10 +19,11 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::broker::{BrokerError, BrokerLink, BrokerOptions};
 use crate::clock::Clock;
 use crate::faults::{Fault, FaultQueue, FaultRequest};
 use crate::query::{Filter, LatestSession, parse_query};
-use crate::replay::{Presented, ReplayOptions, ReplayView};
+use crate::replay::{Presented, ReplayOptions, ReplayView, upstream_key};
 use crate::store::{ENDPOINTS, FixtureError, FixtureStore, sort_rows};
 use crate::time::parse_datetime;
 
@@ -75,6 +76,8 @@ pub struct ServerOptions {
   pub replay: Option<ReplayOptions>,
   /// The server's clock (replay position, `latest`, token expiry).
   pub clock: Clock,
+  /// An MQTT broker (mosquitto with dynamic security) to publish the replay to and to register tokens with.
+  pub broker: Option<BrokerOptions>,
 }
 
 impl ServerOptions {
@@ -88,6 +91,7 @@ impl ServerOptions {
       token_lifetime: Duration::from_secs(3600),
       replay: None,
       clock: Clock::system(),
+      broker: None,
     }
   }
 }
@@ -113,6 +117,25 @@ pub enum ServerError {
   /// The replay speed is not a positive finite number.
   #[error("replay speed must be positive, got {0}")]
   InvalidReplaySpeed(f64),
+  /// The MQTT broker could not be reached or set up.
+  #[error("cannot use the MQTT broker")]
+  Broker(#[from] BrokerError),
+}
+
+/// A recorded row of the replayed session, waiting for its publication.
+#[derive(Clone, Debug)]
+struct ScheduledRow {
+  visible_from: DateTime<Utc>,
+  endpoint: &'static str,
+  row: Value,
+}
+
+/// The rows of the replayed session still to publish on MQTT, in order of their recorded instants.
+#[derive(Debug, Default)]
+struct PublicationSchedule {
+  rows: Vec<ScheduledRow>,
+  next: usize,
+  last_id: i64,
 }
 
 /// One request as seen by the server (control API requests are not recorded).
@@ -137,6 +160,10 @@ struct ServerState {
   requests: Mutex<Vec<RecordedRequest>>,
   tokens: Mutex<HashMap<String, DateTime<Utc>>>,
   options: ServerOptions,
+  broker: Option<BrokerLink>,
+  schedule: tokio::sync::Mutex<PublicationSchedule>,
+  token_lifetime: Mutex<Duration>,
+  next_token_lifetimes: Mutex<std::collections::VecDeque<Duration>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -336,7 +363,7 @@ impl ServerState {
         );
       }
       let body = request.into_body().into_string().await.unwrap_or_default();
-      return self.issue_token(&body);
+      return self.issue_token(&body).await;
     }
     let Some(endpoint) = path
       .strip_prefix("/v1/")
@@ -353,7 +380,7 @@ impl ServerState {
     self.query_endpoint(&endpoint, query, authorized)
   }
 
-  fn issue_token(&self, body: &str) -> Response {
+  async fn issue_token(&self, body: &str) -> Response {
     let fields = form_fields(body);
     let username = fields
       .get("username")
@@ -371,10 +398,21 @@ impl ServerState {
       return json_response(StatusCode::UNAUTHORIZED, INVALID_CREDENTIALS_BODY);
     }
     let token = random_token();
-    let lifetime = TimeDelta::from_std(self.options.token_lifetime).unwrap_or(TimeDelta::hours(1));
-    lock(&self.tokens).insert(token.clone(), self.now() + lifetime);
+    let queued = lock(&self.next_token_lifetimes).pop_front();
+    let lifetime_seconds = queued
+      .unwrap_or_else(|| *lock(&self.token_lifetime))
+      .as_secs();
+    let lifetime = TimeDelta::try_seconds(i64::try_from(lifetime_seconds).unwrap_or(3600))
+      .unwrap_or(TimeDelta::hours(1));
+    let expires_at = self.now() + lifetime;
+    lock(&self.tokens).insert(token.clone(), expires_at);
+    if let Some(broker) = &self.broker
+      && let Err(error) = broker.register(username, &token, expires_at).await
+    {
+      tracing::warn!(%error, username, "could not register the token with the MQTT broker");
+    }
     let body = serde_json::json!({
-      "expires_in": self.options.token_lifetime.as_secs().to_string(),
+      "expires_in": lifetime_seconds.to_string(),
       "access_token": token,
       "token_type": "bearer",
     });
@@ -428,6 +466,120 @@ impl ServerState {
         .body(to_csv(&selected));
     }
     json_response(StatusCode::OK, Value::Array(selected).to_string())
+  }
+
+  /// Builds the publication schedule: the replayed session's rows of published endpoints that become visible after
+  /// the replay's current instant (upstream publishes as data happens, and keeps nothing for late subscribers).
+  fn build_schedule(&self) -> PublicationSchedule {
+    let store = self.store.read().unwrap_or_else(PoisonError::into_inner);
+    let Some(view) = self.replay_view(&store) else {
+      return PublicationSchedule::default();
+    };
+    let mut rows: Vec<ScheduledRow> = Vec::new();
+    for endpoint in ENDPOINTS {
+      if crate::replay::upstream_key_fields(endpoint).is_none() {
+        continue;
+      }
+      for row in store.rows(endpoint).unwrap_or_default() {
+        if !view.concerns_replayed_session(endpoint, row) {
+          continue;
+        }
+        if let Some(visible_from) = view.visible_from(endpoint, row)
+          && visible_from > view.recorded_now()
+        {
+          rows.push(ScheduledRow {
+            visible_from,
+            endpoint,
+            row: row.clone(),
+          });
+        }
+      }
+    }
+    rows.sort_by_key(|scheduled| scheduled.visible_from);
+    PublicationSchedule {
+      rows,
+      next: 0,
+      last_id: 0,
+    }
+  }
+
+  /// The messages due now: rows whose recorded instant was reached, as served now over REST plus `_key` and `_id`.
+  fn due_messages(&self, schedule: &mut PublicationSchedule) -> (Vec<(String, Vec<u8>)>, usize) {
+    let store = self.store.read().unwrap_or_else(PoisonError::into_inner);
+    let Some(view) = self.replay_view(&store) else {
+      return (Vec::new(), schedule.next);
+    };
+    drop(store);
+    let mut messages = Vec::new();
+    let mut next = schedule.next;
+    while let Some(scheduled) = schedule.rows.get(next)
+      && scheduled.visible_from <= view.recorded_now()
+    {
+      next += 1;
+      let Presented::Shifted(mut row) = view.present(scheduled.endpoint, &scheduled.row) else {
+        continue;
+      };
+      let id = view
+        .to_wall_clock(scheduled.visible_from)
+        .timestamp_millis()
+        .max(schedule.last_id + 1);
+      schedule.last_id = id;
+      if let Some(key) = upstream_key(scheduled.endpoint, &row)
+        && let Value::Object(fields) = &mut row
+      {
+        fields.insert("_key".into(), Value::String(key));
+        fields.insert("_id".into(), Value::from(id));
+      }
+      messages.push((
+        format!("v1/{}", scheduled.endpoint),
+        row.to_string().into_bytes(),
+      ));
+    }
+    (messages, next)
+  }
+
+  async fn publish_due(&self) -> Result<usize, BrokerError> {
+    let Some(broker) = &self.broker else {
+      return Err(BrokerError::NotConnected);
+    };
+    let mut schedule = self.schedule.lock().await;
+    let last_id = schedule.last_id;
+    let (messages, next) = self.due_messages(&mut schedule);
+    let count = messages.len();
+    if count == 0 {
+      schedule.next = next;
+      return Ok(0);
+    }
+    match broker.publish(messages).await {
+      Ok(()) => {
+        schedule.next = next;
+        Ok(count)
+      }
+      Err(error) => {
+        schedule.last_id = last_id;
+        Err(error)
+      }
+    }
+  }
+
+  async fn discard_due(&self) -> usize {
+    let mut schedule = self.schedule.lock().await;
+    let before = schedule.next;
+    let (_, next) = self.due_messages(&mut schedule);
+    schedule.next = next;
+    next - before
+  }
+
+  /// How long until the next scheduled row is due (by the server's clock), if any.
+  async fn until_next_publication(&self) -> Option<Duration> {
+    let schedule = self.schedule.lock().await;
+    let scheduled = schedule.rows.get(schedule.next)?;
+    let store = self.store.read().unwrap_or_else(PoisonError::into_inner);
+    let view = self.replay_view(&store)?;
+    (view.to_wall_clock(scheduled.visible_from) - self.now())
+      .to_std()
+      .ok()
+      .or(Some(Duration::ZERO))
   }
 
   fn control(&self, method: &Method, control_path: &str, body: &str) -> Response {
@@ -554,6 +706,37 @@ pub struct OpenF1Server {
   address: SocketAddr,
   shutdown: CancellationToken,
   task: Option<JoinHandle<()>>,
+  publisher: Option<JoinHandle<()>>,
+}
+
+/// Longest wait of the automatic publisher between two looks at the clock.
+const MAX_PUBLISHER_WAIT: Duration = Duration::from_secs(1);
+
+/// The automatic publisher: publishes rows as their instants come, deletes expired tokens' MQTT clients.
+async fn publish_until_stopped(state: &ServerState, stop: &CancellationToken) {
+  loop {
+    match state.publish_due().await {
+      Ok(_) => {}
+      Err(error) => {
+        let lost = state.discard_due().await;
+        tracing::warn!(%error, lost, "could not publish to the MQTT broker; the due rows are lost, as upstream's would be");
+      }
+    }
+    if let Some(broker) = &state.broker
+      && let Err(error) = broker.revoke_expired(state.now()).await
+    {
+      tracing::debug!(%error, "could not revoke expired tokens yet");
+    }
+    let wait = state
+      .until_next_publication()
+      .await
+      .unwrap_or(MAX_PUBLISHER_WAIT)
+      .clamp(Duration::from_millis(1), MAX_PUBLISHER_WAIT);
+    tokio::select! {
+      () = stop.cancelled() => return,
+      () = tokio::time::sleep(wait) => {}
+    }
+  }
 }
 
 impl fmt::Debug for OpenF1Server {
@@ -608,13 +791,28 @@ impl OpenF1Server {
       .map_err(bind_error)?;
     let bound = listener.local_addr().map_err(bind_error)?;
     let acceptor = TcpAcceptor::from_tokio(listener).map_err(bind_error)?;
+    let broker = match &options.broker {
+      Some(broker_options) => Some(BrokerLink::connect(broker_options.clone()).await?),
+      None => None,
+    };
+    let automatic = options
+      .broker
+      .as_ref()
+      .is_some_and(|broker| broker.publish_automatically);
     let state = Arc::new(ServerState {
       store: RwLock::new(store),
       faults: Mutex::new(FaultQueue::default()),
       requests: Mutex::new(Vec::new()),
       tokens: Mutex::new(HashMap::new()),
+      broker,
+      schedule: tokio::sync::Mutex::new(PublicationSchedule::default()),
+      token_lifetime: Mutex::new(options.token_lifetime),
+      next_token_lifetimes: Mutex::new(std::collections::VecDeque::new()),
       options,
     });
+    if state.broker.is_some() {
+      *state.schedule.lock().await = state.build_schedule();
+    }
     let shutdown = CancellationToken::new();
     let endpoint = OpenF1Endpoint {
       state: Arc::clone(&state),
@@ -628,12 +826,18 @@ impl OpenF1Server {
         tracing::error!(%error, "local Open F1 server stopped with an error");
       }
     });
+    let publisher = automatic.then(|| {
+      let state = Arc::clone(&state);
+      let stop = shutdown.clone();
+      tokio::spawn(async move { publish_until_stopped(&state, &stop).await })
+    });
     tracing::info!(address = %bound, "local Open F1 server listening");
     Ok(Self {
       state,
       address: bound,
       shutdown,
       task: Some(task),
+      publisher,
     })
   }
 
@@ -678,6 +882,66 @@ impl OpenF1Server {
     }
   }
 
+  /// Publishes on the MQTT broker every replayed row whose recorded instant the replay (by the server's clock) has
+  /// reached since the last call, as upstream would (topic `v1/<endpoint>`, the row as served over REST now plus
+  /// `_key` and `_id`), and returns once the broker has routed them to the subscribers. Returns how many.
+  ///
+  /// # Errors
+  /// [`BrokerError`] without a broker or when it is down (the rows stay due: call again, or
+  /// [`OpenF1Server::discard_due`] to lose them as upstream would).
+  pub async fn publish_due(&self) -> Result<usize, BrokerError> {
+    self.state.publish_due().await
+  }
+
+  /// Marks every due row as published without publishing it (lost while the broker was down); returns how many.
+  pub async fn discard_due(&self) -> usize {
+    self.state.discard_due().await
+  }
+
+  /// Publishes `rows` on `v1/<endpoint>` exactly as given (tests add their own `_key` and `_id`), and returns once
+  /// the broker has routed them.
+  ///
+  /// # Errors
+  /// [`BrokerError`] without a broker or when it is down.
+  pub async fn publish_rows(&self, endpoint: &str, rows: &[Value]) -> Result<(), BrokerError> {
+    let Some(broker) = &self.state.broker else {
+      return Err(BrokerError::NotConnected);
+    };
+    let messages = rows
+      .iter()
+      .map(|row| (format!("v1/{endpoint}"), row.to_string().into_bytes()))
+      .collect();
+    broker.publish(messages).await
+  }
+
+  /// Deletes the MQTT clients whose token expired by the server's clock (they are disconnected); returns how many.
+  ///
+  /// # Errors
+  /// [`BrokerError`] without a broker or when it is down.
+  pub async fn revoke_expired_tokens(&self) -> Result<usize, BrokerError> {
+    let Some(broker) = &self.state.broker else {
+      return Err(BrokerError::NotConnected);
+    };
+    broker.revoke_expired(self.state.now()).await
+  }
+
+  /// Gives the next token issued the lifetime `lifetime` (queued: each call applies to one token; later tokens get
+  /// the usual lifetime).
+  pub fn push_token_lifetime(&self, lifetime: Duration) {
+    lock(&self.state.next_token_lifetimes).push_back(lifetime);
+  }
+
+  /// Changes the lifetime of the tokens issued from now on.
+  pub fn set_token_lifetime(&self, lifetime: Duration) {
+    *lock(&self.state.token_lifetime) = lifetime;
+  }
+
+  /// The link to the MQTT broker, when one is configured.
+  #[must_use]
+  pub fn broker(&self) -> Option<&BrokerLink> {
+    self.state.broker.as_ref()
+  }
+
   /// Every request served so far (control API excluded), oldest first.
   #[must_use]
   pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -707,6 +971,12 @@ impl OpenF1Server {
     self.shutdown.cancel();
     if let Some(task) = self.task.take() {
       let _ = task.await;
+    }
+    if let Some(publisher) = self.publisher.take() {
+      let _ = publisher.await;
+    }
+    if let Some(broker) = &self.state.broker {
+      broker.stop().await;
     }
   }
 }
