@@ -38,7 +38,7 @@ until curl -fsS "http://127.0.0.1:$openf1_port/" >/dev/null 2>&1; do sleep 0.1; 
 OPENF1_BASE_URL="http://127.0.0.1:$openf1_port/v1" OPENF1_MAX_REQUESTS_PER_SECOND=500 \
   OPENF1_MAX_REQUESTS_PER_MINUTE=30000 WORKER_METRICS_ADDRESS=127.0.0.1:0 \
   sh -c "'$binaries/worker' migrate && '$binaries/worker' backfill --session 9472" >/dev/null
-API_LISTEN_ADDRESS="127.0.0.1:$api_port" API_RUN_MIGRATIONS=false "$binaries/api" >"$work/api.log" 2>&1 &
+API_LISTEN_ADDRESS="127.0.0.1:$api_port" API_METRICS_ADDRESS=127.0.0.1:0 API_RUN_MIGRATIONS=false "$binaries/api" >"$work/api.log" 2>&1 &
 pids+=($!)
 base="http://127.0.0.1:$api_port"
 until curl -fsS "$base/healthz" >/dev/null 2>&1; do sleep 0.1; done

@@ -26,7 +26,7 @@ cargo build --release --locked -p api -p worker -p openf1-server
 binaries="$PWD/target/release"
 
 database="f1_smoke_$$"
-api_port=$(free_port); worker_port=$(free_port); openf1_port=$(free_port)
+api_port=$(free_port); api_metrics_port=$(free_port); worker_port=$(free_port); openf1_port=$(free_port)
 resolved=$(mktemp); trap 'rm -f "$resolved"' EXIT
 # Configured like an operator would, through the compose file's variables: our own database, and rate limits
 # suited to the local Open F1 server instead of the public API's 3 req/s and 30 req/min.
@@ -48,7 +48,7 @@ F1_API_DB_USER=f1_api F1_API_DB_PASSWORD=change-me-api MARIADB_DATABASE="$databa
   bash deploy/mysql-init/01-api-user.sh
 
 rewrites=("@mysql:3306=@127.0.0.1:3306" "redis://redis:6379=redis://127.0.0.1:6379"
-  "0.0.0.0:8080=127.0.0.1:$api_port" "0.0.0.0:9091=127.0.0.1:$worker_port"
+  "0.0.0.0:8080=127.0.0.1:$api_port" "0.0.0.0:9464=127.0.0.1:$api_metrics_port" "0.0.0.0:9091=127.0.0.1:$worker_port"
   "https://api.openf1.org/v1=http://127.0.0.1:$openf1_port/v1" "https://api.openf1.org/token=http://127.0.0.1:$openf1_port/token")
 
 # run_service SERVICE BINARY [ARGS...]: runs BINARY with SERVICE's resolved environment (and no other variables but
@@ -105,7 +105,8 @@ curl -fsS "$base/docs" >/dev/null || fail "/docs"
 expect_body "/v1/sessions/9472" '"session_key":9472' || fail "session 9472"
 expect_body "/v1/sessions/9472/laps?driver_number=1&limit=5" '"lap_number"' || fail "laps"
 expect_body "/v1/sessions/9472/charts/lap-times" '"layout"' || fail "lap-times chart"
-expect_body "/metrics" 'http' || fail "/metrics"
+curl -fsS "http://127.0.0.1:$api_metrics_port/metrics" | grep -q 'http' || fail "/metrics on API_METRICS_ADDRESS"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/metrics")" = 404 ] || fail "/metrics must not be on the public port"
 
 echo "smoke: SIGTERM stops both cleanly"
 kill -TERM "$api_pid" "$worker_pid"

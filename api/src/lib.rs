@@ -30,6 +30,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
+use entity::database::DatabaseMonitor;
 use migration::MigratorTrait;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::Cors;
@@ -49,6 +50,8 @@ pub const API_TITLE: &str = "F1 data API";
 pub struct AppState {
   /// The database pool.
   pub database: DatabaseConnection,
+  /// Whether the database answers (probed in the background; never waits).
+  pub database_monitor: DatabaseMonitor,
   /// The response cache.
   pub cache: ResponseCache,
   /// The metrics.
@@ -86,6 +89,8 @@ pub fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
      **Errors** are RFC 9457 `application/problem+json` documents.\n\n\
      **Pagination**: collections take `limit` and `offset`; the body is a plain array, `X-Total-Count` gives the \
      number of matching rows and `Link: <…>; rel=\"next\"` points at the next page.\n\n\
+     **Outages**: while the database is unreachable, a request that needs it is answered `503` \
+     `application/problem+json` within a second, with `Retry-After`.\n\n\
      **Caching**: every 200 carries a strong `ETag`; send it back in `If-None-Match` to get `304 Not Modified`. \
      `Cache-Control` is long for finished sessions and short for live ones.\n\n\
      **Unknown query parameters** are refused with `400`, naming them and listing the accepted ones.\n\n\
@@ -130,11 +135,30 @@ pub fn openapi_document(public_url: &str, max_page_size: u64) -> String {
   serde_json::to_string_pretty(&document).unwrap_or(spec)
 }
 
-/// A bound, ready-to-run api.
+/// A bound, ready-to-run api: the public listener and the metrics listener.
 pub struct Application {
   port: u16,
   acceptor: TcpAcceptor,
+  metrics_port: u16,
+  metrics_acceptor: TcpAcceptor,
   state: AppState,
+}
+
+/// How long the metrics server may take to finish a scrape at shutdown.
+const METRICS_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Binds `address` for the setting `variable`, returning the acceptor and its port.
+async fn bind(address: std::net::SocketAddr, variable: &str) -> anyhow::Result<(TcpAcceptor, u16)> {
+  let acceptor = TcpListener::bind(address)
+    .into_acceptor()
+    .await
+    .with_context(|| format!("bind {address} ({variable})"))?;
+  let port = acceptor
+    .local_addr()
+    .first()
+    .and_then(|address| address.as_socket_addr().map(std::net::SocketAddr::port))
+    .context("read the bound port")?;
+  Ok((acceptor, port))
 }
 
 impl Application {
@@ -159,14 +183,17 @@ impl Application {
     Self::build_with_database(settings, database).await
   }
 
-  /// Like [`Application::build`] with an existing database pool (no migrations are run).
+  /// Like [`Application::build`] with an existing database pool (no migrations are run), which must be a pool of
+  /// `DATABASE_URL` (the database monitor probes that URL).
   ///
   /// # Errors
-  /// Fails when the Redis URL is malformed or the address cannot be bound.
+  /// Fails when the database or Redis URL is malformed or the address cannot be bound.
   pub async fn build_with_database(
     settings: Settings,
     database: DatabaseConnection,
   ) -> anyhow::Result<Self> {
+    let database_monitor = DatabaseMonitor::start(settings.database_url.expose())
+      .context("watch the database (DATABASE_URL)")?;
     let metrics = Metrics::new().context("register metrics")?;
     let cache = ResponseCache::new(
       settings.redis_url.as_ref().map(settings::Secret::expose),
@@ -174,20 +201,17 @@ impl Application {
       metrics.clone(),
     )
     .context("open the Redis cache (REDIS_URL)")?;
-    let acceptor = TcpListener::bind(settings.listen_address)
-      .into_acceptor()
-      .await
-      .with_context(|| format!("bind {} (API_LISTEN_ADDRESS)", settings.listen_address))?;
-    let port = acceptor
-      .local_addr()
-      .first()
-      .and_then(|address| address.as_socket_addr().map(std::net::SocketAddr::port))
-      .context("read the bound port")?;
+    let (acceptor, port) = bind(settings.listen_address, "API_LISTEN_ADDRESS").await?;
+    let (metrics_acceptor, metrics_port) =
+      bind(settings.metrics_address, "API_METRICS_ADDRESS").await?;
     Ok(Self {
       port,
       acceptor,
+      metrics_port,
+      metrics_acceptor,
       state: AppState {
         database,
+        database_monitor,
         cache,
         metrics,
         settings: Arc::new(settings),
@@ -201,18 +225,47 @@ impl Application {
     self.port
   }
 
-  /// Serves until `shutdown` completes, then drains in-flight requests for at most `API_SHUTDOWN_TIMEOUT_SECONDS`.
+  /// The bound port of the metrics server (`API_METRICS_ADDRESS`).
+  #[must_use]
+  pub fn metrics_port(&self) -> u16 {
+    self.metrics_port
+  }
+
+  /// Serves the api and, on its own port, `/metrics`, until `shutdown` completes; then drains in-flight requests
+  /// for at most `API_SHUTDOWN_TIMEOUT_SECONDS` and stops the metrics server.
   ///
   /// # Errors
-  /// Fails when the server fails.
+  /// Fails when either server fails.
   pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let settings = self.state.settings.clone();
+    let metrics_routes = Route::new()
+      .at("/metrics", get(routes::operations::metrics))
+      .data(self.state.clone());
     let app = build_endpoint(self.state);
-    tracing::info!(port = self.port, "api listening");
-    Server::new_with_acceptor(self.acceptor)
-      .run_with_graceful_shutdown(app, shutdown, Some(settings.shutdown_timeout))
-      .await
-      .context("serve HTTP")
+    tracing::info!(
+      port = self.port,
+      metrics_port = self.metrics_port,
+      "api listening"
+    );
+    let (stop_metrics, metrics_stop) = tokio::sync::watch::channel(false);
+    let api = async {
+      let served = Server::new_with_acceptor(self.acceptor)
+        .run_with_graceful_shutdown(app, shutdown, Some(settings.shutdown_timeout))
+        .await;
+      stop_metrics.send_replace(true);
+      served
+    };
+    let metrics = Server::new_with_acceptor(self.metrics_acceptor).run_with_graceful_shutdown(
+      metrics_routes,
+      async move {
+        let mut metrics_stop = metrics_stop;
+        metrics_stop.wait_for(|stop| *stop).await.ok();
+      },
+      Some(METRICS_SHUTDOWN_TIMEOUT),
+    );
+    let (served, metrics_served) = tokio::join!(api, metrics);
+    served.context("serve HTTP")?;
+    metrics_served.context("serve metrics (API_METRICS_ADDRESS)")
   }
 }
 
@@ -234,7 +287,6 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
     .at("/openapi.json", spec)
     .at("/healthz", get(routes::operations::healthz))
     .at("/readyz", get(routes::operations::readyz))
-    .at("/metrics", get(routes::operations::metrics))
     .at("/viewer", get(charts::viewer::page))
     .at("/viewer/viewer.js", get(charts::viewer::script))
     .at("/viewer/plotly.min.js", get(charts::viewer::plotly))
@@ -255,6 +307,7 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
     .unwrap_or_default();
   let layers = middleware::LayerSettings {
     metrics: state.metrics.clone(),
+    database_monitor: state.database_monitor.clone(),
     request_timeout: settings.request_timeout,
     route_labels: Arc::new(middleware::route_labels(
       document_paths.iter().map(String::as_str),

@@ -1,7 +1,8 @@
 //! The layers every request passes: request id and tracing span, metrics, query-string limit, unknown query
-//! parameters of native routes ([`crate::parameters`]), timeout, problem+json for every error (including poem's own
-//! 404/405/413), and strong ETags with `If-None-Match` → 304. A handler can exempt a response from the last two
-//! with [`BodyTreatment`].
+//! parameters of native routes ([`crate::parameters`]), timeout, failing fast while the database is unreachable,
+//! problem+json for every error (including poem's own 404/405/413) with `Retry-After` on every 503, and strong ETags
+//! with `If-None-Match` → 304. A handler can exempt a response from the problem conversion or the ETag with
+//! [`BodyTreatment`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,10 +13,15 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
+use entity::database::DatabaseMonitor;
+
 use crate::metrics::Metrics;
 use crate::openf1::OPENF1_PREFIX;
 use crate::parameters::AcceptedParameters;
-use crate::problem::{PROBLEM_CONTENT_TYPE, Problem};
+use crate::problem::{
+  DATABASE_UNAVAILABLE_DETAIL, MAX_DETAIL_BYTES, MAX_INSTANCE_BYTES, PROBLEM_CONTENT_TYPE, Problem,
+  RETRY_AFTER_SECONDS, bounded,
+};
 
 /// The request id header, accepted from the client (or generated) and echoed in the response.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -23,6 +29,12 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const MAX_QUERY_LENGTH: usize = 4096;
 /// Largest accepted request body, in bytes (larger is answered 413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// While the database is unreachable, how long a request may take to answer without it (a cached answer does,
+/// in microseconds) before it is answered 503. With the monitor's probe interval and timeout, a request waiting
+/// on an unreachable database is answered within 0.2 + 0.4 + 0.2 = 0.8 s.
+pub const DATABASE_OUTAGE_GRACE: Duration = Duration::from_millis(200);
+/// Paths answered without the outage cut: the operational endpoints, which report the outage themselves.
+const OPERATIONAL_PATHS: [&str; 2] = ["/healthz", "/readyz"];
 
 /// How the layers must treat a response's body; handlers set it with `Response::set_data`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +53,8 @@ pub struct LayerSettings {
   pub metrics: Metrics,
   /// Longest time a request may take before it is answered 503.
   pub request_timeout: Duration,
+  /// Whether the database answers: requests are answered 503 soon after it stops.
+  pub database_monitor: DatabaseMonitor,
   /// Route labels: poem-openapi's internal patterns (`/v1/sessions/:param0/laps`) to the documented templates
   /// (`/v1/sessions/{session_key}/laps`).
   pub route_labels: Arc<HashMap<String, String>>,
@@ -112,7 +126,9 @@ async fn handle<E: Endpoint<Output = Response>>(
   let method = request.method().clone();
   let path = request.uri().path().to_owned();
   let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
-  let span = tracing::info_span!("request", %method, %path, %request_id);
+  // Logged bounded like `instance`: a huge path must not make a huge log line either.
+  let logged_path = bounded(&path, MAX_INSTANCE_BYTES).into_owned();
+  let span = tracing::info_span!("request", %method, path = %logged_path, %request_id);
   async move {
     let query_length = request.uri().query().map_or(0, str::len);
     let body_length = request
@@ -139,12 +155,27 @@ async fn handle<E: Endpoint<Output = Response>>(
     {
       (unknown.problem.into_response(), unknown.template)
     } else {
-      match tokio::time::timeout(layers.request_timeout, endpoint.call(request)).await {
-        Ok(Ok(response)) => {
+      let fails_fast = !OPERATIONAL_PATHS.contains(&path.as_str());
+      let monitor = &layers.database_monitor;
+      let call = async {
+        tokio::select! {
+          biased;
+          result = endpoint.call(request) => Some(result),
+          () = database_outage(monitor), if fails_fast => None,
+        }
+      };
+      match tokio::time::timeout(layers.request_timeout, call).await {
+        Ok(None) => {
+          // The monitor logs the outage once; each request's 503 is in its "request finished" line.
+          tracing::debug!("the database is unreachable; answered 503");
+          let problem = Problem::new(StatusCode::SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE_DETAIL);
+          (problem.into_response(), "unmatched".to_owned())
+        }
+        Ok(Some(Ok(response))) => {
           let route = route_of_response(&response);
           (response, route)
         }
-        Ok(Err(error)) => {
+        Ok(Some(Err(error))) => {
           let route = error
             .data::<poem::PathPattern>()
             .map_or_else(|| "unmatched".to_owned(), |pattern| pattern.0.to_string());
@@ -163,6 +194,13 @@ async fn handle<E: Endpoint<Output = Response>>(
     let treatment = response.data::<BodyTreatment>().copied();
     if treatment != Some(BodyTreatment::Foreign) {
       response = ensure_problem(response);
+    }
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE
+      && !response.headers().contains_key(header::RETRY_AFTER)
+    {
+      response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
     }
     if response.status() == StatusCode::METHOD_NOT_ALLOWED {
       let allowed = if path.starts_with(OPENF1_PREFIX) {
@@ -200,6 +238,17 @@ async fn handle<E: Endpoint<Output = Response>>(
   }
   .instrument(span)
   .await
+}
+
+/// Completes once the database has been unreachable for [`DATABASE_OUTAGE_GRACE`] in a row.
+async fn database_outage(monitor: &DatabaseMonitor) {
+  loop {
+    monitor.unreachable().await;
+    tokio::select! {
+      () = tokio::time::sleep(DATABASE_OUTAGE_GRACE) => return,
+      () = monitor.reachable() => {}
+    }
+  }
 }
 
 fn route_of_response(response: &Response) -> String {
@@ -265,7 +314,8 @@ fn ensure_problem(response: Response) -> Response {
   replaced
 }
 
-/// Sets the `instance` member of a problem+json body to the request path.
+/// Sets the `instance` member of a problem+json body to the request path, and bounds `instance` and `detail`
+/// ([`MAX_INSTANCE_BYTES`], [`MAX_DETAIL_BYTES`]), so that no client input is echoed at any length.
 async fn with_instance(mut response: Response, path: &str) -> Response {
   let is_problem = response
     .headers()
@@ -282,8 +332,13 @@ async fn with_instance(mut response: Response, path: &str) -> Response {
     Ok(serde_json::Value::Object(mut members)) => {
       members.insert(
         "instance".to_owned(),
-        serde_json::Value::String(path.to_owned()),
+        serde_json::Value::String(bounded(path, MAX_INSTANCE_BYTES).into_owned()),
       );
+      if let Some(serde_json::Value::String(detail)) = members.get_mut("detail")
+        && detail.len() > MAX_DETAIL_BYTES
+      {
+        *detail = bounded(detail, MAX_DETAIL_BYTES).into_owned();
+      }
       serde_json::to_vec(&members).unwrap_or_else(|_| body.to_vec())
     }
     _ => body.to_vec(),

@@ -5,6 +5,40 @@ use poem_openapi::Object;
 
 /// The media type of problem details.
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+/// The `Retry-After` of every 503 answer, in seconds: the database is probed every 0.2 s, so a second later an
+/// outage that ended is known to have ended.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+/// The `detail` of a 503 answered because the database is unreachable.
+pub const DATABASE_UNAVAILABLE_DETAIL: &str = "The database is unavailable; try again shortly.";
+
+/// Longest `instance` of a problem document, in bytes: a longer request path is cut (and ends in `…`), so that a
+/// huge path cannot make a huge answer.
+pub const MAX_INSTANCE_BYTES: usize = 256;
+/// Longest `detail` of a problem document, in bytes (a longer one is cut and ends in `…`).
+pub const MAX_DETAIL_BYTES: usize = 1024;
+/// Longest client-supplied value echoed inside a `detail`, in bytes (see [`echoed`]).
+pub const MAX_ECHOED_VALUE_BYTES: usize = 64;
+
+/// `text` cut to at most `max_bytes` bytes at a character boundary, ending in `…` when it was cut.
+#[must_use]
+pub fn bounded(text: &str, max_bytes: usize) -> std::borrow::Cow<'_, str> {
+  const ELLIPSIS: &str = "…";
+  if text.len() <= max_bytes {
+    return std::borrow::Cow::Borrowed(text);
+  }
+  let mut end = max_bytes.saturating_sub(ELLIPSIS.len());
+  while !text.is_char_boundary(end) {
+    end -= 1;
+  }
+  std::borrow::Cow::Owned(format!("{}{ELLIPSIS}", &text[..end]))
+}
+
+/// A client-supplied value (a path segment, a parameter) as a `detail` may echo it: at most
+/// [`MAX_ECHOED_VALUE_BYTES`] bytes.
+#[must_use]
+pub fn echoed(value: &str) -> std::borrow::Cow<'_, str> {
+  bounded(value, MAX_ECHOED_VALUE_BYTES)
+}
 
 /// An RFC 9457 problem details document.
 #[derive(Clone, Debug, Object, serde::Serialize)]
@@ -19,7 +53,7 @@ pub struct Problem {
   pub status: u16,
   /// What went wrong with this request, e.g. which parameter is invalid.
   pub detail: String,
-  /// The request path this problem occurred on.
+  /// The request path this problem occurred on (at most 256 bytes: a longer path is cut and ends in `…`).
   #[oai(skip_serializing_if_is_none)]
   #[serde(skip_serializing_if = "Option::is_none")]
   pub instance: Option<String>,
@@ -87,10 +121,7 @@ impl ApiError {
       Self::Database(error) => {
         tracing::error!(error = %error, "database error");
         if is_unavailable(error) {
-          Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The database is unavailable; try again shortly.",
-          )
+          Problem::new(StatusCode::SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE_DETAIL)
         } else {
           Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -129,5 +160,20 @@ pub fn invalid(name: &'static str, message: impl Into<String>) -> ApiError {
   ApiError::InvalidParameter {
     name,
     message: message.into(),
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn bounded_text_is_cut_at_a_character_boundary_and_marked() {
+    assert_eq!(bounded("lap", 8), "lap");
+    let cut = bounded("éééééééé", 8);
+    assert!(cut.len() <= 8, "{cut}");
+    assert!(cut.ends_with('…'));
+    assert_eq!(cut, "éé…");
+    assert!(echoed(&"x".repeat(10_000)).len() <= MAX_ECHOED_VALUE_BYTES);
   }
 }

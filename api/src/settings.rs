@@ -11,6 +11,7 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
   "LOG_FORMAT",
   "RUST_LOG",
   "API_LISTEN_ADDRESS",
+  "API_METRICS_ADDRESS",
   "API_PUBLIC_URL",
   "API_CORS_ALLOWED_ORIGINS",
   "API_RUN_MIGRATIONS",
@@ -21,6 +22,11 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
   "API_REQUEST_TIMEOUT_SECONDS",
   "API_SHUTDOWN_TIMEOUT_SECONDS",
 ];
+
+/// Default `API_METRICS_ADDRESS`: a port of its own, so that the public port never serves metrics. 9464 is the
+/// port conventionally used by OpenTelemetry's Prometheus exporters; 9090 would clash with a Prometheus server on
+/// the same host.
+pub const DEFAULT_METRICS_ADDRESS: &str = "0.0.0.0:9464";
 
 /// Default `RUST_LOG` filter (sqlx logs every statement at INFO).
 pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn";
@@ -83,6 +89,9 @@ pub struct Settings {
   pub log_filter: String,
   /// `API_LISTEN_ADDRESS`; default `0.0.0.0:8080` (tests use port 0).
   pub listen_address: SocketAddr,
+  /// `API_METRICS_ADDRESS`: where `/metrics` is served, apart from the public port; default `0.0.0.0:9464`
+  /// (tests use port 0).
+  pub metrics_address: SocketAddr,
   /// `API_PUBLIC_URL`: the server URL in the OpenAPI document; default `http://localhost:8080`.
   pub public_url: String,
   /// `API_CORS_ALLOWED_ORIGINS`: comma-separated origins; default empty (no CORS headers).
@@ -139,6 +148,7 @@ impl Settings {
       log_format,
       log_filter: read("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
       listen_address: parse(&read, "API_LISTEN_ADDRESS", "0.0.0.0:8080")?,
+      metrics_address: parse(&read, "API_METRICS_ADDRESS", DEFAULT_METRICS_ADDRESS)?,
       public_url: read("API_PUBLIC_URL").unwrap_or_else(|| "http://localhost:8080".to_owned()),
       cors_allowed_origins: read("API_CORS_ALLOWED_ORIGINS")
         .map(|origins| {
@@ -170,7 +180,8 @@ impl Settings {
     })
   }
 
-  /// Settings for tests: the given database, no Redis, no migrations, listening on `127.0.0.1:0`.
+  /// Settings for tests: the given database, no Redis, no migrations, listening (and serving metrics) on
+  /// `127.0.0.1:0`.
   #[must_use]
   pub fn for_tests(database_url: impl Into<String>) -> Self {
     let mut settings =
@@ -178,6 +189,7 @@ impl Settings {
     settings.database_url = Secret::new(database_url);
     settings.run_migrations = false;
     settings.listen_address = SocketAddr::from(([127, 0, 0, 1], 0));
+    settings.metrics_address = SocketAddr::from(([127, 0, 0, 1], 0));
     settings
   }
 }
@@ -218,6 +230,7 @@ mod tests {
     assert!(settings.run_migrations);
     assert!(settings.redis_url.is_none());
     assert_eq!(settings.listen_address.port(), 8080);
+    assert_eq!(settings.metrics_address.port(), 9464);
   }
 
   #[test]

@@ -1,4 +1,5 @@
-//! Connecting to the database: MariaDB/MySQL when `DATABASE_URL` is set, otherwise an embedded SQLite file.
+//! Connecting to the database (MariaDB/MySQL when `DATABASE_URL` is set, otherwise an embedded SQLite file), and
+//! knowing whether it answers ([`DatabaseMonitor`]).
 
 use std::time::Duration;
 
@@ -46,4 +47,151 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<DatabaseCon
       .await?;
   }
   Ok(connection)
+}
+
+/// How often a [`DatabaseMonitor`] probes the database.
+pub const PROBE_INTERVAL: Duration = Duration::from_millis(200);
+/// Longest wait for one probe (a ping, or connecting then pinging) before the database counts as unreachable. A
+/// healthy server answers a ping in about a millisecond, however busy its queries are.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// Whether the database answers, as last probed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reachability {
+  /// The last probe was answered.
+  Reachable,
+  /// The last probe failed or timed out (server down, refused, frozen, network cut).
+  Unreachable,
+}
+
+/// Knows, within [`PROBE_INTERVAL`] + [`PROBE_TIMEOUT`], whether the database answers: a background task pings it
+/// every [`PROBE_INTERVAL`] on a connection of its own (so a pool busy with slow queries never looks like an
+/// outage) and reconnects after a failure. Readiness probes read it without waiting, and requests use it to fail
+/// fast while the database is unreachable.
+///
+/// An embedded SQLite file cannot become unreachable: its monitor always says [`Reachability::Reachable`].
+/// Cheap to clone; the probing stops when the last clone is dropped.
+#[derive(Clone, Debug)]
+pub struct DatabaseMonitor {
+  status: tokio::sync::watch::Receiver<Reachability>,
+}
+
+impl DatabaseMonitor {
+  /// Starts probing the database of `url` (which the caller has just connected to, so it starts reachable).
+  /// Must be called inside a Tokio runtime.
+  ///
+  /// # Errors
+  /// Fails when `url` is a MySQL URL that cannot be parsed.
+  pub fn start(url: &str) -> Result<Self, DbErr> {
+    let (sender, status) = tokio::sync::watch::channel(Reachability::Reachable);
+    if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+      use sea_orm::sqlx::ConnectOptions as _;
+      let options = url
+        .replacen("mariadb:", "mysql:", 1)
+        .parse::<sea_orm::sqlx::mysql::MySqlConnectOptions>()
+        .map_err(|error| DbErr::Custom(format!("invalid database URL: {error}")))?
+        .disable_statement_logging();
+      tokio::spawn(probe_until_unused(options, sender));
+    } else {
+      // Keep the sender alive as long as any monitor, so that waiting for a change waits forever.
+      tokio::spawn(async move { sender.closed().await });
+    }
+    Ok(Self { status })
+  }
+
+  /// A monitor that always says [`Reachability::Reachable`] and probes nothing (for code given a connection
+  /// without its URL).
+  #[must_use]
+  pub fn always_reachable() -> Self {
+    let (sender, status) = tokio::sync::watch::channel(Reachability::Reachable);
+    tokio::spawn(async move { sender.closed().await });
+    Self { status }
+  }
+
+  /// The database's reachability as last probed (never waits).
+  #[must_use]
+  pub fn reachability(&self) -> Reachability {
+    *self.status.borrow()
+  }
+
+  /// Whether the last probe was answered (never waits).
+  #[must_use]
+  pub fn is_reachable(&self) -> bool {
+    self.reachability() == Reachability::Reachable
+  }
+
+  /// Completes when the database is (or becomes) unreachable.
+  pub async fn unreachable(&self) {
+    self.wait_for(Reachability::Unreachable).await;
+  }
+
+  /// Completes when the database is (or becomes) reachable.
+  pub async fn reachable(&self) {
+    self.wait_for(Reachability::Reachable).await;
+  }
+
+  async fn wait_for(&self, wanted: Reachability) {
+    let mut status = self.status.clone();
+    if status.wait_for(|current| *current == wanted).await.is_err() {
+      std::future::pending::<()>().await;
+    }
+  }
+}
+
+/// Probes every [`PROBE_INTERVAL`] until every [`DatabaseMonitor`] is dropped, logging each change.
+async fn probe_until_unused(
+  options: sea_orm::sqlx::mysql::MySqlConnectOptions,
+  status: tokio::sync::watch::Sender<Reachability>,
+) {
+  let mut connection = None;
+  let mut ticks = tokio::time::interval(PROBE_INTERVAL);
+  ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+  loop {
+    tokio::select! {
+      () = status.closed() => return,
+      _ = ticks.tick() => {}
+    }
+    let probe = tokio::time::timeout(PROBE_TIMEOUT, probe(&mut connection, &options)).await;
+    let reachability = match probe {
+      Ok(Ok(())) => Reachability::Reachable,
+      Ok(Err(error)) => {
+        tracing::debug!(%error, "database probe failed");
+        Reachability::Unreachable
+      }
+      Err(_) => {
+        tracing::debug!("database probe timed out");
+        Reachability::Unreachable
+      }
+    };
+    if reachability == Reachability::Unreachable {
+      // Broken or frozen: never reuse it (dropping it closes the socket without a goodbye that could hang).
+      connection = None;
+    }
+    let changed = status.send_if_modified(|current| {
+      let changed = *current != reachability;
+      *current = reachability;
+      changed
+    });
+    if changed {
+      match reachability {
+        Reachability::Unreachable => tracing::warn!(
+          "the database is unreachable; requests that need it are answered 503 until it answers again"
+        ),
+        Reachability::Reachable => tracing::info!("the database answers again"),
+      }
+    }
+  }
+}
+
+/// Pings the database on the probe's own connection, connecting first when there is none.
+async fn probe(
+  connection: &mut Option<sea_orm::sqlx::mysql::MySqlConnection>,
+  options: &sea_orm::sqlx::mysql::MySqlConnectOptions,
+) -> Result<(), sea_orm::sqlx::Error> {
+  use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+  let live = match connection {
+    Some(live) => live,
+    None => connection.insert(options.connect().await?),
+  };
+  live.ping().await
 }

@@ -10,7 +10,9 @@ pub struct Model {
   /// Open F1 session key.
   #[sea_orm(primary_key, auto_increment = false)]
   pub session_key: i32,
-  /// `"ingested"` once every endpoint was stored, `"live"` while polling a running session, `"failed"` after an error.
+  /// `"ingested"` once every endpoint was stored, `"live"` while polling a running session, `"failed"` after an
+  /// error, `"partial"` when an ingest was interrupted (upstream locked while a session is live, or stopped on
+  /// request) after storing some endpoints: due again at once (`next_refresh_at`), so the daemon completes it.
   pub status: String,
   /// How many times the session was re-polled after its first complete ingest.
   pub refresh_count: i32,

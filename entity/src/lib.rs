@@ -7,7 +7,8 @@
 //!   api's change feed), and the JSON published on Redis.
 //! - [`cache`]: the Redis key scheme and versioning of cached responses, with both the writing side (used by the
 //!   api) and the invalidation side (used by the worker), so the two can never disagree.
-//! - [`database`]: connecting to MariaDB/MySQL or the embedded SQLite default.
+//! - [`database`]: connecting to MariaDB/MySQL or the embedded SQLite default, and [`database::DatabaseMonitor`],
+//!   which knows without waiting whether the database answers.
 
 pub mod cache;
 pub mod change_log;

@@ -119,7 +119,7 @@ async fn charts_are_served_from_the_database_when_redis_never_answers() {
   let chart = api.get("/v1/sessions/9472/charts/lap-times").await;
   assert_eq!(chart.status(), 200);
   assert_eq!(chart.headers()["x-cache"], "bypass");
-  let metrics = api.get("/metrics").await.text().await.expect("metrics");
+  let metrics = api.metrics().await;
   assert!(
     metrics.contains("response_cache_lookups_total{outcome=\"error\"}"),
     "{metrics}"

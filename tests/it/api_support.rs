@@ -8,6 +8,8 @@ use sea_orm::{EntityTrait, IntoActiveModel};
 pub struct TestApi {
   /// `http://127.0.0.1:<port>`.
   pub base_url: String,
+  /// `http://127.0.0.1:<metrics port>/metrics` (`API_METRICS_ADDRESS`).
+  pub metrics_url: String,
   /// The HTTP client.
   pub client: reqwest::Client,
   /// The database it reads (kept alive for the test).
@@ -42,6 +44,7 @@ impl TestApi {
   /// Starts the api with `settings` (port 0 is used whatever they say).
   pub async fn start(mut settings: Settings, database: Option<TestDatabase>) -> Self {
     settings.listen_address = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    settings.metrics_address = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let application = api::Application::build(settings).await.expect("build api");
     Self::serve(application, database)
   }
@@ -49,12 +52,14 @@ impl TestApi {
   /// Serves an already built application.
   pub fn serve(application: api::Application, database: Option<TestDatabase>) -> Self {
     let port = application.port();
+    let metrics_port = application.metrics_port();
     let (sender, receiver) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until_stopped(async move {
       receiver.await.ok();
     }));
     Self {
       base_url: format!("http://127.0.0.1:{port}"),
+      metrics_url: format!("http://127.0.0.1:{metrics_port}/metrics"),
       client: client(),
       _database: database,
       shutdown: Some(sender),
@@ -87,6 +92,18 @@ impl TestApi {
       .send()
       .await
       .expect("request")
+  }
+
+  /// The Prometheus text served on the metrics address.
+  pub async fn metrics(&self) -> String {
+    let response = self
+      .client
+      .get(&self.metrics_url)
+      .send()
+      .await
+      .expect("scrape metrics");
+    assert_eq!(response.status(), 200);
+    response.text().await.expect("metrics text")
   }
 
   /// GETs `path_and_query` expecting 200 and a JSON body.

@@ -53,7 +53,10 @@ pub(crate) fn settings(
 }
 
 /// Rows of every per-session table for `session_key`, as (table, count).
-async fn table_counts(database: &TestDatabase, session_key: i32) -> Vec<(&'static str, usize)> {
+pub(crate) async fn table_counts(
+  database: &TestDatabase,
+  session_key: i32,
+) -> Vec<(&'static str, usize)> {
   vec![
     (
       "laps",
@@ -82,7 +85,10 @@ async fn table_counts(database: &TestDatabase, session_key: i32) -> Vec<(&'stati
 }
 
 /// The same tables as counted by the server from its fixtures.
-fn upstream_counts(server: &OpenF1Server, session_key: i32) -> Vec<(&'static str, usize)> {
+pub(crate) fn upstream_counts(
+  server: &OpenF1Server,
+  session_key: i32,
+) -> Vec<(&'static str, usize)> {
   [
     "laps",
     "stints",

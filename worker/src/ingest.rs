@@ -71,6 +71,13 @@ impl IngestError {
   pub fn is_upstream_locked(&self) -> bool {
     matches!(self, Self::Fetch(FetchError::UpstreamLocked { .. }))
   }
+
+  /// Whether the ingest was interrupted rather than failed: upstream locked, or stopped on request. Rows stored
+  /// before the interruption are kept and the session is simply due again.
+  #[must_use]
+  pub fn is_interruption(&self) -> bool {
+    self.is_upstream_locked() || matches!(self, Self::Cancelled)
+  }
 }
 
 /// Counts of an ingest.
@@ -435,6 +442,17 @@ impl Ingestor {
           updated_at: now,
         }
       }
+      // Interrupted, not failed: what was stored is kept and the session is due again at once, so the daemon (or
+      // the next backfill) completes it.
+      (_, Err(error)) if error.is_interruption() => ingest_state::Model {
+        session_key,
+        status: if was_ingested { "ingested" } else { "partial" }.into(),
+        refresh_count: previous_count,
+        ingested_at: previous_ingested_at,
+        next_refresh_at: Some(now),
+        last_error: Some(error_chain(error)),
+        updated_at: now,
+      },
       (_, Err(error)) => ingest_state::Model {
         session_key,
         status: if was_ingested { "ingested" } else { "failed" }.into(),

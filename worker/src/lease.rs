@@ -10,13 +10,16 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sea_orm::sqlx::mysql::MySqlConnection;
-use sea_orm::sqlx::{self, Connection};
+use sea_orm::sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
+use sea_orm::sqlx::{self, ConnectOptions, Connection};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 /// How long one `GET_LOCK` call waits before the worker checks for cancellation and asks again.
 pub const LEASE_WAIT_STEP: Duration = Duration::from_secs(2);
+/// A statement on the lease's connection is logged as slow (WARN) when it takes this much longer than the wait it
+/// asked for (sqlx's own default threshold).
+pub const SLOW_LEASE_STATEMENT_MARGIN: Duration = Duration::from_secs(1);
 
 /// Why the lease could not be taken.
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +128,12 @@ impl Lease {
   async fn acquire_within(database_url: &str, wait: Duration) -> Result<Option<Self>, LeaseError> {
     if database_url.starts_with("mysql:") || database_url.starts_with("mariadb:") {
       let url = database_url.replacen("mariadb:", "mysql:", 1);
-      let mut connection = MySqlConnection::connect(&url).await?;
+      // `GET_LOCK` waits `wait` by design: only a statement slower than that (plus sqlx's usual 1 s) is slow, so a
+      // standby worker does not warn every LEASE_WAIT_STEP while it waits.
+      let options = url
+        .parse::<MySqlConnectOptions>()?
+        .log_slow_statements(log::LevelFilter::Warn, wait + SLOW_LEASE_STATEMENT_MARGIN);
+      let mut connection = MySqlConnection::connect_with(&options).await?;
       let name: String =
         sqlx::query_scalar("SELECT CONCAT('f1-worker:', COALESCE(DATABASE(), ''))")
           .fetch_one(&mut connection)

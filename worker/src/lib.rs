@@ -103,6 +103,7 @@ pub struct Worker {
   ingestor: Ingestor,
   metrics: Metrics,
   lease: Arc<Mutex<Option<Lease>>>,
+  database_monitor: entity::database::DatabaseMonitor,
   acceptor: Option<TcpAcceptor>,
   local_address: SocketAddr,
   last_calendar_sync: Mutex<Option<Instant>>,
@@ -145,6 +146,8 @@ impl Worker {
     )
     .await
     .context("could not connect to the database (DATABASE_URL)")?;
+    let database_monitor = entity::database::DatabaseMonitor::start(settings.database_url.expose())
+      .context("could not watch the database (DATABASE_URL)")?;
     let client =
       OpenF1Client::new(&settings, metrics.clone()).context("could not build the HTTP client")?;
     let invalidator = CacheInvalidator::new(
@@ -179,6 +182,7 @@ impl Worker {
       ingestor,
       metrics,
       lease: Arc::new(Mutex::new(None)),
+      database_monitor,
       acceptor: Some(acceptor),
       local_address,
       last_calendar_sync: Mutex::new(None),
@@ -387,32 +391,78 @@ impl Worker {
     Ok(due)
   }
 
+  /// Waits [`Settings::upstream_locked_backoff`] after Open F1 answered 401 "session in progress" during a
+  /// backfill, saying so in one clear log line; false when cancelled meanwhile.
+  async fn wait_while_upstream_locked(&self, what: &str, cancellation: &CancellationToken) -> bool {
+    let wait = self.settings.upstream_locked_backoff;
+    tracing::warn!(
+      wait_seconds = wait.as_secs_f64(),
+      "backfill: Open F1 answered 401 \"session in progress\" for {what}: while any session is live (from 30 \
+       minutes before its start to 30 minutes after its end) it serves authenticated clients only. Waiting {} s, \
+       then trying again; rows already stored are kept. Ctrl-C stops (interrupted sessions are recorded as \
+       `partial` in ingest_state). OPENF1_USERNAME/OPENF1_PASSWORD avoid the wait.",
+      wait.as_secs()
+    );
+    sleep_unless_cancelled(wait, cancellation).await
+  }
+
+  /// The message of a backfill stopped on request (SIGTERM, Ctrl-C).
+  fn backfill_stopped(session_key: Option<i32>) -> anyhow::Error {
+    match session_key {
+      Some(session_key) => anyhow::anyhow!(
+        "backfill stopped on request during session {session_key}: its rows stored so far are kept and it is \
+         recorded as `partial` in ingest_state, so the daemon completes it (if its year is in WORKER_YEARS) or \
+         the next backfill does"
+      ),
+      None => anyhow::anyhow!("backfill stopped on request while fetching the calendar"),
+    }
+  }
+
   /// Ingests every finished session of `target` in full, whatever its bookkeeping says, logging progress as
   /// "n/N sessions, rows so far".
   ///
+  /// When Open F1 answers 401 "session in progress" (it locks unauthenticated clients out while any session is
+  /// live), the backfill records the interrupted session as `partial` in `ingest_state`, waits
+  /// [`Settings::upstream_locked_backoff`] (the daemon's back-off) with a clear log line and tries again: the lock
+  /// ends by itself within hours, and stopping would throw away the progress of a long backfill. Cancellation
+  /// (SIGTERM, Ctrl-C) stops it at any time, with the interrupted session recorded as `partial` too.
+  ///
   /// # Errors
-  /// Fails on the first session that cannot be ingested, when upstream is locked, or when cancelled.
+  /// Fails on the first session that cannot be ingested, or when cancelled.
   pub async fn backfill(
     &self,
     target: BackfillTarget,
     cancellation: &CancellationToken,
   ) -> anyhow::Result<IngestReport> {
-    let mut report = match target {
-      BackfillTarget::Year(year) => self.ingestor.sync_calendar(year, cancellation).await,
-      BackfillTarget::Meeting(key) => {
-        self
-          .ingestor
-          .sync_calendar_by("meeting_key", key, cancellation)
-          .await
+    let mut report = loop {
+      let calendar = match target {
+        BackfillTarget::Year(year) => self.ingestor.sync_calendar(year, cancellation).await,
+        BackfillTarget::Meeting(key) => {
+          self
+            .ingestor
+            .sync_calendar_by("meeting_key", key, cancellation)
+            .await
+        }
+        BackfillTarget::Session(key) => {
+          self
+            .ingestor
+            .sync_calendar_by("session_key", key, cancellation)
+            .await
+        }
+      };
+      match calendar {
+        Err(error) if error.is_upstream_locked() => {
+          if !self
+            .wait_while_upstream_locked("the calendar", cancellation)
+            .await
+          {
+            return Err(Self::backfill_stopped(None));
+          }
+        }
+        Err(IngestError::Cancelled) => return Err(Self::backfill_stopped(None)),
+        calendar => break calendar.context("could not fetch the calendar")?,
       }
-      BackfillTarget::Session(key) => {
-        self
-          .ingestor
-          .sync_calendar_by("session_key", key, cancellation)
-          .await
-      }
-    }
-    .context("could not fetch the calendar")?;
+    };
     let filter = match target {
       BackfillTarget::Year(year) => sessions::Column::Year.eq(year),
       BackfillTarget::Meeting(key) => sessions::Column::MeetingKey.eq(key),
@@ -439,20 +489,30 @@ impl Worker {
     let total = targets.len();
     tracing::info!(?target, sessions = total, "backfill started");
     for (index, session) in targets.iter().enumerate() {
-      let result = self
-        .ingestor
-        .ingest_session(session, SessionWork::Full, cancellation)
-        .await;
-      if !matches!(result, Err(IngestError::Cancelled))
-        && !matches!(&result, Err(error) if error.is_upstream_locked())
-      {
+      let session_key = session.session_key;
+      let session_report = loop {
+        let result = self
+          .ingestor
+          .ingest_session(session, SessionWork::Full, cancellation)
+          .await;
         self
           .ingestor
-          .record_state(session.session_key, SessionWork::Full, &result)
-          .await?;
-      }
-      let session_report =
-        result.with_context(|| format!("could not ingest session {}", session.session_key))?;
+          .record_state(session_key, SessionWork::Full, &result)
+          .await
+          .with_context(|| format!("could not record the ingest state of session {session_key}"))?;
+        match result {
+          Err(error) if error.is_upstream_locked() => {
+            let what = format!("session {session_key}");
+            if !self.wait_while_upstream_locked(&what, cancellation).await {
+              return Err(Self::backfill_stopped(Some(session_key)));
+            }
+          }
+          Err(IngestError::Cancelled) => return Err(Self::backfill_stopped(Some(session_key))),
+          result => {
+            break result.with_context(|| format!("could not ingest session {session_key}"))?;
+          }
+        }
+      };
       report.add(session_report);
       tracing::info!(
         "backfill: {}/{total} sessions, {} rows so far ({} written)",
@@ -474,7 +534,7 @@ impl Worker {
     let server_stop = CancellationToken::new();
     let server = self.acceptor.take().map(|acceptor| {
       let routes = server::routes(server::ServerState {
-        database: self.ingestor.database().clone(),
+        database_monitor: self.database_monitor.clone(),
         lease: self.lease.clone(),
         metrics: self.metrics.clone(),
       });
@@ -561,10 +621,10 @@ impl Worker {
         Ok(PollOutcome::Stopped) => return Ok(()),
         Ok(PollOutcome::UpstreamLocked) => {
           tracing::info!(
-            wait_seconds = UPSTREAM_LOCKED_BACKOFF.as_secs(),
+            wait_seconds = self.settings.upstream_locked_backoff.as_secs(),
             "a session is live and no token is configured; waiting"
           );
-          UPSTREAM_LOCKED_BACKOFF
+          self.settings.upstream_locked_backoff
         }
         Ok(outcome) => {
           error_backoff = MIN_ERROR_BACKOFF;

@@ -4,7 +4,8 @@
 //!   unauthenticated access in that window), **finished** afterwards.
 //! - A finished session is ingested once, then re-polled for upstream corrections after
 //!   [`REFRESH_DELAYS`] (1 h, 24 h, 7 days), then left alone.
-//! - A failed ingest is tried again after [`FAILURE_RETRY_DELAY`].
+//! - A failed ingest is tried again after [`FAILURE_RETRY_DELAY`]; an interrupted one (`partial`: upstream locked,
+//!   or stopped on request) at once.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::{ingest_state, sessions};
@@ -206,6 +207,12 @@ mod tests {
     assert_eq!(
       work_for(&race, Some(&after_live), at(18, 0), true),
       Some(SessionWork::Full)
+    );
+    let interrupted = state("partial", Some(at(18, 0)));
+    assert_eq!(
+      work_for(&race, Some(&interrupted), at(18, 0), false),
+      Some(SessionWork::Full),
+      "a part-ingested session is completed at the next poll"
     );
   }
 

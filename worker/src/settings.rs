@@ -242,6 +242,9 @@ pub struct Settings {
   /// Width of the time windows in which `car_data` and `location` are fetched per driver (10 minutes; not an
   /// environment variable).
   pub telemetry_window: Duration,
+  /// How long the daemon and `backfill` wait after Open F1 answered 401 "session in progress" before trying again
+  /// ([`crate::UPSTREAM_LOCKED_BACKOFF`]; not an environment variable, tests shorten it).
+  pub upstream_locked_backoff: Duration,
 }
 
 impl Settings {
@@ -350,6 +353,7 @@ impl Settings {
       retry: RetrySettings::default(),
       live: LiveTuning::default(),
       telemetry_window: Duration::from_secs(600),
+      upstream_locked_backoff: crate::UPSTREAM_LOCKED_BACKOFF,
     })
   }
 

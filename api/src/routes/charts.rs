@@ -219,7 +219,8 @@ fn chart_kind(slug: &str, scope: ChartScope) -> Result<ChartKind, ApiError> {
       ChartScope::Season => "season",
     };
     ApiError::NotFound(format!(
-      "No chart named `{slug}`; {scope_name} charts: {} (GET /v1/charts lists them all).",
+      "No chart named `{}`; {scope_name} charts: {} (GET /v1/charts lists them all).",
+      crate::problem::echoed(slug),
       known.join(", ")
     ))
   })
@@ -299,6 +300,16 @@ async fn cached_chart(
   Ok((bytes, outcome.as_str().to_owned()))
 }
 
+/// The documented example session: the 2024 Bahrain Grand Prix race, which Swagger UI's "Try it out" fills in.
+fn example_session_key() -> i32 {
+  9472
+}
+
+/// The documented example season.
+fn example_year() -> i32 {
+  2024
+}
+
 #[OpenApi(tag = "ApiTags::Charts")]
 impl ChartsApi {
   /// Chart catalogue
@@ -345,6 +356,7 @@ impl ChartsApi {
     &self,
     state: Data<&AppState>,
     /// Open F1 session key.
+    #[oai(example = "example_session_key")]
     session_key: Path<i32>,
     /// Chart name (see `GET /v1/charts`), e.g. `lap-times`.
     chart: Path<SessionChartName>,
@@ -423,6 +435,7 @@ impl ChartsApi {
     &self,
     state: Data<&AppState>,
     /// Season year.
+    #[oai(example = "example_year")]
     year: Path<i32>,
     /// Chart name (see `GET /v1/charts`), e.g. `championship-progression`.
     chart: Path<SeasonChartName>,
