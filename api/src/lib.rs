@@ -5,7 +5,8 @@
 //! - [`routes`]: the resources under `/v1` (one `#[OpenApi]` struct per file) and the operational endpoints.
 //! - [`bodies`]: response bodies (the public contract), converted from the SeaORM models.
 //! - [`problem`]: RFC 9457 problem details for every error.
-//! - [`middleware`]: request id, metrics, limits, timeout, problem conversion, ETag/304.
+//! - [`middleware`]: request id, metrics, limits, timeout, problem conversion, compression, ETag/304.
+//! - [`encoding`]: content-coding negotiation, compression and precompressed [`encoding::Representations`].
 //! - [`cache`]: the response cache for charts (Redis or in process, single-flight, degrades without Redis).
 //! - [`charts`]: the chart builders and their catalogue.
 //! - [`standings`]: championship standings after any round, and the season results the season charts share.
@@ -16,6 +17,7 @@
 pub mod bodies;
 pub mod cache;
 pub mod charts;
+pub mod encoding;
 pub mod metrics;
 pub mod middleware;
 pub mod openf1;
@@ -91,8 +93,10 @@ pub fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
      number of matching rows and `Link: <…>; rel=\"next\"` points at the next page.\n\n\
      **Outages**: while the database is unreachable, a request that needs it is answered `503` \
      `application/problem+json` within a second, with `Retry-After`.\n\n\
-     **Caching**: every 200 carries a strong `ETag`; send it back in `If-None-Match` to get `304 Not Modified`. \
+     **Caching**: every 200 carries a strong `ETag` (one per content coding); send it back in `If-None-Match` to get `304 Not Modified`. \
      `Cache-Control` is long for finished sessions and short for live ones.\n\n\
+     **Compression**: send `Accept-Encoding` (`zstd`, `br` or `gzip`) to get bodies of 1 KiB or more compressed; \
+     responses say `Vary: Accept-Encoding` and each coding has its own `ETag`.\n\n\
      **Unknown query parameters** are refused with `400`, naming them and listing the accepted ones.\n\n\
      **Open F1 drop-in**: code written for `https://api.openf1.org/v1` works unchanged against `/openf1/v1` \
      (see the `OpenF1` operations).",

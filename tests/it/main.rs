@@ -2,6 +2,7 @@
 
 mod api;
 mod api_charts;
+mod api_compression;
 mod api_contract;
 mod api_fuzz;
 mod api_operations;
