@@ -23,6 +23,7 @@ mod openf1_compat;
 mod openf1_server;
 mod openf1_support;
 mod outage;
+mod redis_cluster;
 mod standings;
 mod store;
 mod tcp_proxy;
