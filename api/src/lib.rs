@@ -215,6 +215,8 @@ impl Application {
     let cache = ResponseCache::new(
       settings.redis_url.as_ref().map(settings::Secret::expose),
       &settings.cache_prefix,
+      settings.cache_memory_bytes,
+      changes.clone(),
       metrics.clone(),
     )
     .context("open the Redis cache (REDIS_URL)")?;
