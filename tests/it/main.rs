@@ -8,6 +8,7 @@ mod api_operations;
 mod api_parameters;
 mod api_support;
 mod backfill;
+mod cache_tiers;
 mod change_feed;
 mod change_log;
 mod charts;
