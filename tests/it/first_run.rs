@@ -9,7 +9,9 @@
 //!   so the run uses its own port and files and never touches 8080 or `./f1-replay.db`;
 //! - the environment is emptied but for `PATH` and `HOME`, as on a machine with nothing configured.
 //!
-//! The child is killed when the test fails (`kill_on_drop`); on success it gets SIGTERM and must exit 0.
+//! Once the laps grow, headless Chromium (when installed; always under CI) opens `/` and must land on the viewer
+//! drawing the live race's lap times and refreshing them. The child is killed when the test fails (`kill_on_drop`);
+//! on success it gets SIGTERM and must exit 0.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -213,6 +215,31 @@ async fn the_readme_first_run_command_serves_a_replayed_race_whose_laps_grow() {
       counts.push(laps);
     }
     tokio::time::sleep(POLL_PAUSE).await;
+  }
+
+  // In a browser, `/` opens the viewer on the latest session, the live replay, and keeps its chart fresh.
+  match crate::viewer::chromium() {
+    Some(chromium) => {
+      let dom = crate::viewer::run_chromium(&chromium, &format!("{base}/"), &["--dump-dom"]).await;
+      for expected in [
+        r#"data-chart-state="rendered""#,
+        r#"data-live="true""#,
+        r#"data-trace-count="20""#,
+      ] {
+        assert!(
+          dom.contains(expected),
+          "the viewer at / shows the live race ({expected}): {}",
+          &dom[..dom.len().min(2000)]
+        );
+      }
+    }
+    None => {
+      assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must run the browser check: apt-get install chromium"
+      );
+      eprintln!("browser check skipped: Chromium is not installed (apt-get install chromium)");
+    }
   }
 
   terminate(pid).await;
