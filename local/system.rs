@@ -37,7 +37,7 @@ const VIEWER_CHART: &str = "lap-times";
 /// Open F1, or with `--offline` a recorded race replayed as if it were live now (no network needed). Environment
 /// variables configure the api and the worker as they configure the `api` and `worker` binaries.
 #[derive(Debug, clap::Parser)]
-#[command(name = "f1-local", version, about, args_override_self = true)]
+#[command(name = "f1-local", version, args_override_self = true)]
 pub struct Options {
   /// Replay a recorded race from the fixtures as if it were live now, instead of following api.openf1.org. Uses
   /// `f1-replay.db` (emptied at start) and no Redis, whatever DATABASE_URL and REDIS_URL say.
@@ -90,22 +90,47 @@ fn public_base_url(address: SocketAddr) -> String {
   }
 }
 
-/// The replayed session's row in the fixtures.
-fn recorded_session(fixtures: &Path, session_key: i64) -> anyhow::Result<Value> {
+/// The replayed session's year and a description of it ("2024 Bahrain Grand Prix, Race (session 9472)"), from the
+/// fixtures.
+fn describe_recorded_session(fixtures: &Path, session_key: i64) -> anyhow::Result<(i64, String)> {
   let store = FixtureStore::load(fixtures)
     .with_context(|| format!("load the recorded responses in {}", fixtures.display()))?;
-  store
-    .rows("sessions")
-    .unwrap_or_default()
-    .iter()
-    .find(|session| session.get("session_key").and_then(Value::as_i64) == Some(session_key))
-    .cloned()
-    .with_context(|| {
-      format!(
-        "session {session_key} is not among the recorded sessions in {}",
-        fixtures.display()
-      )
-    })
+  let find = |endpoint: &str, key: &str, value: Option<i64>| {
+    store
+      .rows(endpoint)
+      .unwrap_or_default()
+      .iter()
+      .find(|row| value.is_some() && row.get(key).and_then(Value::as_i64) == value)
+  };
+  let session = find("sessions", "session_key", Some(session_key)).with_context(|| {
+    format!(
+      "session {session_key} is not among the recorded sessions in {}",
+      fixtures.display()
+    )
+  })?;
+  let year = session
+    .get("year")
+    .and_then(Value::as_i64)
+    .context("the recorded session has no year")?;
+  let text = |row: Option<&Value>, field: &str| {
+    row
+      .and_then(|row| row.get(field))
+      .and_then(Value::as_str)
+      .map(str::to_owned)
+  };
+  let meeting = find(
+    "meetings",
+    "meeting_key",
+    session.get("meeting_key").and_then(Value::as_i64),
+  );
+  let event = text(meeting, "meeting_name")
+    .or_else(|| text(Some(session), "location"))
+    .unwrap_or_else(|| "?".to_owned());
+  let name = text(Some(session), "session_name").unwrap_or_else(|| "?".to_owned());
+  Ok((
+    year,
+    format!("{year} {event}, {name} (session {session_key})"),
+  ))
 }
 
 /// Empties the replay database (and its SQLite side files), refusing while another `--offline` run uses it (it
@@ -145,11 +170,7 @@ struct Replay {
 /// Starts the local Open F1 server replaying `options.session` in this process, and returns the settings that point
 /// the worker at it.
 async fn start_replay(options: &Options, overrides: &mut Overrides) -> anyhow::Result<Replay> {
-  let session = recorded_session(&options.fixtures, options.session)?;
-  let year = session
-    .get("year")
-    .and_then(Value::as_i64)
-    .context("the recorded session has no year")?;
+  let (year, description) = describe_recorded_session(&options.fixtures, options.session)?;
   let mut server_options = ServerOptions::new(&options.fixtures);
   server_options.replay = Some(ReplayOptions {
     session_key: options.session,
@@ -161,13 +182,6 @@ async fn start_replay(options: &Options, overrides: &mut Overrides) -> anyhow::R
   let server = OpenF1Server::start_on(server_options, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
     .await
     .context("start the local Open F1 server")?;
-  let text = |field: &str| session.get(field).and_then(Value::as_str).unwrap_or("?");
-  let description = format!(
-    "{year} {}, {} (session {})",
-    text("location"),
-    text("session_name"),
-    options.session
-  );
   for (name, value) in [
     ("OPENF1_BASE_URL", server.base_url()),
     ("OPENF1_TOKEN_URL", server.token_url()),
