@@ -30,6 +30,8 @@ const LOCAL_REQUESTS_PER_SECOND: u32 = 1_000;
 const LOCAL_REQUESTS_PER_MINUTE: u32 = 60_000;
 /// How often start-up looks whether the replayed session is stored yet.
 const SESSION_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+/// Longest wait for the replayed session before the URLs are printed anyway.
+const SESSION_WAIT_LIMIT: Duration = Duration::from_secs(30);
 /// The chart the printed viewer URL opens.
 const VIEWER_CHART: &str = "lap-times";
 
@@ -336,10 +338,20 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
   };
   let announce = async {
     // The viewer URL opens the replayed session: print it once the worker's first calendar sync stored it.
-    if let Some(session_key) = replayed_session
-      && !wait_for_session(&database, session_key, &stop).await
-    {
-      return;
+    if let Some(session_key) = replayed_session {
+      match tokio::time::timeout(
+        SESSION_WAIT_LIMIT,
+        wait_for_session(&database, session_key, &stop),
+      )
+      .await
+      {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(_) => tracing::warn!(
+          session_key,
+          "the worker has not stored the replayed session yet: the viewer answers 404 until it has (see the logs)"
+        ),
+      }
     }
     // The one thing to read on start-up, so on standard output rather than among the logs (standard error).
     println!("{announcement}");
