@@ -105,6 +105,25 @@ impl Encoding {
     best.0
   }
 
+  fn stored_id(self) -> u8 {
+    match self {
+      Self::Identity => 0,
+      Self::Gzip => 1,
+      Self::Brotli => 2,
+      Self::Zstd => 3,
+    }
+  }
+
+  fn from_stored_id(id: u8) -> Option<Self> {
+    match id {
+      0 => Some(Self::Identity),
+      1 => Some(Self::Gzip),
+      2 => Some(Self::Brotli),
+      3 => Some(Self::Zstd),
+      _ => None,
+    }
+  }
+
   /// `body` compressed with this coding (identity: a copy).
   #[must_use]
   pub fn compress(self, body: &[u8]) -> Vec<u8> {
@@ -210,6 +229,9 @@ pub fn none_match_lists(if_none_match: &str, tag: &str) -> bool {
     .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == tag)
 }
 
+/// The first bytes of [`Representations::to_stored`].
+const STORED_MAGIC: &[u8; 4] = b"F1R1";
+
 /// One body in every coding, with a strong entity tag each: built once (e.g. when a cached figure is built) and
 /// then served by the middleware without hashing or compressing (attach it to a response with
 /// `Response::set_data(Arc<Representations>)`).
@@ -270,6 +292,63 @@ impl Representations {
         ),
         |(coding, tag, bytes)| (*coding, tag.as_str(), bytes),
       )
+  }
+
+  /// The representations as one byte string, for a shared cache (Redis): `F1R1`, the identity tag (length byte,
+  /// text), then per representation its coding (byte), length (`u32` little-endian) and bytes.
+  #[must_use]
+  pub fn to_stored(&self) -> Vec<u8> {
+    let mut stored = Vec::with_capacity(self.weight() + 64);
+    stored.extend_from_slice(STORED_MAGIC);
+    // A tag is 34 bytes; longer cannot happen, and would be refused by `from_stored`.
+    stored.push(u8::try_from(self.identity_tag.len()).unwrap_or(u8::MAX));
+    stored.extend_from_slice(self.identity_tag.as_bytes());
+    let parts = std::iter::once((Encoding::Identity, &self.identity)).chain(
+      self
+        .compressed
+        .iter()
+        .map(|(coding, _, bytes)| (*coding, bytes)),
+    );
+    for (coding, bytes) in parts {
+      stored.push(coding.stored_id());
+      stored.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_le_bytes());
+      stored.extend_from_slice(bytes);
+    }
+    stored
+  }
+
+  /// Reads what [`Representations::to_stored`] wrote (without copying the bodies); `None` when `stored` is not
+  /// such a byte string (e.g. an entry written by an older version).
+  #[must_use]
+  pub fn from_stored(stored: impl Into<Bytes>) -> Option<Self> {
+    let stored: Bytes = stored.into();
+    let rest = stored.strip_prefix(STORED_MAGIC.as_slice())?;
+    let (&tag_length, rest) = rest.split_first()?;
+    let tag = rest.get(..usize::from(tag_length))?;
+    let identity_tag = std::str::from_utf8(tag).ok()?.to_owned();
+    let mut offset = STORED_MAGIC.len() + 1 + usize::from(tag_length);
+    let mut identity = None;
+    let mut compressed = Vec::new();
+    while offset < stored.len() {
+      let coding = Encoding::from_stored_id(*stored.get(offset)?)?;
+      let length = stored.get(offset + 1..offset + 5)?;
+      let length = usize::try_from(u32::from_le_bytes(length.try_into().ok()?)).ok()?;
+      let start = offset + 5;
+      if start + length > stored.len() {
+        return None;
+      }
+      let bytes = stored.slice(start..start + length);
+      match coding {
+        Encoding::Identity => identity = Some(bytes),
+        coding => compressed.push((coding, representation_tag(&identity_tag, coding), bytes)),
+      }
+      offset = start + length;
+    }
+    Some(Self {
+      identity_tag,
+      identity: identity?,
+      compressed,
+    })
   }
 
   /// How many bytes the representations hold together (a cache weigher's measure).
@@ -359,5 +438,24 @@ mod tests {
     assert_eq!(tags.len(), 4);
     let small = Representations::build(&b"{}"[..]);
     assert_eq!(small.select(Encoding::Gzip).0, Encoding::Identity);
+  }
+
+  #[test]
+  fn representations_survive_the_shared_cache_and_garbage_is_refused() {
+    let body = br#"{"data":[{"x":[1,2,3],"y":[97.2,96.5,96.6]}]}"#.repeat(100);
+    let representations = Representations::build(body);
+    let read = Representations::from_stored(representations.to_stored()).expect("readable");
+    for coding in [
+      Encoding::Identity,
+      Encoding::Gzip,
+      Encoding::Brotli,
+      Encoding::Zstd,
+    ] {
+      assert_eq!(read.select(coding), representations.select(coding));
+    }
+    assert!(Representations::from_stored(&b"{\"data\":[]}"[..]).is_none());
+    let mut truncated = representations.to_stored();
+    truncated.truncate(truncated.len() - 1);
+    assert!(Representations::from_stored(truncated).is_none());
   }
 }

@@ -401,7 +401,7 @@ async fn represent(
     if tagged && if_none_match.is_some_and(|value| none_match_lists(value, tag)) {
       return not_modified(&response, tag);
     }
-    if let Ok(value) = HeaderValue::from_str(tag) {
+    if tagged && let Ok(value) = HeaderValue::from_str(tag) {
       response.headers_mut().insert(header::ETAG, value);
     }
     set_body(&mut response, coding, bytes.clone());

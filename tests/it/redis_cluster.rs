@@ -1,18 +1,24 @@
 //! `REDIS_URL` naming a Redis Cluster (`redis+cluster://…`): the cache's Lua scripts run on the node owning each
 //! scope's slot, the worker's commit path invalidates and publishes through the cluster, and a subscriber on the
-//! cluster (the api's change feed) hears the publication. Each test starts its own three-node cluster.
+//! cluster (the api's change feed) hears the publication; two api replicas share precompressed figures through it.
+//! Each test starts its own three-node cluster.
 
 use std::time::Duration;
 
+use api::settings::{Secret, Settings};
 use entity::cache::{CacheKeys, CacheScope};
 use entity::change_log::Change;
 use entity::redis_client::RedisTarget;
-use f1_backend::{Engine, RedisCluster, TestDatabase, fixture_rows, fixtures_dir, unique_name};
+use f1_backend::{
+  Engine, RedisCluster, TestDatabase, fixture_rows, fixtures_dir, seed_fixtures, unique_name,
+};
 use futures::StreamExt;
 use worker::commit::{Batch, Committer};
 use worker::invalidation::CacheInvalidator;
 use worker::metrics::Metrics;
 use worker::store::Endpoint;
+
+use crate::api_support::TestApi;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -178,4 +184,97 @@ async fn the_worker_commit_invalidates_and_publishes_through_the_cluster_and_a_c
     .expect("store");
     assert!(!stale, "{scope}'s version was raised to the change id");
   }
+}
+
+async fn chart(api: &TestApi, accept: &str) -> (String, String, Vec<u8>) {
+  let response = api
+    .client
+    .get(format!(
+      "{}/v1/sessions/9472/charts/lap-times?drivers=1,44",
+      api.base_url
+    ))
+    .header("accept-encoding", accept)
+    .send()
+    .await
+    .expect("request");
+  assert_eq!(response.status(), 200);
+  let cache = response.headers()["x-cache"]
+    .to_str()
+    .expect("x-cache")
+    .to_owned();
+  let tag = response.headers()["etag"]
+    .to_str()
+    .expect("etag")
+    .to_owned();
+  let body = response.bytes().await.expect("body").to_vec();
+  (cache, tag, body)
+}
+
+#[tokio::test]
+async fn two_api_replicas_share_precompressed_figures_through_the_cluster_and_hear_the_worker_at_once()
+ {
+  let cluster = RedisCluster::start().await;
+  let database = TestDatabase::migrated(Engine::MariaDb).await;
+  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let prefix = unique_name("cluster");
+  let settings = || {
+    let mut settings = Settings::for_tests(database.url.clone());
+    settings.redis_url = Some(Secret::new(cluster.url()));
+    settings.cache_prefix.clone_from(&prefix);
+    // The poll would find the change too, but only after an hour: within the deadline, only the cluster's
+    // publication can tell the replicas.
+    settings.change_poll_interval = Duration::from_secs(3600);
+    settings
+  };
+  let first = TestApi::start(settings(), None).await;
+  let second = TestApi::start(settings(), None).await;
+
+  let (cache, tag, built) = chart(&first, "gzip").await;
+  assert_eq!(cache, "miss");
+  assert!(tag.ends_with("-gzip\""), "{tag}");
+  let (cache, shared_tag, shared) = chart(&second, "gzip").await;
+  assert_eq!(cache, "hit", "the other replica reads the cluster");
+  assert_eq!(shared_tag, tag, "the same representation, compressed once");
+  assert_eq!(shared, built);
+  let (_, zstd_tag, _) = chart(&second, "zstd").await;
+  assert!(zstd_tag.ends_with("-zstd\""));
+
+  let metrics = Metrics::new();
+  let invalidator =
+    CacheInvalidator::new(Some(&cluster.url()), &prefix, metrics.clone()).expect("a cluster URL");
+  let committer = Committer::new(database.connection.clone(), invalidator, metrics);
+  let mut laps = fixture_rows(
+    &fixtures_dir()
+      .join("9472_bahrain_2024_race")
+      .join("laps.json"),
+  );
+  let lap = laps
+    .iter_mut()
+    .find(|lap| lap["driver_number"] == 1 && lap["lap_duration"].is_number())
+    .expect("a timed lap of car 1");
+  lap["lap_duration"] = serde_json::json!(lap["lap_duration"].as_f64().expect("a number") + 10.0);
+  let corrected = lap.clone();
+  committer
+    .commit(&[Batch {
+      endpoint: Endpoint::Laps,
+      rows: std::slice::from_ref(&corrected),
+      year: Some(2024),
+    }])
+    .await
+    .expect("commit");
+  for api in [&first, &second] {
+    let rebuilt = tokio::time::timeout(DEADLINE, async {
+      loop {
+        let (cache, rebuilt_tag, _) = chart(api, "gzip").await;
+        if rebuilt_tag != tag {
+          return cache;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+      }
+    })
+    .await
+    .expect("the publication reaches the replica through the cluster");
+    assert!(rebuilt == "miss" || rebuilt == "hit", "{rebuilt}");
+  }
+  drop(database);
 }
