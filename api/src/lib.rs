@@ -5,6 +5,7 @@
 //! - [`routes`]: the resources under `/v1` (one `#[OpenApi]` struct per file) and the operational endpoints.
 //! - [`bodies`]: response bodies (the public contract), converted from the SeaORM models.
 //! - [`problem`]: RFC 9457 problem details for every error.
+//! - [`access`]: optional API keys and per-client rate limits (cheap and expensive budgets).
 //! - [`middleware`]: request id, metrics, limits, timeout, problem conversion, ETag/304.
 //! - [`cache`]: the response cache for charts (Redis or in process, single-flight, degrades without Redis).
 //! - [`charts`]: the chart builders and their catalogue.
@@ -13,6 +14,7 @@
 //! - [`parameters`]: native routes reject query parameters their OpenAPI operation does not document.
 //! - [`metrics`], [`telemetry`]: Prometheus metrics and logging.
 
+pub mod access;
 pub mod bodies;
 pub mod cache;
 pub mod charts;
@@ -58,6 +60,8 @@ pub struct AppState {
   pub metrics: Metrics,
   /// The settings.
   pub settings: Arc<Settings>,
+  /// API keys and rate limits.
+  pub access: access::Access,
 }
 
 type Apis = (
@@ -201,6 +205,7 @@ impl Application {
       metrics.clone(),
     )
     .context("open the Redis cache (REDIS_URL)")?;
+    let access = access::Access::new(&settings.access).context("configure API keys")?;
     let (acceptor, port) = bind(settings.listen_address, "API_LISTEN_ADDRESS").await?;
     let (metrics_acceptor, metrics_port) =
       bind(settings.metrics_address, "API_METRICS_ADDRESS").await?;
@@ -215,6 +220,7 @@ impl Application {
         cache,
         metrics,
         settings: Arc::new(settings),
+        access,
       },
     })
   }
@@ -273,8 +279,11 @@ impl Application {
 fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
   let settings = state.settings.clone();
   let service = openapi_service(&settings.public_url);
-  let swagger_ui = service.swagger_ui();
-  let document = openapi_document(&settings.public_url, settings.max_page_size);
+  let document = access::describe(
+    &openapi_document(&settings.public_url, settings.max_page_size),
+    &settings.access,
+  );
+  let swagger_ui = access::swagger_ui(&service.swagger_ui_html(), &service.spec(), &document);
   let served_document = document.clone();
   let spec = poem::endpoint::make_sync(move |_| {
     poem::Response::builder()
@@ -314,7 +323,7 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
     )),
     accepted_parameters: Arc::new(accepted_parameters),
   };
-  let endpoint = route.data(state);
+  let endpoint = access::guard(route, state.access.clone()).data(state);
   let endpoint = if settings.cors_allowed_origins.is_empty() {
     endpoint.boxed()
   } else {
@@ -324,7 +333,17 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
         poem::http::Method::HEAD,
         poem::http::Method::POST,
       ])
-      .expose_headers(["etag", "x-total-count", "link", "x-request-id", "x-cache"]);
+      .expose_headers([
+        "etag",
+        "x-total-count",
+        "link",
+        "x-request-id",
+        "x-cache",
+        "retry-after",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+      ]);
     for origin in &settings.cors_allowed_origins {
       cors = cors.allow_origin(origin.as_str());
     }
