@@ -1029,3 +1029,195 @@ pub fn swagger_ui(
   let html = service_html.replacen(service_spec, document, 1);
   poem::endpoint::make_sync(move |_| poem::web::Html(html.clone()).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn settings(pairs: &[(&str, &str)]) -> AccessSettings {
+    let lookup = |name: &str| {
+      pairs
+        .iter()
+        .find(|(variable, _)| *variable == name)
+        .map(|(_, value)| (*value).to_owned())
+    };
+    AccessSettings::from_lookup(&lookup).expect("settings")
+  }
+
+  fn address(text: &str) -> IpAddr {
+    text.parse().expect("address")
+  }
+
+  fn forwarded(values: &[&str]) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for value in values {
+      headers.append(FORWARDED_FOR_HEADER, value.parse().expect("header value"));
+    }
+    headers
+  }
+
+  #[test]
+  fn everything_is_off_by_default() {
+    let defaults = settings(&[]);
+    assert!(!defaults.rate_limits_enabled);
+    assert!(!defaults.keys_required());
+    assert!(defaults.trusted_proxies.is_empty());
+  }
+
+  #[test]
+  fn a_bad_hash_or_proxy_names_its_variable() {
+    for (variable, value) in [
+      ("API_KEY_HASHES", "not-a-hash"),
+      ("API_TRUSTED_PROXIES", "10.0.0.0/33"),
+      ("API_RATE_LIMIT_CHEAP_BURST", "0"),
+    ] {
+      let lookup = |name: &str| (name == variable).then(|| value.to_owned());
+      let error = AccessSettings::from_lookup(&lookup).expect_err(variable);
+      assert_eq!(error.variable, variable);
+    }
+  }
+
+  #[test]
+  fn networks_contain_the_addresses_of_their_prefix() {
+    let network: Network = "10.1.0.0/16".parse().expect("network");
+    assert!(network.contains(address("10.1.200.3")));
+    assert!(!network.contains(address("10.2.0.1")));
+    assert!(network.contains(address("::ffff:10.1.0.9")));
+    let single: Network = "2001:db8::1".parse().expect("network");
+    assert!(single.contains(address("2001:db8::1")));
+    assert!(!single.contains(address("2001:db8::2")));
+    let everything: Network = "0.0.0.0/0".parse().expect("network");
+    assert!(everything.contains(address("192.0.2.1")));
+  }
+
+  #[test]
+  fn forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
+    let trusted: Vec<Network> = vec!["10.0.0.0/8".parse().expect("network")];
+    let headers = forwarded(&["198.51.100.7"]);
+    assert_eq!(
+      client_address(address("192.0.2.1"), &headers, &trusted),
+      address("192.0.2.1")
+    );
+    assert_eq!(
+      client_address(address("10.0.0.5"), &headers, &trusted),
+      address("198.51.100.7")
+    );
+    assert_eq!(
+      client_address(address("10.0.0.5"), &headers, &[]),
+      address("10.0.0.5")
+    );
+  }
+
+  #[test]
+  fn the_client_is_the_right_most_untrusted_forwarded_address() {
+    let trusted: Vec<Network> = vec!["10.0.0.0/8".parse().expect("network")];
+    // The client forged the first entry; the proxies appended the real one and their own.
+    let headers = forwarded(&["203.0.113.66, 198.51.100.7", "10.0.0.9"]);
+    assert_eq!(
+      client_address(address("10.0.0.5"), &headers, &trusted),
+      address("198.51.100.7")
+    );
+    let garbage = forwarded(&["198.51.100.7, garbage"]);
+    assert_eq!(
+      client_address(address("10.0.0.5"), &garbage, &trusted),
+      address("10.0.0.5")
+    );
+    let with_port = forwarded(&["[2001:db8::7]:4711"]);
+    assert_eq!(
+      client_address(address("10.0.0.5"), &with_port, &trusted),
+      address("2001:db8::7")
+    );
+    let only_proxies = forwarded(&["10.0.0.8"]);
+    assert_eq!(
+      client_address(address("10.0.0.5"), &only_proxies, &trusted),
+      address("10.0.0.8")
+    );
+  }
+
+  #[test]
+  fn ipv6_clients_count_by_their_64_bit_prefix() {
+    assert_eq!(
+      address_client(address("2001:db8:1:2:aaaa::1")),
+      address_client(address("2001:db8:1:2:bbbb::2"))
+    );
+    assert_ne!(
+      address_client(address("2001:db8:1:2::1")),
+      address_client(address("2001:db8:1:3::1"))
+    );
+    assert_eq!(address_client(address("192.0.2.1")), address("192.0.2.1"));
+  }
+
+  #[test]
+  fn a_keys_file_gives_names_and_budgets() {
+    let defaults = settings(&[]);
+    let first = hash_key("first-key");
+    let second = hash_key("second-key");
+    let text = format!(
+      "# partners\n{first} website cheap_burst=5 expensive_per_minute=7\n\nsha256:{second}\n"
+    );
+    let keys = parse_keys_file(&text, std::path::Path::new("keys"), &defaults).expect("keys");
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].name, "website");
+    assert_eq!(keys[0].cheap.burst.get(), 5);
+    assert_eq!(keys[0].cheap.per_minute, defaults.cheap.per_minute);
+    assert_eq!(keys[0].expensive.per_minute.get(), 7);
+    assert!(keys[1].name.starts_with("key-"));
+    assert_eq!(keys[1].cheap, defaults.cheap);
+    let error = parse_keys_file(
+      &format!("{first} cheap_burst=lots"),
+      std::path::Path::new("keys"),
+      &defaults,
+    )
+    .expect_err("invalid");
+    assert!(error.to_string().contains("line 1"), "{error}");
+  }
+
+  #[test]
+  fn keys_are_found_by_their_hash_only() {
+    let hash = hash_key("the-key");
+    let access = Access::new(&settings(&[("API_KEY_HASHES", &hash)])).expect("access");
+    assert_eq!(access.find_key("the-key"), Some(0));
+    assert_eq!(access.find_key("the-kex"), None);
+    assert_eq!(access.find_key(&hash), None);
+  }
+
+  #[tokio::test]
+  async fn the_limiter_tracks_at_most_max_clients_addresses() {
+    let access = Access::new(&settings(&[
+      ("API_RATE_LIMITS_ENABLED", "true"),
+      ("API_RATE_LIMIT_MAX_CLIENTS", "1000"),
+    ]))
+    .expect("access");
+    for index in 0..100_000_u32 {
+      let client = Client::Address(IpAddr::from((0x0a00_0000 + index).to_be_bytes()));
+      access.admit(client).await.expect("admitted");
+    }
+    let tracked = access.tracked_addresses().await;
+    assert!(tracked <= 1000, "{tracked} addresses tracked");
+    assert!(tracked > 0);
+  }
+
+  #[tokio::test]
+  async fn an_expensive_answer_over_budget_is_owed_and_paid_before_the_next_request() {
+    let access = Access::new(&settings(&[
+      ("API_RATE_LIMITS_ENABLED", "true"),
+      ("API_RATE_LIMIT_EXPENSIVE_PER_MINUTE", "1"),
+      ("API_RATE_LIMIT_EXPENSIVE_BURST", "1"),
+    ]))
+    .expect("access");
+    let client = Client::Address(address("192.0.2.1"));
+    access.admit(client).await.expect("first");
+    access.charge_expensive(client).await;
+    // The bucket is empty, but nothing is owed yet: cheap requests go on.
+    access.admit(client).await.expect("second");
+    access.charge_expensive(client).await;
+    let refusal = access.admit(client).await.expect_err("in debt");
+    assert_eq!(refusal.budget, BudgetKind::Expensive);
+    assert!(refusal.retry_after > Duration::from_secs(50));
+    let other = Client::Address(address("192.0.2.2"));
+    access
+      .admit(other)
+      .await
+      .expect("other clients are not affected");
+  }
+}
