@@ -237,7 +237,8 @@ impl Application {
     self.metrics_port
   }
 
-  /// Serves the api and, on its own port, `/metrics`, until `shutdown` completes; then drains in-flight requests
+  /// Serves the api and, on its own port, `/metrics` (and the health probes again, for probes kept off the public
+  /// port), until `shutdown` completes; then drains in-flight requests
   /// for at most `API_SHUTDOWN_TIMEOUT_SECONDS` and stops the metrics server.
   ///
   /// # Errors
@@ -246,6 +247,8 @@ impl Application {
     let settings = self.state.settings.clone();
     let metrics_routes = Route::new()
       .at("/metrics", get(routes::operations::metrics))
+      .at("/healthz", get(routes::operations::healthz))
+      .at("/readyz", get(routes::operations::readyz))
       .data(self.state.clone());
     let app = build_endpoint(self.state);
     tracing::info!(

@@ -82,8 +82,47 @@ values = {standings_numbers}
 #[ignore = "needs schemathesis (pip install schemathesis); run scripts/fuzz-api.sh"]
 async fn schemathesis_finds_no_server_errors_or_spec_violations() {
   let api = TestApi::seeded(Engine::Sqlite, &SEEDED_FOLDERS).await;
+  run_schemathesis(&api, "50", &[]).await;
+}
+
+/// With API keys required and rate limits on (budgets too large to be reached), every operation documents 401 and
+/// 429 and is fuzzed with the key; schemathesis also checks that requests without it are refused. Fewer examples
+/// per operation by default (`FUZZ_MAX_EXAMPLES`, default 10), to keep CI time bounded.
+#[tokio::test]
+#[ignore = "needs schemathesis (pip install schemathesis); run scripts/fuzz-api.sh --with-keys"]
+async fn schemathesis_with_api_keys_finds_no_server_errors_or_spec_violations() {
+  let key = format!("fuzz-{}", uuid::Uuid::new_v4().simple());
+  let hash = api::access::hash_key(&key);
+  let mut api = TestApi::seeded_with(Engine::Sqlite, &SEEDED_FOLDERS, |settings| {
+    let variables = [
+      ("API_KEY_HASHES", hash.as_str()),
+      ("API_RATE_LIMITS_ENABLED", "true"),
+      ("API_RATE_LIMIT_CHEAP_PER_MINUTE", "1000000"),
+      ("API_RATE_LIMIT_CHEAP_BURST", "1000000"),
+      ("API_RATE_LIMIT_EXPENSIVE_PER_MINUTE", "1000000"),
+      ("API_RATE_LIMIT_EXPENSIVE_BURST", "1000000"),
+    ];
+    settings.access = api::access::AccessSettings::from_lookup(&|name: &str| {
+      variables
+        .iter()
+        .find(|(variable, _)| *variable == name)
+        .map(|(_, value)| (*value).to_owned())
+    })
+    .expect("access settings");
+  })
+  .await;
+  // The dictionaries are read with the key too.
+  api.client = crate::api_support::client_with_header("x-api-key", &key);
+  let header = format!("X-API-Key: {key}");
+  run_schemathesis(&api, "10", &["--header", &header]).await;
+}
+
+/// Runs schemathesis against `api` with every check, `FUZZ_MAX_EXAMPLES` (else `default_examples`) examples per
+/// operation and the `extra` arguments.
+async fn run_schemathesis(api: &TestApi, default_examples: &str, extra: &[&str]) {
   let executable = std::env::var("SCHEMATHESIS").unwrap_or_else(|_| "schemathesis".to_owned());
-  let max_examples = std::env::var("FUZZ_MAX_EXAMPLES").unwrap_or_else(|_| "50".to_owned());
+  let max_examples =
+    std::env::var("FUZZ_MAX_EXAMPLES").unwrap_or_else(|_| default_examples.to_owned());
   let schema = format!("{}/openapi.json", api.base_url);
   let committed =
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schemathesis.toml"))
@@ -94,7 +133,7 @@ async fn schemathesis_finds_no_server_errors_or_spec_violations() {
   ));
   std::fs::write(
     &config,
-    format!("{committed}{}", seeded_dictionaries(&api).await),
+    format!("{committed}{}", seeded_dictionaries(api).await),
   )
   .expect("write the schemathesis configuration");
   let status = tokio::process::Command::new(executable)
@@ -116,6 +155,7 @@ async fn schemathesis_finds_no_server_errors_or_spec_violations() {
       "--suppress-health-check",
       "all",
     ])
+    .args(extra)
     .status()
     .await
     .expect("run schemathesis (is it installed? pip install schemathesis)");
