@@ -115,6 +115,18 @@ async fn schemathesis_with_api_keys_finds_no_server_errors_or_spec_violations() 
   api.client = crate::api_support::client_with_header("x-api-key", &key);
   let header = format!("X-API-Key: {key}");
   run_schemathesis(&api, "10", &["--header", &header]).await;
+  // Control: the key was sent (data was served), and requests without it were refused.
+  let metrics = api.metrics().await;
+  let served = |status: &str| {
+    metrics
+      .lines()
+      .filter(|line| line.starts_with("http_requests_total{") && line.contains("route=\"/v1/"))
+      .filter(|line| line.contains(&format!("status=\"{status}\"")))
+      .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+      .sum::<f64>()
+  };
+  assert!(served("200") > 0.0, "no data was served: was the key sent?");
+  eprintln!("answered 200: {}, 401: {}", served("200"), served("401"));
 }
 
 /// Runs schemathesis against `api` with every check, `FUZZ_MAX_EXAMPLES` (else `default_examples`) examples per
