@@ -24,6 +24,11 @@
 //! `Retry-After` and the `RateLimit-Limit`/`-Remaining`/`-Reset` headers (draft-ietf-httpapi-ratelimit-headers-07),
 //! which every admitted answer carries too, for the cheap budget.
 //!
+//! **Where it sits.** Inside the layers of [`crate::middleware`] (so that its 401 and 429 answers get a request id,
+//! an `instance`, a log line and a metric like any other) and outside CORS (so that browsers can read them, and
+//! preflights need no key). The request-shape checks of the middleware (413, 414, unknown query parameters) answer
+//! first: they cost nothing and reveal nothing the OpenAPI document does not say.
+//!
 //! **Bounded memory.** A key's buckets live as long as the key list. Addresses' buckets live in a cache holding at
 //! most `API_RATE_LIMIT_MAX_CLIENTS` clients, evicting the least recently seen, and dropping a client idle for as long
 //! as its buckets take to refill (after that, a fresh bucket is the same bucket). An evicted client starts again
