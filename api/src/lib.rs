@@ -7,7 +7,10 @@
 //! - [`problem`]: RFC 9457 problem details for every error.
 //! - [`access`]: optional API keys and per-client rate limits (cheap and expensive budgets).
 //! - [`middleware`]: request id, metrics, limits, timeout, problem conversion, ETag/304.
-//! - [`cache`]: the response cache for charts (Redis or in process, single-flight, degrades without Redis).
+//! - [`cache`]: the versioned two-tier response cache (in process, in front of Redis when configured;
+//!   single-flight; degrades without Redis).
+//! - [`ChangeFeed`]: the worker's commits, from the change log (and Redis pub/sub), with the versions of the cache
+//!   scopes and the [`SessionDirectory`] a cache hit reads instead of the database.
 //! - [`charts`]: the chart builders and their catalogue.
 //! - [`standings`]: championship standings after any round, and the season results the season charts share.
 //! - [`openf1`]: the Open F1 drop-in at `/openf1/v1/{endpoint}` (one query compiler, cached or streamed answers).
@@ -17,6 +20,7 @@
 pub mod access;
 pub mod bodies;
 pub mod cache;
+mod changes;
 pub mod charts;
 pub mod metrics;
 pub mod middleware;
@@ -40,6 +44,8 @@ use poem::{EndpointExt, Route, Server, get};
 use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 
+pub use crate::changes::{ChangeFeed, FeedHealth, SessionDirectory};
+
 use crate::cache::ResponseCache;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
@@ -56,6 +62,8 @@ pub struct AppState {
   pub database_monitor: DatabaseMonitor,
   /// The response cache.
   pub cache: ResponseCache,
+  /// The worker's commits: cache scope versions and the session directory.
+  pub changes: ChangeFeed,
   /// The metrics.
   pub metrics: Metrics,
   /// The settings.
@@ -199,9 +207,20 @@ impl Application {
     let database_monitor = DatabaseMonitor::start(settings.database_url.expose())
       .context("watch the database (DATABASE_URL)")?;
     let metrics = Metrics::new().context("register metrics")?;
+    let changes = ChangeFeed::start(
+      database.clone(),
+      settings.redis_url.as_ref().map(settings::Secret::expose),
+      &settings.cache_prefix,
+      settings.change_poll_interval,
+      metrics.clone(),
+    )
+    .await
+    .context("follow the change log (REDIS_URL)")?;
     let cache = ResponseCache::new(
       settings.redis_url.as_ref().map(settings::Secret::expose),
       &settings.cache_prefix,
+      settings.cache_memory_bytes,
+      changes.clone(),
       metrics.clone(),
     )
     .context("open the Redis cache (REDIS_URL)")?;
@@ -218,6 +237,7 @@ impl Application {
         database,
         database_monitor,
         cache,
+        changes,
         metrics,
         settings: Arc::new(settings),
         access,
@@ -229,6 +249,12 @@ impl Application {
   #[must_use]
   pub fn port(&self) -> u16 {
     self.port
+  }
+
+  /// The change feed (tests wait on it: [`ChangeFeed::wait_for`]).
+  #[must_use]
+  pub fn change_feed(&self) -> ChangeFeed {
+    self.state.changes.clone()
   }
 
   /// The bound port of the metrics server (`API_METRICS_ADDRESS`).
@@ -245,6 +271,7 @@ impl Application {
   /// Fails when either server fails.
   pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let settings = self.state.settings.clone();
+    let changes = self.state.changes.clone();
     let metrics_routes = Route::new()
       .at("/metrics", get(routes::operations::metrics))
       .at("/healthz", get(routes::operations::healthz))
@@ -273,6 +300,7 @@ impl Application {
       Some(METRICS_SHUTDOWN_TIMEOUT),
     );
     let (served, metrics_served) = tokio::join!(api, metrics);
+    changes.stop();
     served.context("serve HTTP")?;
     metrics_served.context("serve metrics (API_METRICS_ADDRESS)")
   }

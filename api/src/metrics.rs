@@ -1,7 +1,8 @@
 //! Prometheus metrics: requests by route template and status, request latency, response cache lookups.
 
 use prometheus::{
-  Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+  Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+  TextEncoder,
 };
 
 /// The api's metrics (cheap to clone; all clones share one registry).
@@ -11,6 +12,11 @@ pub struct Metrics {
   requests: IntCounterVec,
   latency: HistogramVec,
   cache_lookups: IntCounterVec,
+  cache_hits: IntCounterVec,
+  cache_refusals: IntCounter,
+  changes_applied: IntCounterVec,
+  change_poll_failures: IntCounter,
+  change_feed_newest: IntGauge,
 }
 
 impl Metrics {
@@ -44,6 +50,37 @@ impl Metrics {
       ),
       &["outcome"],
     )?;
+    let cache_hits = IntCounterVec::new(
+      Opts::new(
+        "response_cache_hits_total",
+        "Response cache hits by tier (memory: in process; redis: shared).",
+      ),
+      &["tier"],
+    )?;
+    let cache_refusals = IntCounter::new(
+      "response_cache_overtaken_total",
+      "Built answers not stored because a change overtook their build.",
+    )?;
+    let changes_applied = IntCounterVec::new(
+      Opts::new(
+        "change_feed_applied_total",
+        "Changes the api applied, by how it learned them (poll of the change log, or Redis publication).",
+      ),
+      &["source"],
+    )?;
+    let change_poll_failures = IntCounter::new(
+      "change_feed_poll_failures_total",
+      "Polls of the change log that failed or timed out.",
+    )?;
+    let change_feed_newest = IntGauge::new(
+      "change_feed_newest_id",
+      "The newest change id the api applied.",
+    )?;
+    registry.register(Box::new(cache_hits.clone()))?;
+    registry.register(Box::new(cache_refusals.clone()))?;
+    registry.register(Box::new(changes_applied.clone()))?;
+    registry.register(Box::new(change_poll_failures.clone()))?;
+    registry.register(Box::new(change_feed_newest.clone()))?;
     registry.register(Box::new(requests.clone()))?;
     registry.register(Box::new(latency.clone()))?;
     registry.register(Box::new(cache_lookups.clone()))?;
@@ -52,6 +89,11 @@ impl Metrics {
       requests,
       latency,
       cache_lookups,
+      cache_hits,
+      cache_refusals,
+      changes_applied,
+      change_poll_failures,
+      change_feed_newest,
     })
   }
 
@@ -70,6 +112,31 @@ impl Metrics {
   /// Counts one cache lookup outcome.
   pub fn count_cache(&self, outcome: &str) {
     self.cache_lookups.with_label_values(&[outcome]).inc();
+  }
+
+  /// Counts one hit of a cache tier (`memory` or `redis`).
+  pub fn count_cache_hit(&self, tier: &str) {
+    self.cache_hits.with_label_values(&[tier]).inc();
+  }
+
+  /// Counts one built answer not stored because a change overtook its build.
+  pub fn count_cache_overtaken(&self) {
+    self.cache_refusals.inc();
+  }
+
+  /// Counts one applied change by how it was learned (`poll` or `publication`).
+  pub fn count_change_applied(&self, source: &str) {
+    self.changes_applied.with_label_values(&[source]).inc();
+  }
+
+  /// Counts one failed poll of the change log.
+  pub fn count_change_poll_failure(&self) {
+    self.change_poll_failures.inc();
+  }
+
+  /// Records the newest applied change id.
+  pub fn set_change_feed_newest(&self, newest: i64) {
+    self.change_feed_newest.set(newest);
   }
 
   /// The metrics in the Prometheus text format.

@@ -17,6 +17,8 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
   "API_RUN_MIGRATIONS",
   "API_CACHE_TTL_FINISHED_SECONDS",
   "API_CACHE_TTL_LIVE_SECONDS",
+  "API_CACHE_MEMORY_BYTES",
+  "API_CHANGE_POLL_INTERVAL_MILLISECONDS",
   "API_MAX_PAGE_SIZE",
   "API_OPENF1_CACHE_MAX_BYTES",
   "API_REQUEST_TIMEOUT_SECONDS",
@@ -112,6 +114,12 @@ pub struct Settings {
   pub cache_ttl_finished: Duration,
   /// `API_CACHE_TTL_LIVE_SECONDS`: cache lifetime of live sessions' data; default 5.
   pub cache_ttl_live: Duration,
+  /// `API_CACHE_MEMORY_BYTES`: size of the in-process cache tier (in front of Redis, or alone), in bytes of
+  /// cached answers; default 268435456 (256 MiB).
+  pub cache_memory_bytes: u64,
+  /// `API_CHANGE_POLL_INTERVAL_MILLISECONDS`: how often the change log is polled for the worker's commits;
+  /// default 250.
+  pub change_poll_interval: Duration,
   /// `API_MAX_PAGE_SIZE`: largest accepted `limit`; default 1000.
   pub max_page_size: u64,
   /// `API_OPENF1_CACHE_MAX_BYTES`: Open F1 drop-in answers up to this size are cached (and tagged); bigger ones
@@ -180,6 +188,11 @@ impl Settings {
         "86400",
       )?),
       cache_ttl_live: Duration::from_secs(parse(&read, "API_CACHE_TTL_LIVE_SECONDS", "5")?),
+      cache_memory_bytes: parse(&read, "API_CACHE_MEMORY_BYTES", "268435456")?,
+      change_poll_interval: Duration::from_millis(positive(
+        parse(&read, "API_CHANGE_POLL_INTERVAL_MILLISECONDS", "250")?,
+        "API_CHANGE_POLL_INTERVAL_MILLISECONDS",
+      )?),
       max_page_size: positive(
         parse(&read, "API_MAX_PAGE_SIZE", "1000")?,
         "API_MAX_PAGE_SIZE",

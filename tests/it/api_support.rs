@@ -12,6 +12,8 @@ pub struct TestApi {
   pub metrics_url: String,
   /// The HTTP client.
   pub client: reqwest::Client,
+  /// The api's change feed.
+  pub feed: api::ChangeFeed,
   /// The database it reads (kept alive for the test).
   _database: Option<TestDatabase>,
   shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -67,6 +69,7 @@ impl TestApi {
   pub fn serve(application: api::Application, database: Option<TestDatabase>) -> Self {
     let port = application.port();
     let metrics_port = application.metrics_port();
+    let feed = application.change_feed();
     let (sender, receiver) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until_stopped(async move {
       receiver.await.ok();
@@ -75,6 +78,7 @@ impl TestApi {
       base_url: format!("http://127.0.0.1:{port}"),
       metrics_url: format!("http://127.0.0.1:{metrics_port}/metrics"),
       client: client(),
+      feed,
       _database: database,
       shutdown: Some(sender),
       server: Some(server),

@@ -9,6 +9,8 @@ mod api_operations;
 mod api_parameters;
 mod api_support;
 mod backfill;
+mod cache_tiers;
+mod change_feed;
 mod change_log;
 mod charts;
 mod charts_telemetry;

@@ -20,7 +20,9 @@ pub fn healthz() -> Json<serde_json::Value> {
   Json(json!({ "status": "alive" }))
 }
 
-/// `GET /readyz`: 200 when the database answers (`degraded` when the Redis cache does not), else 503. Answers
+/// `GET /readyz`: 200 when the database answers (`degraded` when the Redis cache does not, or the change feed is
+/// not following the change log), else 503. `changes` reports the feed: its newest applied change id, the state
+/// of its poll and of its Redis subscription. Answers
 /// within [`READINESS_REDIS_TIMEOUT`] whatever the dependencies do: a frozen database or Redis is reported, not
 /// waited for.
 #[handler]
@@ -45,15 +47,23 @@ pub async fn readyz(state: Data<&AppState>) -> Response {
   } else {
     "in-process"
   };
+  let feed = state.changes.health();
   let (status, word) = match (database, cache) {
     (Err(_), _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     (Ok(()), "unreachable") => (StatusCode::OK, "degraded"),
+    (Ok(()), _) if !feed.is_following() => (StatusCode::OK, "degraded"),
     (Ok(()), _) => (StatusCode::OK, "ready"),
   };
   let body = json!({
     "status": word,
     "database": database.err().unwrap_or("ok"),
     "cache": cache,
+    "changes": {
+      "newest": feed.newest,
+      "poll": if !feed.loaded { "not loaded" } else if feed.poll_error.is_some() { "failing" } else { "ok" },
+      "since_last_poll_ms": feed.since_last_poll.map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)),
+      "subscription": feed.subscription,
+    },
   });
   if status == StatusCode::OK {
     Json(body).into_response()
