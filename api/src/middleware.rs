@@ -483,6 +483,9 @@ fn not_modified(response: &Response, tag: &str) -> Response {
     header::VARY,
     header::HeaderName::from_static("x-total-count"),
     header::LINK,
+    header::HeaderName::from_static("ratelimit-limit"),
+    header::HeaderName::from_static("ratelimit-remaining"),
+    header::HeaderName::from_static("ratelimit-reset"),
   ] {
     for value in response.headers().get_all(&name) {
       not_modified
