@@ -30,7 +30,7 @@ use entity::cache::{CacheKeys, CacheScope};
 use entity::redis_client::{REDIS_TIMEOUT, RedisConnection, RedisTarget};
 
 use crate::changes::ChangeFeed;
-use crate::encoding::Representations;
+use crate::encoding::{Encoding, Representations};
 use crate::metrics::Metrics;
 
 /// Longest wait for one Redis command before giving up and building from the database.
@@ -65,8 +65,8 @@ impl CacheOutcome {
   }
 }
 
-/// A cached answer in the memory tier: its representations (the body, opaque here, compressed once in every
-/// coding when built), the scope version it was built at, and when it expires.
+/// A cached answer in the memory tier: its representations (the body, opaque here, hashed when built and
+/// compressed in each coding when first asked for), the scope version it was built at, and when it expires.
 #[derive(Clone)]
 struct MemoryEntry {
   version: i64,
@@ -298,8 +298,8 @@ impl ResponseCache {
 
   /// Returns entry `name` of `scope`: from memory, else from Redis (then kept in memory), else built with `build`
   /// and stored in both tiers, each lookup and store following the version rule of the module documentation.
-  /// A built body is hashed and compressed in every coding once, before it is stored
-  /// ([`Representations::build`]): a hit does neither.
+  /// A built body is hashed once, before it is stored ([`Representations::build`]), and compressed in a coding
+  /// only when a request first asks for it (see [`ResponseCache::get_or_build_for`]): a hit does neither again.
   ///
   /// `build` must read the database only when polled: the scope's version is recorded before it is.
   /// Concurrent misses of the same key in this process run `build` once; the others wait and share its value.
@@ -314,12 +314,31 @@ impl ResponseCache {
     time_to_live: Duration,
     build: impl Future<Output = Result<Vec<u8>, E>>,
   ) -> Result<(Arc<Representations>, CacheOutcome), E> {
+    self
+      .get_or_build_for(scope, name, time_to_live, Encoding::Identity, build)
+      .await
+  }
+
+  /// [`ResponseCache::get_or_build`] for a request that negotiated `encoding`: a built body is also compressed in
+  /// that coding before it is stored, so that Redis holds the identity body and that representation (other
+  /// codings are compressed by each replica when first asked for, and kept in its memory tier).
+  ///
+  /// # Errors
+  /// Returns `build`'s error; cache failures are never returned.
+  pub async fn get_or_build_for<E>(
+    &self,
+    scope: CacheScope,
+    name: &str,
+    time_to_live: Duration,
+    encoding: Encoding,
+    build: impl Future<Output = Result<Vec<u8>, E>>,
+  ) -> Result<(Arc<Representations>, CacheOutcome), E> {
     if !self.feed.is_loaded() {
       // The versions are unknown: nothing in the cache can be trusted, nothing built can be versioned.
       self.metrics.count_cache("bypass");
       return build.await.map(|bytes| {
         (
-          Arc::new(Representations::build(bytes)),
+          Arc::new(Representations::build_for(bytes, encoding)),
           CacheOutcome::Bypass,
         )
       });
@@ -363,7 +382,7 @@ impl ResponseCache {
     let result = build.await;
     let outcome = match result {
       Ok(bytes) => {
-        let value = Arc::new(Representations::build(bytes));
+        let value = Arc::new(Representations::build_for(bytes, encoding));
         *slot = Some(value.clone());
         self.metrics.count_cache("miss");
         let outcome = match redis {

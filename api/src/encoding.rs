@@ -1,6 +1,7 @@
 //! Content codings: negotiating one from `Accept-Encoding`, compressing a body with it (whole, or on the fly for a
-//! streamed body), and [`Representations`], a body compressed once in every coding with a strong `ETag` each, so
-//! that serving it costs no hashing or compressing.
+//! streamed body), and [`Representations`], a body hashed once and compressed at most once per coding (when a
+//! client first asks for that coding) with a strong `ETag` each, so that serving it again costs no hashing or
+//! compressing.
 //!
 //! **Which codings and levels.** gzip (every client), brotli and zstd (browsers and curl send them). The levels
 //! keep the CPU cost per request small, since a miss or an uncached answer is compressed while the client waits:
@@ -16,6 +17,7 @@
 //! request would get.
 
 use std::io::Write;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use poem::Body;
@@ -232,20 +234,29 @@ pub fn none_match_lists(if_none_match: &str, tag: &str) -> bool {
 /// The first bytes of [`Representations::to_stored`].
 const STORED_MAGIC: &[u8; 4] = b"F1R1";
 
-/// One body in every coding, with a strong entity tag each: built once (e.g. when a cached figure is built) and
-/// then served by the middleware without hashing or compressing (attach it to a response with
-/// `Response::set_data(Arc<Representations>)`).
+/// One body in every coding, with a strong entity tag each: the identity body is hashed once when built, and each
+/// compressed coding is compressed at most once, when first selected (or when built with
+/// [`Representations::build_for`]), and kept; serving it again costs no hashing or compressing (attach it to a
+/// response with `Response::set_data(Arc<Representations>)`).
 #[derive(Clone, Debug)]
 pub struct Representations {
   identity_tag: String,
   identity: Bytes,
-  /// `(coding, tag, bytes)` for each compressed coding, in [`Encoding::COMPRESSED`]'s order; empty when the body is
-  /// smaller than [`MIN_COMPRESSED_BYTES`].
-  compressed: Vec<(Encoding, String, Bytes)>,
+  /// One per compressed coding, in [`Encoding::COMPRESSED`]'s order; empty when the body is smaller than
+  /// [`MIN_COMPRESSED_BYTES`].
+  compressed: Vec<Compressed>,
+}
+
+/// A compressed representation: its coding, its tag, and its bytes once compressed.
+#[derive(Clone, Debug)]
+struct Compressed {
+  coding: Encoding,
+  tag: String,
+  bytes: OnceLock<Bytes>,
 }
 
 impl Representations {
-  /// Hashes `body` and compresses it in every coding (when it is at least [`MIN_COMPRESSED_BYTES`]).
+  /// Hashes `body`; nothing is compressed until a coding is first selected.
   #[must_use]
   pub fn build(body: impl Into<Bytes>) -> Self {
     let identity: Bytes = body.into();
@@ -255,12 +266,10 @@ impl Representations {
     } else {
       Encoding::COMPRESSED
         .iter()
-        .map(|coding| {
-          (
-            *coding,
-            representation_tag(&identity_tag, *coding),
-            Bytes::from(coding.compress(&identity)),
-          )
+        .map(|coding| Compressed {
+          coding: *coding,
+          tag: representation_tag(&identity_tag, *coding),
+          bytes: OnceLock::new(),
         })
         .collect()
     };
@@ -271,31 +280,59 @@ impl Representations {
     }
   }
 
+  /// Like [`Representations::build`], and compresses the `encoding` representation now (e.g. the one the request
+  /// that built the body negotiated, so that a shared cache stores it with the identity body).
+  #[must_use]
+  pub fn build_for(body: impl Into<Bytes>, encoding: Encoding) -> Self {
+    let representations = Self::build(body);
+    let _ = representations.select(encoding);
+    representations
+  }
+
   /// The identity body.
   #[must_use]
   pub fn identity(&self) -> &Bytes {
     &self.identity
   }
 
-  /// The representation a request negotiating `encoding` gets: its coding, entity tag and bytes.
+  /// The representation a request negotiating `encoding` gets: its coding, entity tag and bytes (compressed now
+  /// when this coding was never selected before).
   #[must_use]
   pub fn select(&self, encoding: Encoding) -> (Encoding, &str, &Bytes) {
+    match self
+      .compressed
+      .iter()
+      .find(|compressed| compressed.coding == encoding)
+    {
+      Some(compressed) => (
+        compressed.coding,
+        compressed.tag.as_str(),
+        compressed
+          .bytes
+          .get_or_init(|| Bytes::from(compressed.coding.compress(&self.identity))),
+      ),
+      None => (
+        Encoding::Identity,
+        self.identity_tag.as_str(),
+        &self.identity,
+      ),
+    }
+  }
+
+  /// The codings compressed so far.
+  #[must_use]
+  pub fn compressed_codings(&self) -> Vec<Encoding> {
     self
       .compressed
       .iter()
-      .find(|(coding, _, _)| *coding == encoding)
-      .map_or(
-        (
-          Encoding::Identity,
-          self.identity_tag.as_str(),
-          &self.identity,
-        ),
-        |(coding, tag, bytes)| (*coding, tag.as_str(), bytes),
-      )
+      .filter(|compressed| compressed.bytes.get().is_some())
+      .map(|compressed| compressed.coding)
+      .collect()
   }
 
   /// The representations as one byte string, for a shared cache (Redis): `F1R1`, the identity tag (length byte,
-  /// text), then per representation its coding (byte), length (`u32` little-endian) and bytes.
+  /// text), then per representation compressed so far (identity first) its coding (byte), length (`u32`
+  /// little-endian) and bytes.
   #[must_use]
   pub fn to_stored(&self) -> Vec<u8> {
     let mut stored = Vec::with_capacity(self.weight() + 64);
@@ -307,7 +344,7 @@ impl Representations {
       self
         .compressed
         .iter()
-        .map(|(coding, _, bytes)| (*coding, bytes)),
+        .filter_map(|compressed| Some((compressed.coding, compressed.bytes.get()?))),
     );
     for (coding, bytes) in parts {
       stored.push(coding.stored_id());
@@ -328,7 +365,7 @@ impl Representations {
     let identity_tag = std::str::from_utf8(tag).ok()?.to_owned();
     let mut offset = STORED_MAGIC.len() + 1 + usize::from(tag_length);
     let mut identity = None;
-    let mut compressed = Vec::new();
+    let mut stored_codings = Vec::new();
     while offset < stored.len() {
       let coding = Encoding::from_stored_id(*stored.get(offset)?)?;
       let length = stored.get(offset + 1..offset + 5)?;
@@ -340,25 +377,45 @@ impl Representations {
       let bytes = stored.slice(start..start + length);
       match coding {
         Encoding::Identity => identity = Some(bytes),
-        coding => compressed.push((coding, representation_tag(&identity_tag, coding), bytes)),
+        coding => stored_codings.push((coding, bytes)),
       }
       offset = start + length;
     }
+    let identity: Bytes = identity?;
+    let compressed = if identity.len() < MIN_COMPRESSED_BYTES {
+      Vec::new()
+    } else {
+      Encoding::COMPRESSED
+        .iter()
+        .map(|coding| Compressed {
+          coding: *coding,
+          tag: representation_tag(&identity_tag, *coding),
+          bytes: stored_codings
+            .iter()
+            .find(|(stored, _)| stored == coding)
+            .map(|(_, bytes)| OnceLock::from(bytes.clone()))
+            .unwrap_or_default(),
+        })
+        .collect()
+    };
     Some(Self {
       identity_tag,
-      identity: identity?,
+      identity,
       compressed,
     })
   }
 
-  /// How many bytes the representations hold together (a cache weigher's measure).
+  /// How many bytes the representations hold together (a cache weigher's measure): the identity body, every
+  /// tag, and the codings compressed so far. A coding compressed later (first selected after the entry was
+  /// weighed) adds at most about a third of the identity body (JSON compresses 8-15x in each).
   #[must_use]
   pub fn weight(&self) -> usize {
     self.identity.len()
+      + self.identity_tag.len()
       + self
         .compressed
         .iter()
-        .map(|(_, tag, bytes)| tag.len() + bytes.len())
+        .map(|compressed| compressed.tag.len() + compressed.bytes.get().map_or(0, Bytes::len))
         .sum::<usize>()
   }
 }
@@ -457,5 +514,30 @@ mod tests {
     let mut truncated = representations.to_stored();
     truncated.truncate(truncated.len() - 1);
     assert!(Representations::from_stored(truncated).is_none());
+  }
+
+  #[test]
+  fn only_the_codings_asked_for_are_compressed_and_stored() {
+    let body = br#"{"data":[{"x":[1,2,3],"y":[97.2,96.5,96.6]}]}"#.repeat(100);
+    let built = Representations::build(body.clone());
+    assert!(built.compressed_codings().is_empty());
+    let light = built.weight();
+    let representations = Representations::build_for(body, Encoding::Gzip);
+    assert_eq!(representations.compressed_codings(), vec![Encoding::Gzip]);
+    assert!(representations.weight() > light);
+    let read = Representations::from_stored(representations.to_stored()).expect("readable");
+    assert_eq!(read.compressed_codings(), vec![Encoding::Gzip]);
+    assert_eq!(
+      read.select(Encoding::Gzip),
+      representations.select(Encoding::Gzip)
+    );
+    let (coding, tag, bytes) = read.select(Encoding::Brotli);
+    assert_eq!(coding, Encoding::Brotli);
+    assert!(tag.ends_with("-br\""), "{tag}");
+    assert!(!bytes.is_empty());
+    assert_eq!(
+      read.compressed_codings(),
+      vec![Encoding::Brotli, Encoding::Gzip]
+    );
   }
 }

@@ -6,7 +6,11 @@ use entity::{laps, pit, stints};
 use plotly::common::{Font, HoverInfo, Marker, Mode, Title};
 use plotly::layout::{Annotation, Axis, AxisRange, BarMode, HoverMode};
 use plotly::{Bar, BoxPlot, Scatter};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::prelude::DateTimeUtc;
+use sea_orm::{
+  ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+  QuerySelect,
+};
 use serde_json::{Value, json};
 
 use super::context::SessionContext;
@@ -22,15 +26,62 @@ pub const CLEAN_LAP_RULE: &str = "Clean laps: a recorded lap time, not lap 1, no
 in-lap (a lap with a pit stop recorded, or the lap before a pit-out lap), not under a safety car, virtual \
 safety car or red flag, and no slower than 107% of the driver's median of the laps passing those rules.";
 
-/// Every lap of a session, ordered by driver and lap.
+/// A lap as the charts read it: every column of `laps` but the mini-sector codes (no chart draws them, and
+/// decoding their JSON cost more than the rest of the row).
+#[derive(Clone, Debug, FromQueryResult)]
+pub(crate) struct Lap {
+  /// Open F1 session key.
+  pub session_key: i32,
+  /// Car number for the season.
+  pub driver_number: i32,
+  /// Lap number (starts at 1).
+  pub lap_number: i32,
+  /// Start time (UTC).
+  pub date_start: Option<DateTimeUtc>,
+  /// Sector 1 time in seconds.
+  pub duration_sector_1: Option<f64>,
+  /// Sector 2 time in seconds.
+  pub duration_sector_2: Option<f64>,
+  /// Sector 3 time in seconds.
+  pub duration_sector_3: Option<f64>,
+  /// Lap time in seconds.
+  pub lap_duration: Option<f64>,
+  /// Speed at intermediate 1 (km/h).
+  pub i1_speed: Option<i32>,
+  /// Speed at intermediate 2 (km/h).
+  pub i2_speed: Option<i32>,
+  /// Speed at the speed trap (km/h).
+  pub st_speed: Option<i32>,
+  /// Whether the lap started in the pit lane.
+  pub is_pit_out_lap: Option<bool>,
+}
+
+/// Every lap of a session ([`Lap`]: only the columns charts read), ordered by driver and lap.
 pub(crate) async fn load_laps<C: ConnectionTrait>(
   connection: &C,
   session_key: i32,
-) -> Result<Vec<laps::Model>, DbErr> {
+) -> Result<Vec<Lap>, DbErr> {
+  use laps::Column;
   laps::Entity::find()
+    .select_only()
+    .columns([
+      Column::SessionKey,
+      Column::DriverNumber,
+      Column::LapNumber,
+      Column::DateStart,
+      Column::DurationSector1,
+      Column::DurationSector2,
+      Column::DurationSector3,
+      Column::LapDuration,
+      Column::I1Speed,
+      Column::I2Speed,
+      Column::StSpeed,
+      Column::IsPitOutLap,
+    ])
     .filter(laps::Column::SessionKey.eq(session_key))
     .order_by_asc(laps::Column::DriverNumber)
     .order_by_asc(laps::Column::LapNumber)
+    .into_model::<Lap>()
     .all(connection)
     .await
 }
@@ -102,7 +153,7 @@ pub(crate) async fn lap_times<C: ConnectionTrait>(
   let laps = load_laps(connection, session_key).await?;
   let stints = load_stints(connection, session_key).await?;
   let periods = load_flag_periods(connection, session_key).await?;
-  let mut by_driver: BTreeMap<i32, Vec<(&laps::Model, f64)>> = BTreeMap::new();
+  let mut by_driver: BTreeMap<i32, Vec<(&Lap, f64)>> = BTreeMap::new();
   for lap in &laps {
     if let Some(duration) = lap.lap_duration
       && context.shows(request, lap.driver_number)
@@ -184,10 +235,10 @@ pub(crate) fn note(text: &str) -> Annotation {
 pub(crate) fn clean_laps<'laps>(
   context: &SessionContext,
   request: &ChartRequest,
-  laps: &'laps [laps::Model],
+  laps: &'laps [Lap],
   pits: &[pit::Model],
   periods: &[FlagPeriod],
-) -> BTreeMap<i32, Vec<(&'laps laps::Model, f64)>> {
+) -> BTreeMap<i32, Vec<(&'laps Lap, f64)>> {
   let pit_laps: HashSet<(i32, i32)> = pits
     .iter()
     .map(|stop| (stop.driver_number, stop.lap_number))
@@ -205,7 +256,7 @@ pub(crate) fn clean_laps<'laps>(
       })
     })
   };
-  let mut candidates: BTreeMap<i32, Vec<(&laps::Model, f64)>> = BTreeMap::new();
+  let mut candidates: BTreeMap<i32, Vec<(&Lap, f64)>> = BTreeMap::new();
   for lap in laps {
     let key = (lap.driver_number, lap.lap_number);
     let Some(duration) = lap.lap_duration else {
@@ -239,7 +290,7 @@ pub(crate) fn clean_laps<'laps>(
 async fn load_clean_laps<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-) -> Result<(Vec<laps::Model>, Vec<pit::Model>, Vec<FlagPeriod>), DbErr> {
+) -> Result<(Vec<Lap>, Vec<pit::Model>, Vec<FlagPeriod>), DbErr> {
   let session_key = context.session.session_key;
   Ok((
     load_laps(connection, session_key).await?,

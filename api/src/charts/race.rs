@@ -204,7 +204,7 @@ pub(crate) async fn position_changes<C: ConnectionTrait>(
   let positions = load_positions(connection, session_key).await?;
   let laps = load_laps(connection, session_key).await?;
   let periods = load_flag_periods(connection, session_key).await?;
-  let mut laps_by_driver: BTreeMap<i32, Vec<&entity::laps::Model>> = BTreeMap::new();
+  let mut laps_by_driver: BTreeMap<i32, Vec<&super::laps::Lap>> = BTreeMap::new();
   for lap in &laps {
     laps_by_driver
       .entry(lap.driver_number)

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{car_data, laps, location, sessions};
+use entity::{car_data, location, sessions};
 use plotly::Scatter;
 use plotly::common::{DashType, Line, LineShape, Mode, Title};
 use plotly::layout::{Axis, HoverMode};
@@ -34,7 +34,7 @@ pub(crate) struct TimedLap {
 }
 
 impl TimedLap {
-  fn from_row(row: &laps::Model) -> Option<Self> {
+  fn from_row(row: &super::laps::Lap) -> Option<Self> {
     Some(Self {
       session_key: row.session_key,
       driver: row.driver_number,
@@ -56,7 +56,7 @@ impl TimedLap {
 }
 
 /// Every driver's fastest timed lap (with a start time), fastest first.
-pub(crate) fn fastest_laps(laps: &[laps::Model]) -> Vec<TimedLap> {
+pub(crate) fn fastest_laps(laps: &[super::laps::Lap]) -> Vec<TimedLap> {
   let mut best: HashMap<i32, TimedLap> = HashMap::new();
   for candidate in laps.iter().filter_map(TimedLap::from_row) {
     match best.get(&candidate.driver) {
@@ -82,7 +82,7 @@ pub(crate) fn fastest_laps(laps: &[laps::Model]) -> Vec<TimedLap> {
 /// [`ChartError::InvalidParameter`] naming `parameter` when the driver has no such lap, or the lap has no time
 /// or start.
 pub(crate) fn resolve_lap(
-  laps: &[laps::Model],
+  laps: &[super::laps::Lap],
   session_key: i32,
   choice: LapChoice,
   parameter: &'static str,
@@ -91,7 +91,7 @@ pub(crate) fn resolve_lap(
     name: parameter,
     message,
   };
-  let driver_laps: Vec<&laps::Model> = laps
+  let driver_laps: Vec<&super::laps::Lap> = laps
     .iter()
     .filter(|lap| lap.driver_number == choice.driver)
     .collect();

@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::AppState;
 use crate::bodies::ChartDescription;
 use crate::charts::{self, ChartError, ChartKind, ChartRequest, ChartScope};
-use crate::encoding::Representations;
+use crate::encoding::{Encoding, Representations};
 use crate::problem::{ApiError, Problem};
 use crate::routes::driver_list::{DriverNumberList, flatten};
 use crate::routes::lap_choice::LapChoiceValue;
@@ -282,6 +282,7 @@ async fn cached_chart(
   kind: ChartKind,
   request: ChartRequest,
   time_to_live: Duration,
+  encoding: Encoding,
 ) -> Result<(Arc<Representations>, String), ApiError> {
   let name = cache_name(kind, &request);
   let database = state.database.clone();
@@ -299,7 +300,7 @@ async fn cached_chart(
   };
   let (bytes, outcome) = state
     .cache
-    .get_or_build(scope, &name, time_to_live, build)
+    .get_or_build_for(scope, &name, time_to_live, encoding, build)
     .await?;
   Ok((bytes, outcome.as_str().to_owned()))
 }
@@ -359,6 +360,7 @@ impl ChartsApi {
   async fn session_chart(
     &self,
     state: Data<&AppState>,
+    http_request: &poem::Request,
     /// Open F1 session key.
     #[oai(example = "example_session_key")]
     session_key: Path<i32>,
@@ -418,6 +420,7 @@ impl ChartsApi {
         kind,
         request,
         time_to_live,
+        Encoding::negotiate(http_request.headers()),
       )
       .await?;
       Ok((figure, outcome, time_to_live))
@@ -443,6 +446,7 @@ impl ChartsApi {
   async fn season_chart(
     &self,
     state: Data<&AppState>,
+    http_request: &poem::Request,
     /// Season year.
     #[oai(example = "example_year")]
     year: Path<i32>,
@@ -472,6 +476,7 @@ impl ChartsApi {
         kind,
         request,
         time_to_live,
+        Encoding::negotiate(http_request.headers()),
       )
       .await?;
       Ok((figure, outcome, time_to_live))
