@@ -14,12 +14,13 @@
 //! - [`standings`]: championship standings after any round, and the season results the season charts share.
 //! - [`openf1`]: the Open F1 drop-in at `/openf1/v1/{endpoint}` (one query compiler, cached or streamed answers).
 //! - [`parameters`]: native routes reject query parameters their OpenAPI operation does not document.
-//! - [`metrics`], [`telemetry`]: Prometheus metrics and logging.
+//! - [`metrics`], [`telemetry`]: Prometheus metrics and logging. [`cli`]: the command line (`serve`, `healthcheck`).
 
 pub mod bodies;
 pub mod cache;
 mod changes;
 pub mod charts;
+pub mod cli;
 pub mod metrics;
 pub mod middleware;
 pub mod openf1;
@@ -265,9 +266,10 @@ impl Application {
   pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let settings = self.state.settings.clone();
     let changes = self.state.changes.clone();
-    let metrics_routes = Route::new()
-      .at("/metrics", get(routes::operations::metrics))
-      .data(self.state.clone());
+    let metrics_routes = Route::new().at(
+      "/metrics",
+      runtime::metrics_endpoint(self.state.metrics.registry().clone()),
+    );
     let app = build_endpoint(self.state);
     tracing::info!(
       port = self.port,
@@ -361,51 +363,10 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
   middleware::wrap(endpoint, layers).boxed()
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-  let interrupt = async {
-    if let Err(error) = tokio::signal::ctrl_c().await {
-      tracing::error!(%error, "cannot listen for Ctrl-C");
-      std::future::pending::<()>().await;
-    }
-  };
-  #[cfg(unix)]
-  let terminate = async {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-      Ok(mut signal) => {
-        signal.recv().await;
-      }
-      Err(error) => {
-        tracing::error!(%error, "cannot listen for SIGTERM");
-        std::future::pending::<()>().await;
-      }
-    }
-  };
-  #[cfg(not(unix))]
-  let terminate = std::future::pending::<()>();
-  tokio::select! {
-    () = interrupt => {},
-    () = terminate => {},
-  }
-  tracing::info!("shutting down");
-}
+pub use runtime::shutdown_signal;
 
-/// `api healthcheck`: GETs `http://127.0.0.1:<port>/healthz` (port from `API_LISTEN_ADDRESS`) with a raw HTTP/1.0
-/// request, so that the image needs no curl. True on a 200.
+/// `api healthcheck`: GETs `/healthz` on the port of `API_LISTEN_ADDRESS` (from inside the container: an
+/// unspecified address becomes loopback), so that the image needs no curl. True on a 200.
 pub async fn healthcheck(settings: &Settings) -> bool {
-  use tokio::io::{AsyncReadExt, AsyncWriteExt};
-  let address = std::net::SocketAddr::from(([127, 0, 0, 1], settings.listen_address.port()));
-  let attempt = async {
-    let mut stream = tokio::net::TcpStream::connect(address).await?;
-    stream
-      .write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
-      .await?;
-    let mut head = vec![0_u8; 64];
-    let read = stream.read(&mut head).await?;
-    Ok::<_, std::io::Error>(String::from_utf8_lossy(&head[..read]).into_owned())
-  };
-  match tokio::time::timeout(std::time::Duration::from_secs(3), attempt).await {
-    Ok(Ok(head)) => head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-    _ => false,
-  }
+  runtime::is_healthy(settings.listen_address, "/healthz").await
 }

@@ -30,51 +30,8 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
 /// the same host.
 pub const DEFAULT_METRICS_ADDRESS: &str = "0.0.0.0:9464";
 
-/// Default `RUST_LOG` filter (sqlx logs every statement at INFO).
-pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn";
-
-/// A secret whose `Debug` output is `[redacted]` (database and Redis URLs carry passwords).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-  /// Wraps a secret value.
-  #[must_use]
-  pub fn new(value: impl Into<String>) -> Self {
-    Self(value.into())
-  }
-
-  /// The secret value.
-  #[must_use]
-  pub fn expose(&self) -> &str {
-    &self.0
-  }
-}
-
-impl std::fmt::Debug for Secret {
-  fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-    formatter.write_str("[redacted]")
-  }
-}
-
-/// How log lines are written (`LOG_FORMAT`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-  /// Human-readable lines (`text`, the default).
-  Text,
-  /// One JSON object per line (`json`).
-  Json,
-}
-
-/// A setting that could not be read.
-#[derive(Debug, thiserror::Error)]
-#[error("environment variable {variable} is invalid: {message}")]
-pub struct SettingsError {
-  /// The variable's name.
-  pub variable: &'static str,
-  /// What is wrong with its value.
-  pub message: String,
-}
+pub use runtime::{DEFAULT_LOG_FILTER, LogFormat, Secret, SettingsError};
+use runtime::{SharedSettings, parse, positive};
 
 /// The api's settings.
 #[derive(Clone, Debug)]
@@ -136,25 +93,19 @@ impl Settings {
   /// Fails naming the first variable whose value cannot be parsed.
   pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
     let read = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-    let log_format = match read("LOG_FORMAT").as_deref().map(str::trim) {
-      None | Some("text") => LogFormat::Text,
-      Some("json") => LogFormat::Json,
-      Some(other) => {
-        return Err(SettingsError {
-          variable: "LOG_FORMAT",
-          message: format!("expected `text` or `json`, got `{other}`"),
-        });
-      }
-    };
-    Ok(Self {
-      database_url: Secret::new(
-        read("DATABASE_URL").unwrap_or_else(|| entity::database::DEFAULT_DATABASE_URL.to_owned()),
-      ),
-      redis_url: read("REDIS_URL").map(Secret::new),
-      cache_prefix: read("CACHE_PREFIX")
-        .unwrap_or_else(|| entity::cache::DEFAULT_PREFIX.to_owned()),
+    let SharedSettings {
+      database_url,
+      redis_url,
+      cache_prefix,
       log_format,
-      log_filter: read("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
+      log_filter,
+    } = SharedSettings::from_read(&read)?;
+    Ok(Self {
+      database_url,
+      redis_url,
+      cache_prefix,
+      log_format,
+      log_filter,
       listen_address: parse(&read, "API_LISTEN_ADDRESS", "0.0.0.0:8080")?,
       metrics_address: parse(&read, "API_METRICS_ADDRESS", DEFAULT_METRICS_ADDRESS)?,
       public_url: read("API_PUBLIC_URL").unwrap_or_else(|| "http://localhost:8080".to_owned()),
@@ -205,31 +156,6 @@ impl Settings {
     settings.metrics_address = SocketAddr::from(([127, 0, 0, 1], 0));
     settings
   }
-}
-
-fn parse<T: std::str::FromStr>(
-  read: &impl Fn(&str) -> Option<String>,
-  variable: &'static str,
-  default: &str,
-) -> Result<T, SettingsError>
-where
-  T::Err: std::fmt::Display,
-{
-  let value = read(variable).unwrap_or_else(|| default.to_owned());
-  value.trim().parse().map_err(|error: T::Err| SettingsError {
-    variable,
-    message: format!("`{value}`: {error}"),
-  })
-}
-
-fn positive(value: u64, variable: &'static str) -> Result<u64, SettingsError> {
-  if value == 0 {
-    return Err(SettingsError {
-      variable,
-      message: "must be greater than 0".to_owned(),
-    });
-  }
-  Ok(value)
 }
 
 #[cfg(test)]

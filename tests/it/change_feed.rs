@@ -17,7 +17,7 @@ pub const DEADLINE: Duration = Duration::from_secs(10);
 
 /// The worker's commit path on `database`, announcing on Redis under `prefix` when `redis` is given.
 pub fn committer(database: &TestDatabase, redis: Option<&str>, prefix: &str) -> Committer {
-  let metrics = worker::metrics::Metrics::new();
+  let metrics = worker::metrics::Metrics::new().expect("metrics");
   let invalidator = CacheInvalidator::new(redis, prefix, metrics.clone()).expect("redis url");
   Committer::new(database.connection.clone(), invalidator, metrics)
 }

@@ -20,7 +20,7 @@ use worker::{BackfillTarget, Worker};
 const DEADLINE: Duration = Duration::from_secs(10);
 
 fn committer(database: &TestDatabase, redis: Option<&str>, prefix: &str) -> Committer {
-  let metrics = Metrics::new();
+  let metrics = Metrics::new().expect("metrics");
   let invalidator = CacheInvalidator::new(redis, prefix, metrics.clone()).expect("redis url");
   Committer::new(database.connection.clone(), invalidator, metrics)
 }

@@ -139,7 +139,7 @@ impl Worker {
   /// Fails when the database cannot be reached, the Redis URL is invalid or the address cannot be bound.
   pub async fn build(settings: Settings) -> anyhow::Result<Self> {
     install_tls_provider();
-    let metrics = Metrics::new();
+    let metrics = Metrics::new().context("could not register the metrics")?;
     let database = entity::database::connect(
       settings.database_url.expose(),
       &entity::database::DatabaseOptions::default(),
