@@ -39,7 +39,7 @@ use entity::database::DatabaseMonitor;
 use migration::MigratorTrait;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::Cors;
-use poem::{EndpointExt, Route, Server, get};
+use poem::{Endpoint, EndpointExt, Route, Server, get};
 use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 
@@ -344,6 +344,15 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
     )),
     accepted_parameters: Arc::new(accepted_parameters),
   };
+  // `/` goes to the viewer. The OpenAPI service nested at `/` would answer it (404) before a route `/`, so the
+  // path is checked ahead of the routing.
+  let route = route.around(|endpoint, request| async move {
+    if request.uri().path() == "/" {
+      Ok(charts::viewer::home())
+    } else {
+      endpoint.call(request).await
+    }
+  });
   let endpoint = route.data(state);
   let endpoint = if settings.cors_allowed_origins.is_empty() {
     endpoint.boxed()

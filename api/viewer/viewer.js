@@ -4,8 +4,14 @@
 // After each render the body carries data-chart-state ("loading" | "rendered" | "error"), data-trace-count
 // and, on error, data-chart-error, so a headless browser can assert on the outcome.
 // URL parameters preselect: ?session=9472&chart=lap-times[&drivers=1,16][&laps=10-30][&reference=1:39]
-// [&comparison=16:36][&comparison_session=9468] or ?season=2024&chart=results-heatmap.
+// [&comparison=16:36][&comparison_session=9468] or ?season=2024&chart=results-heatmap. Without them the latest
+// session is preselected, and drawn at once (lap times) when it is live.
+// A chart of a live session (from 30 minutes before its start to 30 minutes after its end, as Open F1 counts it)
+// is fetched again every LIVE_REFRESH_MS and redrawn in place; <body data-live="true"> says so.
 "use strict";
+
+const LIVE_REFRESH_MS = 5000;
+const LIVE_MARGIN_MS = 30 * 60 * 1000;
 
 // Form fields per catalogue parameter name (`lap_min` and `lap_max` share the "laps" field, e.g. "10-30").
 const FIELDS = {
@@ -33,6 +39,10 @@ const elements = {
   plot: document.getElementById("chart"),
 };
 let charts = [];
+// The pending live refresh, and a counter that lets a newer draw discard an older one still in flight.
+let liveTimer;
+let drawGeneration = 0;
+const sessionRows = new Map();
 
 function setState(state, message) {
   document.body.dataset.chartState = state;
@@ -44,8 +54,12 @@ function setState(state, message) {
   elements.status.textContent = message || "";
 }
 
-async function getJson(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+// `revalidate` asks the server again (If-None-Match) instead of using the browser's cached copy.
+async function getJson(path, revalidate = false) {
+  const response = await fetch(path, {
+    headers: { Accept: "application/json" },
+    cache: revalidate ? "no-cache" : "default",
+  });
   if (!response.ok) {
     let detail = "";
     try {
@@ -95,6 +109,24 @@ async function loadCharts() {
   });
   elements.chart.replaceChildren(...groups);
   elements.chart.disabled = charts.length === 0;
+}
+
+// The session row (memoised; undefined when it cannot be read).
+function sessionRow(sessionKey) {
+  if (!sessionRows.has(sessionKey)) {
+    sessionRows.set(sessionKey, getJson(`/v1/sessions/${encodeURIComponent(sessionKey)}`)
+      .then((body) => (Array.isArray(body) ? body[0] : body))
+      .catch(() => undefined));
+  }
+  return sessionRows.get(sessionKey);
+}
+
+function isLive(session) {
+  const start = Date.parse(session?.date_start);
+  const end = Date.parse(session?.date_end);
+  if (Number.isNaN(start) || Number.isNaN(end)) return false;
+  const now = Date.now();
+  return now >= start - LIVE_MARGIN_MS && now <= end + LIVE_MARGIN_MS;
 }
 
 function chartOf(slug) {
@@ -176,23 +208,42 @@ function themed(layout) {
   return themedLayout;
 }
 
-async function draw(selection) {
+// Draws the chart; `refresh` redraws a live chart in place (no "loading" state, the old chart stays on errors).
+async function draw(selection, refresh = false) {
+  clearTimeout(liveTimer);
+  const generation = ++drawGeneration;
   const url = chartUrl(selection);
-  setState("loading", "Loading chart…");
+  const live = chartOf(selection.chart)?.scope === "session" && isLive(await sessionRow(selection.session));
+  if (generation !== drawGeneration) return;
+  document.body.dataset.live = String(live);
+  const scheduleRefresh = () => {
+    if (live) liveTimer = setTimeout(() => draw(selection, true), LIVE_REFRESH_MS);
+  };
+  if (!refresh) setState("loading", "Loading chart…");
   try {
-    const figure = await getJson(url);
-    await Plotly.newPlot(elements.plot, figure.data || [], themed(figure.layout || {}), {
+    const figure = await getJson(url, refresh);
+    if (generation !== drawGeneration) return;
+    const plot = refresh ? Plotly.react : Plotly.newPlot;
+    await plot(elements.plot, figure.data || [], themed(figure.layout || {}), {
       responsive: true,
       displaylogo: false,
     });
     const title = figure.layout?.title?.text || selection.chart;
     elements.plot.setAttribute("aria-label", title);
     document.body.dataset.traceCount = String((figure.data || []).length);
-    setState("rendered", (figure.data || []).length === 0 ? `${title}: no data for this session.` : "");
+    const empty = (figure.data || []).length === 0 ? `${title}: no data for this session yet. ` : "";
+    const updated = live ? `Live: updated ${new Date().toLocaleTimeString()}, refreshing every ${LIVE_REFRESH_MS / 1000} s.` : "";
+    setState("rendered", `${empty}${updated}`.trim());
   } catch (error) {
-    document.body.dataset.traceCount = "0";
-    setState("error", `Could not draw the chart: ${error.message}`);
+    if (generation !== drawGeneration) return;
+    if (refresh) {
+      setState("rendered", `Live refresh failed (${error.message}); trying again.`);
+    } else {
+      document.body.dataset.traceCount = "0";
+      setState("error", `Could not draw the chart: ${error.message}`);
+    }
   }
+  scheduleRefresh();
 }
 
 const PARAMETER_FIELDS = ["drivers", "laps", "reference", "comparison", "comparison_session"];
@@ -234,6 +285,14 @@ async function start() {
   } catch (error) {
     setState("error", `Could not load the chart catalogue: ${error.message}`);
     return;
+  }
+  if (!preselected.session && !preselected.season) {
+    // Nothing asked for: the latest session, drawn at once when it is live.
+    try {
+      const latest = await getJson("/v1/sessions/latest");
+      preselected.session = String(latest.session_key);
+      if (isLive(latest) && !preselected.chart) preselected.chart = "lap-times";
+    } catch (_) { /* no session yet: the pickers stay on their defaults */ }
   }
   if (preselected.chart) elements.chart.value = preselected.chart;
   showParameters();

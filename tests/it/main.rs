@@ -16,6 +16,7 @@ mod charts_telemetry;
 mod crash;
 mod deploy;
 mod exposure;
+mod first_run;
 mod live;
 mod logs;
 mod migrations;
