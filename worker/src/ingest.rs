@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use entity::ingest_state::status;
 use entity::{drivers, ingest_state, sessions};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -419,11 +420,11 @@ impl Ingestor {
     let previous_count = previous.as_ref().map_or(0, |state| state.refresh_count);
     let was_ingested = previous
       .as_ref()
-      .is_some_and(|state| state.status == "ingested");
+      .is_some_and(|state| state.status == status::INGESTED);
     let state = match (work, result) {
       (SessionWork::Incremental, Ok(_)) => ingest_state::Model {
         session_key,
-        status: "live".into(),
+        status: status::LIVE.into(),
         refresh_count: previous_count,
         ingested_at: previous_ingested_at,
         next_refresh_at: None,
@@ -434,7 +435,7 @@ impl Ingestor {
         let refresh_count = if was_ingested { previous_count + 1 } else { 0 };
         ingest_state::Model {
           session_key,
-          status: "ingested".into(),
+          status: status::INGESTED.into(),
           refresh_count,
           ingested_at: Some(now),
           next_refresh_at: schedule::next_refresh_at(refresh_count, now),
@@ -446,7 +447,12 @@ impl Ingestor {
       // the next backfill) completes it.
       (_, Err(error)) if error.is_interruption() => ingest_state::Model {
         session_key,
-        status: if was_ingested { "ingested" } else { "partial" }.into(),
+        status: if was_ingested {
+          status::INGESTED
+        } else {
+          status::PARTIAL
+        }
+        .into(),
         refresh_count: previous_count,
         ingested_at: previous_ingested_at,
         next_refresh_at: Some(now),
@@ -455,7 +461,12 @@ impl Ingestor {
       },
       (_, Err(error)) => ingest_state::Model {
         session_key,
-        status: if was_ingested { "ingested" } else { "failed" }.into(),
+        status: if was_ingested {
+          status::INGESTED
+        } else {
+          status::FAILED
+        }
+        .into(),
         refresh_count: previous_count,
         ingested_at: previous_ingested_at,
         next_refresh_at: Some(now + schedule::FAILURE_RETRY_DELAY),

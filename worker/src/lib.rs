@@ -51,8 +51,9 @@ use crate::invalidation::CacheInvalidator;
 use crate::lease::{Lease, LeaseError};
 use crate::live::{LiveHandle, LiveStatus};
 use crate::metrics::Metrics;
-use crate::schedule::{SessionPhase, SessionWork};
+use crate::schedule::SessionWork;
 use crate::settings::Settings;
+use entity::sessions::SessionPhase;
 
 /// How long the daemon waits after upstream said a session is live and no token is configured.
 pub const UPSTREAM_LOCKED_BACKOFF: Duration = Duration::from_secs(300);
@@ -475,7 +476,7 @@ impl Worker {
       .await?
       .into_iter()
       .filter(|session| {
-        let finished = schedule::phase(session, now) == SessionPhase::Finished;
+        let finished = session.phase(now) == SessionPhase::Finished;
         if !finished {
           tracing::info!(
             session_key = session.session_key,

@@ -48,9 +48,10 @@ use crate::client::{AccessToken, OpenF1Client};
 use crate::commit::Batch;
 use crate::ingest::{IngestError, IngestReport, Ingestor, error_chain};
 use crate::metrics::Metrics;
-use crate::schedule::{self, SessionPhase, SessionWork};
+use crate::schedule::SessionWork;
 use crate::settings::{BrokerAddress, LiveTuning, MqttSettings, Settings};
 use crate::store::Endpoint;
+use entity::sessions::SessionPhase;
 
 /// Pending rows beyond which the writer gives up on them (the database has been failing for long): they are
 /// dropped and the gap is filled over REST once the database is back.
@@ -946,7 +947,7 @@ impl Writer {
       .all(self.ingestor.database())
       .await?
       .into_iter()
-      .filter(|session| schedule::phase(session, now) == SessionPhase::Live)
+      .filter(|session| session.phase(now) == SessionPhase::Live)
       .collect();
     let mut first_error = None;
     for session in live {
