@@ -23,6 +23,16 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
   "API_OPENF1_CACHE_MAX_BYTES",
   "API_REQUEST_TIMEOUT_SECONDS",
   "API_SHUTDOWN_TIMEOUT_SECONDS",
+  "API_RATE_LIMITS_ENABLED",
+  "API_RATE_LIMIT_CHEAP_PER_MINUTE",
+  "API_RATE_LIMIT_CHEAP_BURST",
+  "API_RATE_LIMIT_EXPENSIVE_PER_MINUTE",
+  "API_RATE_LIMIT_EXPENSIVE_BURST",
+  "API_RATE_LIMIT_LARGE_ANSWER_BYTES",
+  "API_RATE_LIMIT_MAX_CLIENTS",
+  "API_TRUSTED_PROXIES",
+  "API_KEY_HASHES",
+  "API_KEYS_FILE",
 ];
 
 /// Default `API_METRICS_ADDRESS`: a port of its own, so that the public port never serves metrics. 9464 is the
@@ -76,6 +86,9 @@ pub struct Settings {
   pub request_timeout: Duration,
   /// `API_SHUTDOWN_TIMEOUT_SECONDS`: how long in-flight requests may drain at shutdown; default 10.
   pub shutdown_timeout: Duration,
+  /// API keys, rate limits and trusted proxies (`API_RATE_LIMIT*`, `API_TRUSTED_PROXIES`, `API_KEY*`; see
+  /// [`crate::access`]).
+  pub access: crate::access::AccessSettings,
 }
 
 impl Settings {
@@ -141,6 +154,7 @@ impl Settings {
         "API_REQUEST_TIMEOUT_SECONDS",
       )?),
       shutdown_timeout: Duration::from_secs(parse(&read, "API_SHUTDOWN_TIMEOUT_SECONDS", "10")?),
+      access: crate::access::AccessSettings::from_lookup(&read)?,
     })
   }
 

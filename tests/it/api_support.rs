@@ -42,6 +42,20 @@ pub fn client() -> reqwest::Client {
     .expect("client")
 }
 
+/// Like [`client`], sending the header `name: value` with every request.
+pub fn client_with_header(name: &'static str, value: &str) -> reqwest::Client {
+  rustls::crypto::ring::default_provider()
+    .install_default()
+    .ok();
+  let mut headers = reqwest::header::HeaderMap::new();
+  headers.insert(name, value.parse().expect("header value"));
+  reqwest::Client::builder()
+    .redirect(reqwest::redirect::Policy::none())
+    .default_headers(headers)
+    .build()
+    .expect("client")
+}
+
 impl TestApi {
   /// Starts the api with `settings` (port 0 is used whatever they say).
   pub async fn start(mut settings: Settings, database: Option<TestDatabase>) -> Self {
@@ -73,10 +87,20 @@ impl TestApi {
 
   /// Starts the api on a fresh database of `engine` seeded with `folders` and the synthetic rows.
   pub async fn seeded(engine: Engine, folders: &[&str]) -> Self {
+    Self::seeded_with(engine, folders, |_| {}).await
+  }
+
+  /// Like [`TestApi::seeded`], with the test settings changed by `configure`.
+  pub async fn seeded_with(
+    engine: Engine,
+    folders: &[&str],
+    configure: impl FnOnce(&mut Settings),
+  ) -> Self {
     let database = TestDatabase::migrated(engine).await;
     seed_fixtures(&database.connection, folders).await;
     insert_synthetic_rows(&database.connection).await;
-    let settings = Settings::for_tests(database.url.clone());
+    let mut settings = Settings::for_tests(database.url.clone());
+    configure(&mut settings);
     Self::start(settings, Some(database)).await
   }
 

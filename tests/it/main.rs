@@ -1,6 +1,7 @@
 //! End-to-end tests: one test binary, one module per area.
 
 mod api;
+mod api_access;
 mod api_charts;
 mod api_contract;
 mod api_fuzz;
