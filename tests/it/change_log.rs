@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
+use entity::Endpoint;
 use entity::cache::{CacheKeys, CacheScope};
 use entity::change_log::{self, Change, PendingChange};
 use f1_backend::{Engine, TestDatabase, fixture_rows, fixtures_dir, redis_url, unique_name};
@@ -14,7 +15,6 @@ use tokio_util::sync::CancellationToken;
 use worker::commit::{Batch, Committer};
 use worker::invalidation::CacheInvalidator;
 use worker::metrics::Metrics;
-use worker::store::Endpoint;
 use worker::{BackfillTarget, Worker};
 
 const DEADLINE: Duration = Duration::from_secs(10);

@@ -883,7 +883,7 @@ async fn concurrent_writers_commit_on_sqlite_without_busy_errors() {
     tokio::spawn(async move {
       committer
         .commit(&[worker::commit::Batch {
-          endpoint: worker::store::Endpoint::Laps,
+          endpoint: entity::Endpoint::Laps,
           rows: &rows,
           year: Some(SEASON),
         }])

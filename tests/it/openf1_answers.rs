@@ -86,7 +86,7 @@ async fn a_session_answer_is_cached_in_its_scope_tagged_and_dropped_when_the_wor
       .expect("a Redis URL");
   let committed = worker::commit::Committer::new(database, invalidator, metrics)
     .commit(&[worker::commit::Batch {
-      endpoint: worker::store::Endpoint::Laps,
+      endpoint: entity::Endpoint::Laps,
       rows: &corrected,
       year: Some(2024),
     }])

@@ -40,18 +40,6 @@ pub const SESSION_ENDPOINTS: [Endpoint; 14] = [
   Endpoint::ChampionshipTeams,
 ];
 
-/// Endpoints whose rows only ever append with a non-null `date`: a live poll asks only for `date>` the newest
-/// stored one. The others are small and edited in place (laps, pit...), so a live poll fetches them whole.
-const APPEND_ONLY_ENDPOINTS: [Endpoint; 7] = [
-  Endpoint::Position,
-  Endpoint::Intervals,
-  Endpoint::Weather,
-  Endpoint::TeamRadio,
-  Endpoint::Overtakes,
-  Endpoint::CarData,
-  Endpoint::Location,
-];
-
 /// Why an ingest stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -305,7 +293,7 @@ impl Ingestor {
     for endpoint in SESSION_ENDPOINTS {
       let mut query = Query::new().equal("session_key", session_key);
       if work == SessionWork::Incremental
-        && APPEND_ONLY_ENDPOINTS.contains(&endpoint)
+        && endpoint.is_append_only()
         && let Some(watermark) = self.watermark(endpoint, session_key).await?
       {
         query = query.with("date", ">", open_f1_time(watermark));
