@@ -126,12 +126,6 @@ impl CacheKeys {
     }
   }
 
-  /// The prefix.
-  #[must_use]
-  pub fn prefix(&self) -> &str {
-    &self.prefix
-  }
-
   /// The key of entry `name` (e.g. `chart:lap-times:drivers=1,44`) in `scope`.
   #[must_use]
   pub fn entry(&self, scope: CacheScope, name: &str) -> String {
