@@ -9,6 +9,7 @@
 //!   or stopped on request) at once.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use entity::sessions::SessionPhase;
 use entity::{ingest_state, sessions};
 
 /// Delays before the successive re-polls of an ingested session; after the last one it is not polled again.
@@ -21,8 +22,6 @@ pub const REFRESH_DELAYS: [TimeDelta; 3] = [
 pub const FAILURE_RETRY_DELAY: TimeDelta = TimeDelta::minutes(15);
 /// Telemetry is fetched from this long before a session's start until this long after its end.
 pub const TELEMETRY_MARGIN: TimeDelta = TimeDelta::minutes(10);
-
-use entity::sessions::SessionPhase;
 
 /// What to do with one session in this poll.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
