@@ -1,16 +1,19 @@
 //! Shared helpers for the end-to-end tests in `tests/it`: a fresh database per test (MariaDB or SQLite),
-//! the Redis URL, the recorded Open F1 fixtures, and a TCP proxy that cuts connections ([`TcpProxy`]).
+//! the Redis URL, the recorded Open F1 fixtures, a TCP proxy that cuts connections ([`TcpProxy`]) and a throwaway
+//! three-node Redis Cluster ([`RedisCluster`]).
 //!
 //! Environment (all optional):
 //! - `TEST_DATABASE_ADMIN_URL`: a MySQL URL whose user may create and drop `f1_%` databases
 //!   (default `mysql://root@127.0.0.1:3306`).
 //! - `TEST_REDIS_URL`: Redis for tests (default `redis://127.0.0.1:6379`).
 
+pub mod redis_cluster;
 pub mod tcp_proxy;
 
 use std::path::PathBuf;
 
 use migration::MigratorTrait;
+pub use redis_cluster::RedisCluster;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbErr};
 pub use tcp_proxy::{Outage, TcpProxy};
 

@@ -27,13 +27,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use entity::cache::{CacheKeys, CacheScope};
-use redis::aio::ConnectionManager;
+use entity::redis_client::{REDIS_TIMEOUT, RedisConnection, RedisTarget};
 
 use crate::changes::ChangeFeed;
+use crate::encoding::Representations;
 use crate::metrics::Metrics;
 
 /// Longest wait for one Redis command before giving up and building from the database.
-const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+const REDIS_COMMAND_TIMEOUT: Duration = REDIS_TIMEOUT;
 /// After a Redis failure, how long lookups skip Redis (so that an outage does not cost every miss a timeout).
 pub const REDIS_RETRY_DELAY: Duration = Duration::from_secs(1);
 
@@ -64,23 +65,23 @@ impl CacheOutcome {
   }
 }
 
-/// A cached answer in the memory tier: its bytes (opaque here), the scope version it was built at, and when it
-/// expires.
+/// A cached answer in the memory tier: its representations (the body, opaque here, compressed once in every
+/// coding when built), the scope version it was built at, and when it expires.
 #[derive(Clone)]
 struct MemoryEntry {
   version: i64,
-  value: Arc<Vec<u8>>,
+  value: Arc<Representations>,
   expires_at: Instant,
 }
 
 /// One in-flight build: later requests for the key wait on the lock and then read the value it left.
-type Flight = Arc<tokio::sync::Mutex<Option<Arc<Vec<u8>>>>>;
+type Flight = Arc<tokio::sync::Mutex<Option<Arc<Representations>>>>;
 
 /// The shared response cache (cheap to clone).
 #[derive(Clone)]
 pub struct ResponseCache {
   memory: moka::future::Cache<String, MemoryEntry>,
-  redis: Option<ConnectionManager>,
+  redis: Option<RedisConnection>,
   /// Until when Redis is skipped after a failure.
   redis_resting_until: Arc<Mutex<Option<Instant>>>,
   keys: CacheKeys,
@@ -91,8 +92,8 @@ pub struct ResponseCache {
 
 impl ResponseCache {
   /// A cache whose memory tier holds up to `memory_bytes` of answers, in front of Redis at `redis_url` when
-  /// given, with entries versioned by `feed`. Never connects eagerly: a Redis that is down at start only degrades
-  /// caching.
+  /// given (one node or a cluster, see [`entity::redis_client`]), with entries versioned by `feed`. Never connects
+  /// eagerly: a Redis that is down at start only degrades caching.
   ///
   /// # Errors
   /// Fails when the Redis URL is malformed.
@@ -104,20 +105,13 @@ impl ResponseCache {
     metrics: Metrics,
   ) -> Result<Self, redis::RedisError> {
     let redis = match redis_url {
-      Some(url) => {
-        let client = redis::Client::open(url)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-          .set_connection_timeout(Some(REDIS_COMMAND_TIMEOUT))
-          .set_response_timeout(Some(REDIS_COMMAND_TIMEOUT))
-          .set_number_of_retries(1);
-        Some(ConnectionManager::new_lazy_with_config(client, config)?)
-      }
+      Some(url) => Some(RedisTarget::parse(url)?.connect_lazily()?),
       None => None,
     };
     let memory = moka::future::Cache::builder()
       .max_capacity(memory_bytes)
       .weigher(|key: &String, entry: &MemoryEntry| {
-        u32::try_from(key.len() + entry.value.len()).unwrap_or(u32::MAX)
+        u32::try_from(key.len() + entry.value.weight()).unwrap_or(u32::MAX)
       })
       .build();
     Ok(Self {
@@ -159,7 +153,7 @@ impl ResponseCache {
   }
 
   /// Redis, unless it failed less than [`REDIS_RETRY_DELAY`] ago.
-  fn redis(&self) -> Option<ConnectionManager> {
+  fn redis(&self) -> Option<RedisConnection> {
     let manager = self.redis.as_ref()?;
     let mut resting = self
       .redis_resting_until
@@ -186,7 +180,7 @@ impl ResponseCache {
   }
 
   /// The memory entry of `key`, when it is current (version and time) for `version`.
-  async fn memory_entry(&self, key: &str, version: i64) -> Option<Arc<Vec<u8>>> {
+  async fn memory_entry(&self, key: &str, version: i64) -> Option<Arc<Representations>> {
     let entry = self.memory.get(key).await?;
     if entry.version >= version && entry.expires_at > Instant::now() {
       return Some(entry.value);
@@ -201,7 +195,7 @@ impl ResponseCache {
     scope: CacheScope,
     key: String,
     version: i64,
-    value: Arc<Vec<u8>>,
+    value: Arc<Representations>,
     time_to_live: Duration,
   ) -> bool {
     if self.feed.version(scope) > version {
@@ -216,14 +210,14 @@ impl ResponseCache {
     true
   }
 
-  /// Reads entry `name` from Redis; `Ok(None)` also when it is older than `version`.
+  /// Reads entry `name` from Redis; `Ok(None)` also when it is older than `version` (or not representations).
   async fn fetch_redis(
     &self,
-    manager: ConnectionManager,
+    manager: RedisConnection,
     scope: CacheScope,
     name: &str,
     version: i64,
-  ) -> Result<Option<entity::cache::StoredEntry>, String> {
+  ) -> Result<Option<(i64, Representations)>, String> {
     let mut connection = manager;
     match tokio::time::timeout(
       REDIS_COMMAND_TIMEOUT,
@@ -231,7 +225,14 @@ impl ResponseCache {
     )
     .await
     {
-      Ok(Ok(entry)) => Ok(entry.filter(|entry| entry.version >= version)),
+      Ok(Ok(entry)) => Ok(
+        entry
+          .filter(|entry| entry.version >= version)
+          .and_then(|entry| {
+            Representations::from_stored(entry.value)
+              .map(|representations| (entry.version, representations))
+          }),
+      ),
       Ok(Err(error)) => Err(error.to_string()),
       Err(_) => Err("timed out".to_owned()),
     }
@@ -240,7 +241,7 @@ impl ResponseCache {
   /// Stores entry `name` in Redis at `version`: `Ok(false)` when refused (a change overtook the build).
   async fn store_redis(
     &self,
-    manager: ConnectionManager,
+    manager: RedisConnection,
     scope: CacheScope,
     name: &str,
     version: i64,
@@ -291,6 +292,8 @@ impl ResponseCache {
 
   /// Returns entry `name` of `scope`: from memory, else from Redis (then kept in memory), else built with `build`
   /// and stored in both tiers, each lookup and store following the version rule of the module documentation.
+  /// A built body is hashed and compressed in every coding once, before it is stored
+  /// ([`Representations::build`]): a hit does neither.
   ///
   /// `build` must read the database only when polled: the scope's version is recorded before it is.
   /// Concurrent misses of the same key in this process run `build` once; the others wait and share its value.
@@ -304,13 +307,16 @@ impl ResponseCache {
     name: &str,
     time_to_live: Duration,
     build: impl Future<Output = Result<Vec<u8>, E>>,
-  ) -> Result<(Arc<Vec<u8>>, CacheOutcome), E> {
+  ) -> Result<(Arc<Representations>, CacheOutcome), E> {
     if !self.feed.is_loaded() {
       // The versions are unknown: nothing in the cache can be trusted, nothing built can be versioned.
       self.metrics.count_cache("bypass");
-      return build
-        .await
-        .map(|bytes| (Arc::new(bytes), CacheOutcome::Bypass));
+      return build.await.map(|bytes| {
+        (
+          Arc::new(Representations::build(bytes)),
+          CacheOutcome::Bypass,
+        )
+      });
     }
     let key = self.keys.entry(scope, name);
     let current = self.feed.version(scope);
@@ -323,10 +329,10 @@ impl ResponseCache {
     let mut redis_failed = self.redis.is_some() && redis.is_none();
     if let Some(manager) = redis.clone() {
       match self.fetch_redis(manager, scope, name, current).await {
-        Ok(Some(entry)) => {
-          let value = Arc::new(entry.value);
+        Ok(Some((entry_version, representations))) => {
+          let value = Arc::new(representations);
           self
-            .remember(scope, key, entry.version, value.clone(), time_to_live)
+            .remember(scope, key, entry_version, value.clone(), time_to_live)
             .await;
           self.metrics.count_cache("hit");
           self.metrics.count_cache_hit("redis");
@@ -351,12 +357,19 @@ impl ResponseCache {
     let result = build.await;
     let outcome = match result {
       Ok(bytes) => {
-        let value = Arc::new(bytes);
+        let value = Arc::new(Representations::build(bytes));
         *slot = Some(value.clone());
         self.metrics.count_cache("miss");
         let outcome = match redis {
           Some(manager) => match self
-            .store_redis(manager, scope, name, version, &value, time_to_live)
+            .store_redis(
+              manager,
+              scope,
+              name,
+              version,
+              &value.to_stored(),
+              time_to_live,
+            )
             .await
           {
             Ok(true) => {

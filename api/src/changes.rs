@@ -221,7 +221,9 @@ impl ChangeFeed {
     poll_interval: Duration,
     metrics: Metrics,
   ) -> Result<Self, redis::RedisError> {
-    let client = redis_url.map(redis::Client::open).transpose()?;
+    let client = redis_url
+      .map(entity::redis_client::RedisTarget::parse)
+      .transpose()?;
     let (applied, _) = watch::channel(0);
     let (changes, _) = broadcast::channel(BROADCAST_CAPACITY);
     let feed = Self {
@@ -569,14 +571,13 @@ fn record_poll_failure(feed: &ChangeFeed, error: String) {
 async fn subscribe_loop(
   inner: Weak<Inner>,
   stop: CancellationToken,
-  client: redis::Client,
+  client: entity::redis_client::RedisTarget,
   channel: String,
 ) {
   loop {
     let subscribed = async {
-      let mut subscription = client.get_async_pubsub().await?;
-      subscription.subscribe(&channel).await?;
-      Ok::<_, redis::RedisError>(subscription)
+      // One node or a cluster (RESP3 pushes), by `REDIS_URL`: a stream of the messages' payloads.
+      client.subscribe(&channel).await
     };
     let subscription = tokio::select! {
       () = stop.cancelled() => return,
@@ -591,7 +592,7 @@ async fn subscribe_loop(
         // Anything published while unsubscribed is read by the poller.
         feed.inner.poll_now.notify_one();
         drop(feed);
-        let mut messages = subscription.into_on_message();
+        let mut messages = subscription;
         loop {
           let message = tokio::select! {
             () = stop.cancelled() => return,
@@ -603,7 +604,7 @@ async fn subscribe_loop(
           let Some(feed) = inner.upgrade().map(|inner| ChangeFeed { inner }) else {
             return;
           };
-          match serde_json::from_slice::<Vec<Change>>(message.get_payload_bytes()) {
+          match serde_json::from_slice::<Vec<Change>>(&message) {
             Ok(changes) => feed.apply(changes, Source::Publication).await,
             Err(error) => {
               tracing::warn!(%error, "a published change is not valid JSON; the poller reads it");

@@ -6,7 +6,8 @@
 //! - [`bodies`]: response bodies (the public contract), converted from the SeaORM models.
 //! - [`problem`]: RFC 9457 problem details for every error.
 //! - [`access`]: optional API keys and per-client rate limits (cheap and expensive budgets).
-//! - [`middleware`]: request id, metrics, limits, timeout, problem conversion, ETag/304.
+//! - [`middleware`]: request id, metrics, limits, timeout, problem conversion, compression, ETag/304.
+//! - [`encoding`]: content-coding negotiation, compression and precompressed [`encoding::Representations`].
 //! - [`cache`]: the versioned two-tier response cache (in process, in front of Redis when configured;
 //!   single-flight; degrades without Redis).
 //! - [`ChangeFeed`]: the worker's commits, from the change log (and Redis pub/sub), with the versions of the cache
@@ -23,6 +24,7 @@ pub mod cache;
 mod changes;
 pub mod charts;
 pub mod cli;
+pub mod encoding;
 pub mod metrics;
 pub mod middleware;
 pub mod openf1;
@@ -104,8 +106,10 @@ pub fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
      number of matching rows and `Link: <…>; rel=\"next\"` points at the next page.\n\n\
      **Outages**: while the database is unreachable, a request that needs it is answered `503` \
      `application/problem+json` within a second, with `Retry-After`.\n\n\
-     **Caching**: every 200 carries a strong `ETag`; send it back in `If-None-Match` to get `304 Not Modified`. \
+     **Caching**: every 200 carries a strong `ETag` (one per content coding); send it back in `If-None-Match` to get `304 Not Modified`. \
      `Cache-Control` is long for finished sessions and short for live ones.\n\n\
+     **Compression**: send `Accept-Encoding` (`zstd`, `br` or `gzip`) to get bodies of 1 KiB or more compressed; \
+     responses say `Vary: Accept-Encoding` and each coding has its own `ETag`.\n\n\
      **Unknown query parameters** are refused with `400`, naming them and listing the accepted ones.\n\n\
      **Open F1 drop-in**: code written for `https://api.openf1.org/v1` works unchanged against `/openf1/v1` \
      (see the `OpenF1` operations).",

@@ -1,20 +1,25 @@
 //! The layers every request passes: request id and tracing span, metrics, query-string limit, unknown query
 //! parameters of native routes ([`crate::parameters`]), timeout, failing fast while the database is unreachable,
-//! problem+json for every error (including poem's own 404/405/413) with `Retry-After` on every 503, and strong ETags
-//! with `If-None-Match` → 304. A handler can exempt a response from the problem conversion or the ETag with
-//! [`BodyTreatment`].
+//! problem+json for every error (including poem's own 404/405/413) with `Retry-After` on every 503, negotiated
+//! compression ([`crate::encoding`]) and a strong ETag per representation with `If-None-Match` → 304. A handler can
+//! exempt a response from the problem conversion or the ETag with [`BodyTreatment`], and hand over a body already
+//! compressed and tagged with [`Representations`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use poem::http::{HeaderValue, Method, StatusCode, header};
-use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
-use sha2::{Digest, Sha256};
+use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response};
 use tracing::Instrument;
 
 use entity::database::DatabaseMonitor;
 
+use crate::encoding::{
+  Encoding, MIN_COMPRESSED_BYTES, Representations, entity_tag, is_compressible, none_match_lists,
+  representation_tag,
+};
 use crate::metrics::Metrics;
 use crate::openf1::OPENF1_PREFIX;
 use crate::parameters::AcceptedParameters;
@@ -126,6 +131,7 @@ async fn handle<E: Endpoint<Output = Response>>(
   let method = request.method().clone();
   let path = request.uri().path().to_owned();
   let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
+  let accepted = Encoding::negotiate(request.headers());
   // Logged bounded like `instance`: a huge path must not make a huge log line either.
   let logged_path = bounded(&path, MAX_INSTANCE_BYTES).into_owned();
   let span = tracing::info_span!("request", %method, path = %logged_path, %request_id);
@@ -213,12 +219,17 @@ async fn handle<E: Endpoint<Output = Response>>(
         .insert(header::ALLOW, HeaderValue::from_static(allowed));
     }
     response = with_instance(response, &path).await;
-    if method == Method::GET
+    let tagged = method == Method::GET
       && response.status() == StatusCode::OK
-      && treatment != Some(BodyTreatment::Streamed)
-    {
-      response = with_entity_tag(response, if_none_match.as_ref()).await;
-    }
+      && treatment != Some(BodyTreatment::Streamed);
+    response = represent(
+      response,
+      tagged,
+      treatment,
+      accepted,
+      if_none_match.as_ref(),
+    )
+    .await;
     if let Ok(value) = HeaderValue::from_str(&request_id) {
       response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
@@ -348,8 +359,64 @@ async fn with_instance(mut response: Response, path: &str) -> Response {
   response
 }
 
-/// Adds a strong ETag (SHA-256 of the body) and answers 304 when `If-None-Match` lists it.
-async fn with_entity_tag(mut response: Response, if_none_match: Option<&HeaderValue>) -> Response {
+/// The representation stage: picks the content coding the client accepts ([`Encoding::negotiate`]) for a
+/// compressible body, gives a buffered GET 200 a strong `ETag` per representation and answers 304 when
+/// `If-None-Match` lists the tag of the representation this request would get.
+///
+/// - A response carrying [`Representations`] (built once, e.g. with a cached figure) is served from them: no
+///   hashing, no compressing.
+/// - A streamed body ([`BodyTreatment::Streamed`]) is compressed on the fly, without an `ETag`.
+/// - Any other body is buffered; a GET 200 is tagged (SHA-256 of the identity body, with the coding as a suffix)
+///   and the 304 decided before anything is compressed; a body of at least [`MIN_COMPRESSED_BYTES`] is compressed.
+///
+/// Every response of a compressible type says `Vary: Accept-Encoding`.
+async fn represent(
+  mut response: Response,
+  tagged: bool,
+  treatment: Option<BodyTreatment>,
+  accepted: Encoding,
+  if_none_match: Option<&HeaderValue>,
+) -> Response {
+  let compressible = response
+    .headers()
+    .get(header::CONTENT_TYPE)
+    .and_then(|value| value.to_str().ok())
+    .is_some_and(is_compressible)
+    && !response.headers().contains_key(header::CONTENT_ENCODING)
+    && response.status() != StatusCode::NOT_MODIFIED
+    && response.status() != StatusCode::NO_CONTENT;
+  if compressible {
+    response
+      .headers_mut()
+      .append(header::VARY, HeaderValue::from_static("accept-encoding"));
+  }
+  let encoding = if compressible {
+    accepted
+  } else {
+    Encoding::Identity
+  };
+  let if_none_match = if_none_match.and_then(|value| value.to_str().ok());
+  if let Some(representations) = response.data::<Arc<Representations>>().cloned() {
+    let (coding, tag, bytes) = representations.select(encoding);
+    if tagged && if_none_match.is_some_and(|value| none_match_lists(value, tag)) {
+      return not_modified(&response, tag);
+    }
+    if tagged && let Ok(value) = HeaderValue::from_str(tag) {
+      response.headers_mut().insert(header::ETAG, value);
+    }
+    set_body(&mut response, coding, bytes.clone());
+    return response;
+  }
+  if treatment == Some(BodyTreatment::Streamed) {
+    if encoding != Encoding::Identity {
+      let body = response.take_body();
+      set_body_stream(&mut response, encoding, encoding.compress_stream(body));
+    }
+    return response;
+  }
+  if !tagged && encoding == Encoding::Identity {
+    return response;
+  }
   let body = match response.take_body().into_bytes().await {
     Ok(body) => body,
     Err(error) => {
@@ -361,41 +428,70 @@ async fn with_entity_tag(mut response: Response, if_none_match: Option<&HeaderVa
       .into_response();
     }
   };
-  let digest = Sha256::digest(&body);
-  let hex: String = digest[..16]
-    .iter()
-    .map(|byte| format!("{byte:02x}"))
-    .collect();
-  let entity_tag = format!("\"{hex}\"");
-  let matches = if_none_match
-    .and_then(|value| value.to_str().ok())
-    .is_some_and(|value| {
-      value
-        .split(',')
-        .map(str::trim)
-        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == entity_tag)
-    });
-  if let Ok(value) = HeaderValue::from_str(&entity_tag) {
-    response.headers_mut().insert(header::ETAG, value);
-  }
-  if matches {
-    let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
-    for name in [
-      header::ETAG,
-      header::CACHE_CONTROL,
-      header::VARY,
-      header::HeaderName::from_static("x-total-count"),
-      header::LINK,
-      header::HeaderName::from_static("ratelimit-limit"),
-      header::HeaderName::from_static("ratelimit-remaining"),
-      header::HeaderName::from_static("ratelimit-reset"),
-    ] {
-      if let Some(value) = response.headers().get(&name) {
-        not_modified.headers_mut().insert(name, value.clone());
-      }
+  let encoding = if body.len() < MIN_COMPRESSED_BYTES {
+    Encoding::Identity
+  } else {
+    encoding
+  };
+  if tagged {
+    let tag = representation_tag(&entity_tag(&body), encoding);
+    if if_none_match.is_some_and(|value| none_match_lists(value, &tag)) {
+      return not_modified(&response, &tag);
     }
-    return not_modified;
+    if let Ok(value) = HeaderValue::from_str(&tag) {
+      response.headers_mut().insert(header::ETAG, value);
+    }
+  }
+  let body = match encoding {
+    Encoding::Identity => body,
+    coding => Bytes::from(coding.compress(&body)),
+  };
+  set_body(&mut response, encoding, body);
+  response
+}
+
+/// Sets `body`, coded with `coding`, as the response's body.
+fn set_body(response: &mut Response, coding: Encoding, body: Bytes) {
+  response.headers_mut().remove(header::CONTENT_LENGTH);
+  if coding != Encoding::Identity {
+    response.headers_mut().insert(
+      header::CONTENT_ENCODING,
+      HeaderValue::from_static(coding.token()),
+    );
   }
   response.set_body(body);
-  response
+}
+
+/// Sets a streamed `body`, coded with `coding`, as the response's body.
+fn set_body_stream(response: &mut Response, coding: Encoding, body: Body) {
+  response.headers_mut().remove(header::CONTENT_LENGTH);
+  response.headers_mut().insert(
+    header::CONTENT_ENCODING,
+    HeaderValue::from_static(coding.token()),
+  );
+  response.set_body(body);
+}
+
+/// 304 for `response`, keeping the headers a cache needs to update its stored copy.
+fn not_modified(response: &Response, tag: &str) -> Response {
+  let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
+  if let Ok(value) = HeaderValue::from_str(tag) {
+    not_modified.headers_mut().insert(header::ETAG, value);
+  }
+  for name in [
+    header::CACHE_CONTROL,
+    header::VARY,
+    header::HeaderName::from_static("x-total-count"),
+    header::LINK,
+    header::HeaderName::from_static("ratelimit-limit"),
+    header::HeaderName::from_static("ratelimit-remaining"),
+    header::HeaderName::from_static("ratelimit-reset"),
+  ] {
+    for value in response.headers().get_all(&name) {
+      not_modified
+        .headers_mut()
+        .append(name.clone(), value.clone());
+    }
+  }
+  not_modified
 }

@@ -10,12 +10,15 @@
 //!   api) and the invalidation side (used by the worker), so the two can never disagree.
 //! - [`database`]: connecting to MariaDB/MySQL or the embedded SQLite default, and [`database::DatabaseMonitor`],
 //!   which knows without waiting whether the database answers.
+//! - [`redis_client`]: connecting to one Redis node or a Redis Cluster from `REDIS_URL` (both binaries), with one
+//!   timeout policy, and subscribing to the changes channel.
 
 pub mod cache;
 pub mod change_log;
 pub mod database;
 mod endpoint;
 pub mod ingest_state;
+pub mod redis_client;
 pub mod tables;
 
 pub use endpoint::Endpoint;

@@ -117,7 +117,7 @@ async fn a_build_overtaken_by_a_commit_is_never_stored(redis: Option<&str>) {
   wait_for(&feed, change).await;
   release.send(()).expect("the build waits");
   let (value, outcome) = building.await.expect("join").expect("built");
-  assert_eq!(value.as_slice(), original.to_string().as_bytes());
+  assert_eq!(value.identity().as_ref(), original.to_string().as_bytes());
   assert_eq!(
     outcome,
     CacheOutcome::Miss,
@@ -162,7 +162,10 @@ async fn a_build_overtaken_by_a_commit_is_never_stored(redis: Option<&str>) {
     .await
     .expect("built");
   assert_eq!(outcome, CacheOutcome::Miss, "nothing overtaken was stored");
-  assert_eq!(value.as_slice(), (original + 10.0).to_string().as_bytes());
+  assert_eq!(
+    value.identity().as_ref(),
+    (original + 10.0).to_string().as_bytes()
+  );
   let (value, outcome) = cache
     .get_or_build(scope, name, Duration::from_secs(86_400), async {
       Ok::<_, std::convert::Infallible>(b"never built".to_vec())
@@ -170,7 +173,10 @@ async fn a_build_overtaken_by_a_commit_is_never_stored(redis: Option<&str>) {
     .await
     .expect("hit");
   assert_eq!(outcome, CacheOutcome::Hit);
-  assert_eq!(value.as_slice(), (original + 10.0).to_string().as_bytes());
+  assert_eq!(
+    value.identity().as_ref(),
+    (original + 10.0).to_string().as_bytes()
+  );
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 mod api;
 mod api_access;
 mod api_charts;
+mod api_compression;
 mod api_contract;
 mod api_fuzz;
 mod api_operations;
@@ -26,6 +27,7 @@ mod openf1_compat;
 mod openf1_server;
 mod openf1_support;
 mod outage;
+mod redis_cluster;
 mod standings;
 mod store;
 mod tcp_proxy;

@@ -143,7 +143,7 @@ async fn calendar_answers_are_cached_in_the_calendar_scope_and_answers_spanning_
 const STREAMING_THRESHOLD: usize = 64 * 1024;
 
 /// SYNTHETIC telemetry: `cars` cars × `samples` samples of session 9472, ~3.7 Hz from the race start.
-fn synthetic_car_data(cars: i64, samples: i64) -> Vec<Value> {
+pub(crate) fn synthetic_car_data(cars: i64, samples: i64) -> Vec<Value> {
   let start = Utc
     .with_ymd_and_hms(2024, 3, 2, 15, 3, 0)
     .single()

@@ -6,27 +6,23 @@
 //! Redis being down never loses a database write nor correctness: the failure is logged and counted, and the
 //! api replicas learn the changes from the `change_log` table they poll.
 
-use std::time::Duration;
-
 use entity::cache::CacheKeys;
 use entity::change_log::Change;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use entity::redis_client::{REDIS_TIMEOUT, RedisConnection, RedisTarget};
 
 use crate::metrics::Metrics;
-
-/// How long one Redis connection attempt or command may take.
-pub const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Invalidates cache scopes in Redis and publishes changes, or does nothing when no Redis is configured.
 #[derive(Clone)]
 pub struct CacheInvalidator {
-  connection: Option<ConnectionManager>,
+  connection: Option<RedisConnection>,
   keys: CacheKeys,
   metrics: Metrics,
 }
 
 impl CacheInvalidator {
-  /// An invalidator for `redis_url` (None: no cache, nothing to do) under `prefix`. Connects lazily.
+  /// An invalidator for `redis_url` (None: no cache, nothing to do; one node or a cluster, see
+  /// [`entity::redis_client`]) under `prefix`. Connects lazily.
   ///
   /// # Errors
   /// Fails when the URL is not a Redis URL.
@@ -36,14 +32,7 @@ impl CacheInvalidator {
         tracing::info!("REDIS_URL is not set: no cache to invalidate");
         None
       }
-      Some(url) => {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-          .set_connection_timeout(Some(REDIS_TIMEOUT))
-          .set_response_timeout(Some(REDIS_TIMEOUT))
-          .set_number_of_retries(1);
-        Some(ConnectionManager::new_lazy_with_config(client, config)?)
-      }
+      Some(url) => Some(RedisTarget::parse(url)?.connect_lazily()?),
     };
     Ok(Self {
       connection,

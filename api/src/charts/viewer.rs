@@ -13,16 +13,38 @@ pub const VIEWER_JS: &str = include_str!("../../viewer/viewer.js");
 /// `Cache-Control` max-age.
 pub const PLOTLY_JS: &str = include_str!("../../viewer/vendor/plotly.min.js");
 
+use std::sync::{Arc, LazyLock};
+
 use poem::{Response, handler};
 
-fn asset(content_type: &'static str, body: &'static str, max_age_seconds: u32) -> Response {
-  Response::builder()
+use crate::encoding::Representations;
+
+/// Each asset hashed and compressed once, at its first request.
+static INDEX_HTML_REPRESENTATIONS: LazyLock<Arc<Representations>> =
+  LazyLock::new(|| Arc::new(Representations::build(INDEX_HTML)));
+static VIEWER_JS_REPRESENTATIONS: LazyLock<Arc<Representations>> =
+  LazyLock::new(|| Arc::new(Representations::build(VIEWER_JS)));
+static PLOTLY_JS_REPRESENTATIONS: LazyLock<Arc<Representations>> =
+  LazyLock::new(|| Arc::new(Representations::build(PLOTLY_JS)));
+static SAMPLE_FIGURE_REPRESENTATIONS: LazyLock<Arc<Representations>> =
+  LazyLock::new(|| Arc::new(Representations::build(SAMPLE_FIGURE_JSON)));
+
+/// An asset's response: the middleware serves the representation the client accepts, with its `ETag`.
+fn asset(
+  content_type: &'static str,
+  representations: &LazyLock<Arc<Representations>>,
+  max_age_seconds: u32,
+) -> Response {
+  let representations = Arc::clone(representations);
+  let mut response = Response::builder()
     .content_type(content_type)
     .header(
       "cache-control",
       format!("public, max-age={max_age_seconds}"),
     )
-    .body(body)
+    .body(representations.identity().clone());
+  response.set_data(representations);
+  response
 }
 
 /// `GET /`: a redirect (`303 See Other`) to the viewer, which links to the API docs (`/docs`).
@@ -37,19 +59,27 @@ pub fn home() -> Response {
 /// `GET /viewer`: the chart viewer page.
 #[handler]
 pub fn page() -> Response {
-  asset("text/html; charset=utf-8", INDEX_HTML, 300)
+  asset("text/html; charset=utf-8", &INDEX_HTML_REPRESENTATIONS, 300)
 }
 
 /// `GET /viewer/viewer.js`: the viewer's script.
 #[handler]
 pub fn script() -> Response {
-  asset("text/javascript; charset=utf-8", VIEWER_JS, 300)
+  asset(
+    "text/javascript; charset=utf-8",
+    &VIEWER_JS_REPRESENTATIONS,
+    300,
+  )
 }
 
 /// `GET /viewer/plotly.min.js`: the bundled plotly.js (changes only with a release, so cached for a day).
 #[handler]
 pub fn plotly() -> Response {
-  asset("text/javascript; charset=utf-8", PLOTLY_JS, 86_400)
+  asset(
+    "text/javascript; charset=utf-8",
+    &PLOTLY_JS_REPRESENTATIONS,
+    86_400,
+  )
 }
 
 /// A sample figure: the `lap-times` chart of the 2024 Bahrain Grand Prix race (session 9472) as the api builds it
@@ -60,5 +90,5 @@ pub const SAMPLE_FIGURE_JSON: &str = include_str!("../../viewer/sample-figure.js
 /// `GET /viewer/sample-figure.json`: [`SAMPLE_FIGURE_JSON`].
 #[handler]
 pub fn sample_figure() -> Response {
-  asset("application/json", SAMPLE_FIGURE_JSON, 86_400)
+  asset("application/json", &SAMPLE_FIGURE_REPRESENTATIONS, 86_400)
 }

@@ -13,6 +13,7 @@
 //! scope is invalidated by every change it depends on. `latest` is resolved first (cached one minute in the
 //! calendar scope, as upstream caches it), so a cached answer never outlives the session `latest` meant.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -31,6 +32,7 @@ use sea_orm::{
 use tokio::sync::mpsc;
 
 use crate::AppState;
+use crate::encoding::Representations;
 use crate::middleware::BodyTreatment;
 use crate::openf1::catalogue::{Endpoint, EndpointCatalogue, ScopeKind, with_openf1_entity};
 use crate::openf1::compile::{Compiled, compile, nullable_sort_fields, order};
@@ -144,10 +146,10 @@ async fn answer_endpoint(
         .get_or_build(scope, &name, plan.time_to_live, build)
         .await
       {
-        Ok((bytes, outcome)) => Ok(complete(
+        Ok((representations, outcome)) => Ok(complete(
           endpoint,
           format,
-          Vec::clone(&bytes),
+          Answer::Cached(representations),
           &plan.cache_control,
           Some(outcome.as_str()),
         )),
@@ -158,9 +160,13 @@ async fn answer_endpoint(
       }
     }
     None => match collect(rows(), bound).await? {
-      Collected::Complete(bytes) => {
-        Ok(complete(endpoint, format, bytes, &plan.cache_control, None))
-      }
+      Collected::Complete(bytes) => Ok(complete(
+        endpoint,
+        format,
+        Answer::Built(bytes),
+        &plan.cache_control,
+        None,
+      )),
       Collected::Oversized(oversized) => {
         Ok(streamed(endpoint, format, oversized, &plan.cache_control))
       }
@@ -249,7 +255,7 @@ async fn latest_session(state: &AppState) -> Result<Option<LatestSession>, ApiEr
         .into_bytes(),
     )
   };
-  let (bytes, _) = state
+  let (representations, _) = state
     .cache
     .get_or_build(
       CacheScope::Calendar,
@@ -258,7 +264,7 @@ async fn latest_session(state: &AppState) -> Result<Option<LatestSession>, ApiEr
       build,
     )
     .await?;
-  let text = String::from_utf8_lossy(&bytes);
+  let text = String::from_utf8_lossy(representations.identity());
   let mut keys = text.split(' ').map(str::parse::<i64>);
   Ok(match (keys.next(), keys.next()) {
     (Some(Ok(session_key)), Some(Ok(meeting_key))) => Some(LatestSession {
@@ -447,18 +453,38 @@ fn success(endpoint: Endpoint, format: Format, body: Body, cache_control: &str) 
   builder.body(body)
 }
 
+/// A complete answer's body.
+enum Answer {
+  /// From the cache, in every coding (the middleware serves the one the client accepts).
+  Cached(Arc<Representations>),
+  /// Built for this request only.
+  Built(Vec<u8>),
+}
+
 /// A complete answer: 200 with the bytes, or upstream's 404 when empty.
 fn complete(
   endpoint: Endpoint,
   format: Format,
-  bytes: Vec<u8>,
+  answer: Answer,
   cache_control: &str,
   cache_outcome: Option<&str>,
 ) -> Response {
-  let mut response = if bytes.is_empty() {
-    no_results(Some(cache_control))
-  } else {
-    success(endpoint, format, Body::from(bytes), cache_control)
+  let mut response = match answer {
+    Answer::Built(bytes) if bytes.is_empty() => no_results(Some(cache_control)),
+    Answer::Cached(representations) if representations.identity().is_empty() => {
+      no_results(Some(cache_control))
+    }
+    Answer::Built(bytes) => success(endpoint, format, Body::from(bytes), cache_control),
+    Answer::Cached(representations) => {
+      let mut response = success(
+        endpoint,
+        format,
+        Body::from(representations.identity().clone()),
+        cache_control,
+      );
+      response.set_data(representations);
+      response
+    }
   };
   if let Some(outcome) = cache_outcome.and_then(|outcome| HeaderValue::from_str(outcome).ok()) {
     response.headers_mut().insert("x-cache", outcome);

@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::AppState;
 use crate::bodies::ChartDescription;
 use crate::charts::{self, ChartError, ChartKind, ChartRequest, ChartScope};
+use crate::encoding::Representations;
 use crate::problem::{ApiError, Problem};
 use crate::routes::driver_list::{DriverNumberList, flatten};
 use crate::routes::lap_choice::LapChoiceValue;
@@ -108,9 +109,10 @@ pub enum CatalogueResponse {
   UriTooLong(Json<Problem>),
 }
 
-/// A Plotly figure's JSON, sent as the bytes that were cached: a cache hit costs no parsing or serialising.
-/// Documented like `Json<serde_json::Value>` (any JSON object), with the same content type.
-pub struct FigureJson(pub Arc<Vec<u8>>);
+/// A Plotly figure's JSON, sent as the bytes that were cached, in the representation the client accepts (the
+/// middleware picks it): a cache hit costs no parsing, serialising, hashing or compressing. Documented like
+/// `Json<serde_json::Value>` (any JSON object), with the same content type.
+pub struct FigureJson(pub Arc<Representations>);
 
 impl Payload for FigureJson {
   const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
@@ -126,9 +128,11 @@ impl Payload for FigureJson {
 
 impl poem::IntoResponse for FigureJson {
   fn into_response(self) -> poem::Response {
-    poem::Response::builder()
+    let mut response = poem::Response::builder()
       .content_type(Self::CONTENT_TYPE)
-      .body(Vec::clone(&self.0))
+      .body(self.0.identity().clone());
+    response.set_data(self.0);
+    response
   }
 }
 
@@ -198,7 +202,9 @@ impl From<ChartError> for ApiError {
 }
 
 /// The response for a chart lookup: the figure with its `Cache-Control` and `X-Cache`, or the problem.
-fn chart_response(result: Result<(Arc<Vec<u8>>, String, Duration), ApiError>) -> ChartResponse {
+fn chart_response(
+  result: Result<(Arc<Representations>, String, Duration), ApiError>,
+) -> ChartResponse {
   match result {
     Ok((figure, outcome, time_to_live)) => ChartResponse::Ok(
       FigureJson(figure),
@@ -285,7 +291,7 @@ async fn cached_chart(
   kind: ChartKind,
   request: ChartRequest,
   time_to_live: Duration,
-) -> Result<(Arc<Vec<u8>>, String), ApiError> {
+) -> Result<(Arc<Representations>, String), ApiError> {
   let name = cache_name(kind, &request);
   let scope = match span {
     ChartSpan::Season(year) => CacheScope::Season(year),
