@@ -39,6 +39,11 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
 /// port conventionally used by OpenTelemetry's Prometheus exporters; 9090 would clash with a Prometheus server on
 /// the same host.
 pub const DEFAULT_METRICS_ADDRESS: &str = "0.0.0.0:9464";
+/// The in-process cache tier's default size in front of Redis (16 MiB): the hottest answers only, so that a replica
+/// stays small (`bench/README.md`: api RSS after the chart benchmark).
+const DEFAULT_CACHE_MEMORY_BYTES_WITH_REDIS: &str = "16777216";
+/// The in-process cache tier's default size without Redis (128 MiB), where it is the only tier.
+const DEFAULT_CACHE_MEMORY_BYTES_ALONE: &str = "134217728";
 
 pub use runtime::{DEFAULT_LOG_FILTER, LogFormat, Secret, SettingsError};
 use runtime::{SharedSettings, parse, positive};
@@ -71,8 +76,9 @@ pub struct Settings {
   pub cache_ttl_finished: Duration,
   /// `API_CACHE_TTL_LIVE_SECONDS`: cache lifetime of live sessions' data; default 5.
   pub cache_ttl_live: Duration,
-  /// `API_CACHE_MEMORY_BYTES`: size of the in-process cache tier (in front of Redis, or alone), in bytes of
-  /// cached answers; default 268435456 (256 MiB).
+  /// `API_CACHE_MEMORY_BYTES`: size of the in-process cache tier, in bytes of cached answers; default
+  /// 16777216 (16 MiB) in front of Redis, where it only holds the hottest answers and Redis holds the rest, and
+  /// 134217728 (128 MiB) without Redis, where it is the only tier.
   pub cache_memory_bytes: u64,
   /// `API_CHANGE_POLL_INTERVAL_MILLISECONDS`: how often the change log is polled for the worker's commits;
   /// default 250.
@@ -113,6 +119,11 @@ impl Settings {
       log_format,
       log_filter,
     } = SharedSettings::from_read(&read)?;
+    let cache_memory_bytes_default = if redis_url.is_some() {
+      DEFAULT_CACHE_MEMORY_BYTES_WITH_REDIS
+    } else {
+      DEFAULT_CACHE_MEMORY_BYTES_ALONE
+    };
     Ok(Self {
       database_url,
       redis_url,
@@ -139,7 +150,7 @@ impl Settings {
         "86400",
       )?),
       cache_ttl_live: Duration::from_secs(parse(&read, "API_CACHE_TTL_LIVE_SECONDS", "5")?),
-      cache_memory_bytes: parse(&read, "API_CACHE_MEMORY_BYTES", "268435456")?,
+      cache_memory_bytes: parse(&read, "API_CACHE_MEMORY_BYTES", cache_memory_bytes_default)?,
       change_poll_interval: Duration::from_millis(positive(
         parse(&read, "API_CHANGE_POLL_INTERVAL_MILLISECONDS", "250")?,
         "API_CHANGE_POLL_INTERVAL_MILLISECONDS",
