@@ -64,6 +64,8 @@ pub struct AppState {
   pub changes: ChangeFeed,
   /// The metrics.
   pub metrics: Metrics,
+  /// The open event streams (`GET /v1/sessions/{session_key}/events`): their cap and shutdown.
+  pub events: routes::events::EventStreams,
   /// The settings.
   pub settings: Arc<Settings>,
 }
@@ -72,6 +74,7 @@ type Apis = (
   routes::seasons::SeasonsApi,
   routes::meetings::MeetingsApi,
   routes::sessions::SessionsApi,
+  routes::events::EventsApi,
   routes::session_data::SessionDataApi,
   routes::charts::ChartsApi,
   openf1::service::OpenF1Api,
@@ -85,6 +88,7 @@ pub fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
       routes::seasons::SeasonsApi,
       routes::meetings::MeetingsApi,
       routes::sessions::SessionsApi,
+      routes::events::EventsApi,
       routes::session_data::SessionDataApi,
       routes::charts::ChartsApi,
       openf1::service::OpenF1Api,
@@ -218,6 +222,12 @@ impl Application {
       metrics.clone(),
     )
     .context("open the Redis cache (REDIS_URL)")?;
+    let events = routes::events::EventStreams::new(
+      settings.event_streams_max,
+      settings.event_heartbeat,
+      &metrics,
+    )
+    .context("register the event stream metrics")?;
     let (acceptor, port) = bind(settings.listen_address, "API_LISTEN_ADDRESS").await?;
     let (metrics_acceptor, metrics_port) =
       bind(settings.metrics_address, "API_METRICS_ADDRESS").await?;
@@ -232,6 +242,7 @@ impl Application {
         cache,
         changes,
         metrics,
+        events,
         settings: Arc::new(settings),
       },
     })
@@ -249,6 +260,12 @@ impl Application {
     self.state.changes.clone()
   }
 
+  /// The event streams (tests read how many are open and dropped).
+  #[must_use]
+  pub fn event_streams(&self) -> routes::events::EventStreams {
+    self.state.events.clone()
+  }
+
   /// The bound port of the metrics server (`API_METRICS_ADDRESS`).
   #[must_use]
   pub fn metrics_port(&self) -> u16 {
@@ -263,6 +280,12 @@ impl Application {
   pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let settings = self.state.settings.clone();
     let changes = self.state.changes.clone();
+    let events = self.state.events.clone();
+    // Event streams never end on their own: they end as shutdown begins, so that draining does not wait for them.
+    let shutdown = async move {
+      shutdown.await;
+      events.stop();
+    };
     let metrics_routes = Route::new()
       .at("/metrics", get(routes::operations::metrics))
       .data(self.state.clone());

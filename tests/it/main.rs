@@ -14,6 +14,7 @@ mod charts;
 mod charts_telemetry;
 mod crash;
 mod deploy;
+mod events;
 mod exposure;
 mod live;
 mod logs;
