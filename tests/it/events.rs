@@ -570,3 +570,64 @@ async fn two_api_replicas_over_one_redis_both_deliver_each_event() {
     assert_eq!(data["kinds"], serde_json::json!(["laps"]));
   }
 }
+
+#[tokio::test]
+async fn a_replayed_race_flows_from_the_broker_through_the_worker_and_the_database_to_an_event_stream() {
+  let setup = crate::live::live_setup(Engine::MariaDb, Duration::from_secs(3600), true).await;
+  let mut live = setup.start_live();
+  crate::live::wait_for(&mut live, "the stream is caught up", |status| {
+    status.caught_up
+  })
+  .await;
+  let mut settings = Settings::for_tests(setup.database.url.clone());
+  settings.redis_url = Some(Secret::new(redis_url()));
+  settings.cache_prefix = setup.cache_prefix.clone();
+  let (api, feed, streams) = start_api(settings).await;
+  let (_, newest_before) = change_log::scope_versions(&setup.database.connection)
+    .await
+    .expect("scope versions");
+  let mut client = SseClient::connect(port_of(&api), &events_path(RACE), None, false).await;
+  assert_eq!(client.status, 200);
+  wait_for_open_streams(&streams, 1).await;
+
+  // Two minutes of the race: the replay publishes to mosquitto, the worker commits, the api announces.
+  let published = setup.advance_and_publish(2).await;
+  assert!(published > 0);
+  crate::live::wait_for(&mut live, "every published row is handled", |status| {
+    status.handled >= published
+  })
+  .await;
+  let committed = change_log::changes_of_session_after(
+    &setup.database.connection,
+    RACE,
+    newest_before.unwrap_or(0),
+    10_000,
+  )
+  .await
+  .expect("read the change log");
+  assert!(!committed.is_empty(), "the live commits were logged");
+  let newest = committed.last().expect("a change").id;
+  wait_for(&feed, newest).await;
+  let mut received = Vec::new();
+  while received.len() < committed.len() {
+    let (id, data) = client.next_event().await.expect("an event");
+    assert_eq!(data["session_key"], RACE);
+    received.push((id, data));
+  }
+  assert_eq!(
+    received.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+    committed.iter().map(|change| change.id).collect::<Vec<_>>(),
+    "one event per committed change, in order"
+  );
+  for ((_, data), change) in received.iter().zip(&committed) {
+    assert_eq!(data["kinds"], serde_json::json!(change.tables));
+  }
+  assert!(
+    received
+      .iter()
+      .any(|(_, data)| data["charts"].as_array().expect("charts").contains(&Value::from("lap-times"))),
+    "two minutes of a race complete laps"
+  );
+  live.stop().await;
+  setup.server.stop().await;
+}
