@@ -1,8 +1,11 @@
 // F1 chart viewer: season → event → session → chart, rendered with the vendored plotly.js.
 // The chart menu and the parameter fields come from the catalogue (GET /v1/charts): each chart lists the query
 // parameters it takes, and only those are shown and sent.
-// After each render the body carries data-chart-state ("loading" | "rendered" | "error"), data-trace-count
-// and, on error, data-chart-error, so a headless browser can assert on the outcome.
+// After each render the body carries data-chart-state ("loading" | "rendered" | "error"), data-trace-count,
+// data-point-count and, on error, data-chart-error, so a headless browser can assert on the outcome.
+// Live sessions (the session's `live` flag): the viewer subscribes to GET /v1/sessions/{key}/events and redraws
+// the chart on each `changed` event naming it, without polling; the body then carries data-live ("connecting" |
+// "open" | "closed") and data-live-updates (redraws so far).
 // URL parameters preselect: ?session=9472&chart=lap-times[&drivers=1,16][&laps=10-30][&reference=1:39]
 // [&comparison=16:36][&comparison_session=9468] or ?season=2024&chart=results-heatmap.
 "use strict";
@@ -44,8 +47,12 @@ function setState(state, message) {
   elements.status.textContent = message || "";
 }
 
-async function getJson(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+// `fresh`: revalidate instead of using the browser's HTTP cache (a live chart's max-age outlives its data).
+async function getJson(path, fresh = false) {
+  const response = await fetch(path, {
+    headers: { Accept: "application/json" },
+    cache: fresh ? "no-cache" : "default",
+  });
   if (!response.ok) {
     let detail = "";
     try {
@@ -176,23 +183,99 @@ function themed(layout) {
   return themedLayout;
 }
 
-async function draw(selection) {
+function pointCount(traces) {
+  return traces.reduce((total, trace) => total + (Array.isArray(trace.x) ? trace.x.length : 0), 0);
+}
+
+// Draws the chart of `selection`; `redraw` keeps the page as it is while the new figure loads (live updates).
+async function draw(selection, redraw = false) {
   const url = chartUrl(selection);
-  setState("loading", "Loading chart…");
+  if (!redraw) setState("loading", "Loading chart…");
   try {
-    const figure = await getJson(url);
-    await Plotly.newPlot(elements.plot, figure.data || [], themed(figure.layout || {}), {
+    const figure = await getJson(url, redraw);
+    const traces = figure.data || [];
+    const plot = redraw ? Plotly.react : Plotly.newPlot;
+    await plot(elements.plot, traces, themed(figure.layout || {}), {
       responsive: true,
       displaylogo: false,
     });
     const title = figure.layout?.title?.text || selection.chart;
     elements.plot.setAttribute("aria-label", title);
-    document.body.dataset.traceCount = String((figure.data || []).length);
-    setState("rendered", (figure.data || []).length === 0 ? `${title}: no data for this session.` : "");
+    document.body.dataset.traceCount = String(traces.length);
+    document.body.dataset.pointCount = String(pointCount(traces));
+    setState("rendered", traces.length === 0 ? `${title}: no data for this session.` : "");
   } catch (error) {
     document.body.dataset.traceCount = "0";
+    document.body.dataset.pointCount = "0";
     setState("error", `Could not draw the chart: ${error.message}`);
   }
+}
+
+// The live subscription of the chart on screen (one at a time).
+const live = { source: null, selection: null, drawing: false, again: false, updates: 0 };
+
+function stopFollowing() {
+  if (live.source) live.source.close();
+  live.source = null;
+  live.selection = null;
+  delete document.body.dataset.live;
+}
+
+// Redraws the followed chart, one redraw at a time (an event during a redraw causes one more afterwards).
+async function redrawLive() {
+  if (live.drawing) {
+    live.again = true;
+    return;
+  }
+  live.drawing = true;
+  do {
+    live.again = false;
+    const selection = live.selection;
+    if (!selection) break;
+    await draw(selection, true);
+    live.updates += 1;
+    document.body.dataset.liveUpdates = String(live.updates);
+  } while (live.again);
+  live.drawing = false;
+}
+
+// When the selection is a session chart of a live session, redraws it on each change event naming it.
+async function follow(selection) {
+  stopFollowing();
+  const chart = chartOf(selection.chart);
+  if (!selection.session || chart?.scope === "season") return;
+  let session;
+  try {
+    session = await getJson(`/v1/sessions/${encodeURIComponent(selection.session)}`, true);
+  } catch (_) {
+    return;
+  }
+  if (!session?.live || live.source) return;
+  live.selection = selection;
+  live.updates = 0;
+  document.body.dataset.liveUpdates = "0";
+  document.body.dataset.live = "connecting";
+  const source = new EventSource(`/v1/sessions/${encodeURIComponent(selection.session)}/events`);
+  live.source = source;
+  source.addEventListener("open", () => { document.body.dataset.live = "open"; });
+  source.addEventListener("error", () => {
+    // The browser reconnects on its own (sending Last-Event-ID) unless the server refused the stream.
+    document.body.dataset.live = source.readyState === EventSource.CLOSED ? "closed" : "connecting";
+  });
+  source.addEventListener("changed", (event) => {
+    let change;
+    try {
+      change = JSON.parse(event.data);
+    } catch (_) {
+      return;
+    }
+    if ((change.charts || []).includes(selection.chart)) redrawLive();
+  });
+}
+
+async function show(selection) {
+  await draw(selection);
+  await follow(selection);
 }
 
 const PARAMETER_FIELDS = ["drivers", "laps", "reference", "comparison", "comparison_session"];
@@ -241,7 +324,7 @@ async function start() {
 
   // A preselected session is drawn at once; the pickers fill in around it.
   if (preselected.chart && (preselected.session || preselected.season)) {
-    draw({ ...preselected, chart: elements.chart.value || preselected.chart });
+    show({ ...preselected, chart: elements.chart.value || preselected.chart });
   }
   try {
     let season = preselected.season;
@@ -272,7 +355,7 @@ async function start() {
     event.preventDefault();
     const selection = currentSelection();
     rememberInUrl(selection);
-    draw(selection);
+    show(selection);
   });
   window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
     if (elements.plot.data) Plotly.relayout(elements.plot, themed(elements.plot.layout));

@@ -215,7 +215,7 @@ fn settings_for(database: &TestDatabase) -> Settings {
 }
 
 /// Starts the api on `settings`, returning it with its change feed and event streams.
-async fn start_api(
+pub(crate) async fn start_api(
   settings: Settings,
 ) -> (TestApi, api::ChangeFeed, api::routes::events::EventStreams) {
   let application = api::Application::build(settings)
@@ -227,7 +227,7 @@ async fn start_api(
 }
 
 /// Waits until `streams` counts `open` open streams (the server has subscribed them).
-async fn wait_for_open_streams(streams: &api::routes::events::EventStreams, open: i64) {
+pub(crate) async fn wait_for_open_streams(streams: &api::routes::events::EventStreams, open: i64) {
   let deadline = tokio::time::Instant::now() + DEADLINE;
   while streams.open() != open {
     assert!(
@@ -572,7 +572,8 @@ async fn two_api_replicas_over_one_redis_both_deliver_each_event() {
 }
 
 #[tokio::test]
-async fn a_replayed_race_flows_from_the_broker_through_the_worker_and_the_database_to_an_event_stream() {
+async fn a_replayed_race_flows_from_the_broker_through_the_worker_and_the_database_to_an_event_stream()
+ {
   let setup = crate::live::live_setup(Engine::MariaDb, Duration::from_secs(3600), true).await;
   let mut live = setup.start_live();
   crate::live::wait_for(&mut live, "the stream is caught up", |status| {
@@ -623,9 +624,10 @@ async fn a_replayed_race_flows_from_the_broker_through_the_worker_and_the_databa
     assert_eq!(data["kinds"], serde_json::json!(change.tables));
   }
   assert!(
-    received
-      .iter()
-      .any(|(_, data)| data["charts"].as_array().expect("charts").contains(&Value::from("lap-times"))),
+    received.iter().any(|(_, data)| data["charts"]
+      .as_array()
+      .expect("charts")
+      .contains(&Value::from("lap-times"))),
     "two minutes of a race complete laps"
   );
   live.stop().await;

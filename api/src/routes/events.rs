@@ -155,6 +155,12 @@ impl EventStreams {
     self.outcomes.with_label_values(&["dropped"]).get()
   }
 
+  /// How many events were handed to connections.
+  #[must_use]
+  pub fn sent(&self) -> u64 {
+    self.sent.get()
+  }
+
   /// Ends every stream (at shutdown) and refuses new ones.
   pub fn stop(&self) {
     self.stop.cancel();
