@@ -24,6 +24,7 @@ mod openf1_compat;
 mod openf1_server;
 mod openf1_support;
 mod outage;
+mod sse_bench;
 mod standings;
 mod store;
 mod tcp_proxy;
