@@ -10,4 +10,4 @@ ulimit -n 8192
 cargo build --locked -p api
 export API_BINARY="$PWD/target/debug/api"
 cargo test --locked --test it -- --ignored --nocapture --test-threads 1 sse_bench:: 2>&1 \
-  | grep -E "^(SSE|test )"
+  | grep -E "SSE (lag|fan-out)|panicked|test result"

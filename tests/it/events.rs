@@ -147,6 +147,16 @@ impl SseClient {
     }
   }
 
+  /// The next event (heartbeats skipped), or `None` at the end of the stream, however long it takes.
+  pub async fn next_event_patiently(&mut self) -> Option<(i64, Value)> {
+    loop {
+      match self.read_frame().await? {
+        Frame::Heartbeat => {}
+        Frame::Event { id, data, .. } => return Some((id, data)),
+      }
+    }
+  }
+
   /// The ids of the next `count` events.
   pub async fn next_ids(&mut self, count: usize) -> Vec<i64> {
     let mut ids = Vec::with_capacity(count);

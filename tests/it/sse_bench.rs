@@ -47,7 +47,7 @@ async fn sse_bench_lag_from_replay_publication_to_event_at_ten_times_speed() {
   let status = live.status_receiver();
   let (received_sender, mut received) = tokio::sync::mpsc::unbounded_channel();
   let reader = tokio::spawn(async move {
-    while let Some((_id, _data)) = client.next_event().await {
+    while let Some((_id, _data)) = client.next_event_patiently().await {
       let handled = status.borrow().handled;
       if received_sender.send((Instant::now(), handled)).is_err() {
         return;
@@ -136,14 +136,16 @@ async fn sse_bench_a_thousand_clients_on_one_api_for_a_minute() {
     &crate::change_feed::race_rows("sessions.json"),
   )
   .await;
-  let port = {
+  let free_port = || {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("address").port()
   };
+  let port = free_port();
+  let metrics_port = free_port();
   let mut api = tokio::process::Command::new(binary)
     .env("DATABASE_URL", &database.url)
     .env("API_LISTEN_ADDRESS", format!("127.0.0.1:{port}"))
-    .env("API_METRICS_ADDRESS", "127.0.0.1:0")
+    .env("API_METRICS_ADDRESS", format!("127.0.0.1:{metrics_port}"))
     .env("API_RUN_MIGRATIONS", "false")
     .env("API_CHANGE_POLL_INTERVAL_MILLISECONDS", "50")
     .env("RUST_LOG", "warn")
@@ -166,7 +168,7 @@ async fn sse_bench_a_thousand_clients_on_one_api_for_a_minute() {
     assert_eq!(client.status, 200);
     readers.push(tokio::spawn(async move {
       let mut ids = Vec::new();
-      while let Some((id, _)) = client.next_event().await {
+      while let Some((id, _)) = client.next_event_patiently().await {
         ids.push(id);
       }
       ids
@@ -192,7 +194,43 @@ async fn sse_bench_a_thousand_clients_on_one_api_for_a_minute() {
     transaction.commit().await.expect("commit");
     appended.extend(changes.into_iter().map(|change| change.id));
   }
-  tokio::time::sleep(Duration::from_secs(2)).await;
+  // Delivery may trail the last commit: wait (at most a minute) until the api has sent every event.
+  let committed_at = Instant::now();
+  let expected = (clients * appended.len()) as u64;
+  let http = crate::api_support::client();
+  let mut sent = 0;
+  while sent < expected && committed_at.elapsed() < Duration::from_secs(60) {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let metrics = http
+      .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+      .send()
+      .await
+      .expect("metrics")
+      .text()
+      .await
+      .expect("metrics text");
+    sent = metrics
+      .lines()
+      .find_map(|line| line.strip_prefix("events_sent_total "))
+      .and_then(|value| value.trim().parse().ok())
+      .unwrap_or(0);
+  }
+  let trailing = committed_at.elapsed();
+  let dropped = {
+    let metrics = http
+      .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+      .send()
+      .await
+      .expect("metrics")
+      .text()
+      .await
+      .expect("metrics text");
+    metrics
+      .lines()
+      .find_map(|line| line.strip_prefix(r#"event_streams_total{outcome="dropped"} "#))
+      .and_then(|value| value.trim().parse::<u64>().ok())
+      .unwrap_or(0)
+  };
   let peak_kilobytes = resident_kilobytes(pid, "VmHWM:");
   let final_kilobytes = resident_kilobytes(pid, "VmRSS:");
   api.kill().await.ok();
@@ -204,8 +242,9 @@ async fn sse_bench_a_thousand_clients_on_one_api_for_a_minute() {
     }
   }
   println!(
-    "SSE fan-out: {clients} clients, {} changes over {seconds} s; {complete}/{clients} clients got every change in order; api RSS idle {} MiB, connected {} MiB, end {} MiB, peak (VmHWM) {} MiB",
+    "SSE fan-out: {clients} clients, {} changes over {seconds} s; {complete}/{clients} clients got every change in order, {dropped} dropped as too slow; delivery finished {:.1} s after the last commit; api RSS idle {} MiB, connected {} MiB, end {} MiB, peak (VmHWM) {} MiB",
     appended.len(),
+    trailing.as_secs_f64(),
     idle_kilobytes / 1024,
     connected_kilobytes / 1024,
     final_kilobytes / 1024,
