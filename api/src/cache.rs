@@ -1,8 +1,25 @@
-//! The response cache for expensive answers (charts): Redis when `REDIS_URL` is set, else an in-process cache.
+//! The versioned two-tier response cache for expensive answers (charts, Open F1 drop-in answers): a bounded
+//! in-process tier (moka, weighed in bytes, `API_CACHE_MEMORY_BYTES`) in front of Redis when `REDIS_URL` is set,
+//! the in-process tier alone otherwise.
 //!
-//! [`ResponseCache::get_or_build`] is cache-aside with three guarantees: concurrent misses of one key build once
-//! (single flight, in-process); a Redis failure never fails the request (the answer is built from the database,
-//! the failure logged and counted); every lookup is counted as a hit or a miss in the metrics.
+//! **Versions** (the rule of `entity::cache`): a build records [`ChangeFeed::version`] of its scope *before* it
+//! reads the database; the Redis store is the atomic Lua `store_entry` with that version (refused when a change
+//! overtook the build); the memory store is refused when the feed already knows a newer version; an entry of
+//! either tier is served only while its version is `>=` the feed's version of its scope and it is unexpired. The
+//! feed learns every commit from the change log within `API_CHANGE_POLL_INTERVAL_MILLISECONDS` (and at once from
+//! Redis pub/sub), so a replica's memory never serves a figure a commit made stale for longer than that.
+//!
+//! [`ResponseCache::get_or_build`] is cache-aside with these guarantees: concurrent misses of one key build once
+//! (single flight, in process); a Redis failure never fails the request (the answer is built from the database,
+//! kept in memory, the failure logged and counted, and Redis skipped for [`REDIS_RETRY_DELAY`]); every lookup is
+//! counted (hits by tier).
+//!
+//! **Failures.** Redis down: the memory tier keeps serving entries whose version is current per the change-log
+//! poll, and stores new builds (under the same rule). Database down: hits are served from either tier by the
+//! versions the feed knows (a commit needs the database too, so nothing newer exists for the worker to have
+//! committed there), misses fail. Both down: memory entries are served until their time-to-live, which for a live
+//! session or the current season is the live one (`API_CACHE_TTL_LIVE_SECONDS`). Until the feed has loaded once
+//! (the database was down at start), nothing is served from or stored in the cache.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -12,23 +29,25 @@ use std::time::{Duration, Instant};
 use entity::cache::{CacheKeys, CacheScope};
 use redis::aio::ConnectionManager;
 
+use crate::changes::ChangeFeed;
 use crate::metrics::Metrics;
 
 /// Longest wait for one Redis command before giving up and building from the database.
 const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
-/// Largest total size of the in-process cache, in bytes.
-const MEMORY_CACHE_CAPACITY_BYTES: u64 = 256 * 1024 * 1024;
+/// After a Redis failure, how long lookups skip Redis (so that an outage does not cost every miss a timeout).
+pub const REDIS_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// How a cached answer was obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CacheOutcome {
   /// Served from the cache.
   Hit,
-  /// Built now (and stored).
+  /// Built now (and stored, unless a change overtook the build).
   Miss,
   /// Built by a concurrent request for the same key, which this one waited for.
   Coalesced,
-  /// Built now because the cache could not be reached (not stored).
+  /// Built now because the shared cache could not be reached (kept in memory only), or before the change feed
+  /// loaded (not stored).
   Bypass,
 }
 
@@ -45,16 +64,13 @@ impl CacheOutcome {
   }
 }
 
+/// A cached answer in the memory tier: its bytes (opaque here), the scope version it was built at, and when it
+/// expires.
 #[derive(Clone)]
 struct MemoryEntry {
+  version: i64,
   value: Arc<Vec<u8>>,
   expires_at: Instant,
-}
-
-#[derive(Clone)]
-enum Store {
-  Redis(ConnectionManager),
-  Memory(moka::future::Cache<String, MemoryEntry>),
 }
 
 /// One in-flight build: later requests for the key wait on the lock and then read the value it left.
@@ -63,44 +79,53 @@ type Flight = Arc<tokio::sync::Mutex<Option<Arc<Vec<u8>>>>>;
 /// The shared response cache (cheap to clone).
 #[derive(Clone)]
 pub struct ResponseCache {
-  store: Store,
+  memory: moka::future::Cache<String, MemoryEntry>,
+  redis: Option<ConnectionManager>,
+  /// Until when Redis is skipped after a failure.
+  redis_resting_until: Arc<Mutex<Option<Instant>>>,
   keys: CacheKeys,
+  feed: ChangeFeed,
   flights: Arc<Mutex<HashMap<String, Flight>>>,
   metrics: Metrics,
 }
 
 impl ResponseCache {
-  /// A cache on Redis at `redis_url`, or in process when `None`. Never connects eagerly: a Redis that is down at
-  /// start only degrades caching.
+  /// A cache whose memory tier holds up to `memory_bytes` of answers, in front of Redis at `redis_url` when
+  /// given, with entries versioned by `feed`. Never connects eagerly: a Redis that is down at start only degrades
+  /// caching.
   ///
   /// # Errors
   /// Fails when the Redis URL is malformed.
   pub fn new(
     redis_url: Option<&str>,
     prefix: &str,
+    memory_bytes: u64,
+    feed: ChangeFeed,
     metrics: Metrics,
   ) -> Result<Self, redis::RedisError> {
-    let store = match redis_url {
+    let redis = match redis_url {
       Some(url) => {
         let client = redis::Client::open(url)?;
         let config = redis::aio::ConnectionManagerConfig::new()
           .set_connection_timeout(Some(REDIS_COMMAND_TIMEOUT))
           .set_response_timeout(Some(REDIS_COMMAND_TIMEOUT))
           .set_number_of_retries(1);
-        Store::Redis(ConnectionManager::new_lazy_with_config(client, config)?)
+        Some(ConnectionManager::new_lazy_with_config(client, config)?)
       }
-      None => Store::Memory(
-        moka::future::Cache::builder()
-          .max_capacity(MEMORY_CACHE_CAPACITY_BYTES)
-          .weigher(|key: &String, entry: &MemoryEntry| {
-            u32::try_from(key.len() + entry.value.len()).unwrap_or(u32::MAX)
-          })
-          .build(),
-      ),
+      None => None,
     };
+    let memory = moka::future::Cache::builder()
+      .max_capacity(memory_bytes)
+      .weigher(|key: &String, entry: &MemoryEntry| {
+        u32::try_from(key.len() + entry.value.len()).unwrap_or(u32::MAX)
+      })
+      .build();
     Ok(Self {
-      store,
+      memory,
+      redis,
+      redis_resting_until: Arc::new(Mutex::new(None)),
       keys: CacheKeys::new(prefix),
+      feed,
       flights: Arc::new(Mutex::new(HashMap::new())),
       metrics,
     })
@@ -112,100 +137,140 @@ impl ResponseCache {
     &self.keys
   }
 
-  /// Whether the cache is Redis (rather than in process).
+  /// Whether there is a Redis tier behind the memory tier.
   #[must_use]
   pub fn is_redis(&self) -> bool {
-    matches!(self.store, Store::Redis(_))
+    self.redis.is_some()
   }
 
-  /// Pings Redis; `Ok` for the in-process cache.
+  /// Pings Redis; `Ok` without Redis.
   ///
   /// # Errors
   /// Returns the Redis error or a timeout.
   pub async fn ping(&self) -> Result<(), String> {
-    match &self.store {
-      Store::Memory(_) => Ok(()),
-      Store::Redis(manager) => {
-        let mut connection = manager.clone();
-        let reply = tokio::time::timeout(
-          REDIS_COMMAND_TIMEOUT,
-          redis::cmd("PING").query_async::<String>(&mut connection),
-        )
-        .await;
-        match reply {
-          Ok(Ok(_)) => Ok(()),
-          Ok(Err(error)) => Err(error.to_string()),
-          Err(_) => Err("timed out".to_owned()),
-        }
-      }
+    let Some(manager) = &self.redis else {
+      return Ok(());
+    };
+    let mut connection = manager.clone();
+    let reply = tokio::time::timeout(
+      REDIS_COMMAND_TIMEOUT,
+      redis::cmd("PING").query_async::<String>(&mut connection),
+    )
+    .await;
+    match reply {
+      Ok(Ok(_)) => Ok(()),
+      Ok(Err(error)) => Err(error.to_string()),
+      Err(_) => Err("timed out".to_owned()),
     }
   }
 
-  async fn fetch(&self, scope: CacheScope, name: &str) -> Result<Option<Arc<Vec<u8>>>, String> {
-    match &self.store {
-      Store::Memory(cache) => {
-        let key = self.keys.entry(scope, name);
-        Ok(
-          cache
-            .get(&key)
-            .await
-            .filter(|entry| entry.expires_at > Instant::now())
-            .map(|entry| entry.value),
-        )
+  /// Redis, unless it failed less than [`REDIS_RETRY_DELAY`] ago.
+  fn redis(&self) -> Option<ConnectionManager> {
+    let manager = self.redis.as_ref()?;
+    let mut resting = self
+      .redis_resting_until
+      .lock()
+      .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match *resting {
+      Some(until) if Instant::now() < until => None,
+      Some(_) => {
+        *resting = None;
+        Some(manager.clone())
       }
-      Store::Redis(manager) => {
-        let mut connection = manager.clone();
-        match tokio::time::timeout(
-          REDIS_COMMAND_TIMEOUT,
-          entity::cache::fetch_entry(&mut connection, &self.keys, scope, name),
-        )
-        .await
-        {
-          Ok(Ok(value)) => Ok(value.map(|entry| Arc::new(entry.value))),
-          Ok(Err(error)) => Err(error.to_string()),
-          Err(_) => Err("timed out".to_owned()),
-        }
-      }
+      None => Some(manager.clone()),
     }
   }
 
-  async fn store(
+  fn redis_failed(&self, error: &str, scope: CacheScope, name: &str) {
+    tracing::warn!(%error, %scope, name, "response cache (Redis) unavailable; using the memory tier and the database");
+    self.metrics.count_cache("error");
+    *self
+      .redis_resting_until
+      .lock()
+      .unwrap_or_else(std::sync::PoisonError::into_inner) =
+      Some(Instant::now() + REDIS_RETRY_DELAY);
+  }
+
+  /// The memory entry of `key`, when it is current (version and time) for `version`.
+  async fn memory_entry(&self, key: &str, version: i64) -> Option<Arc<Vec<u8>>> {
+    let entry = self.memory.get(key).await?;
+    if entry.version >= version && entry.expires_at > Instant::now() {
+      return Some(entry.value);
+    }
+    self.memory.invalidate(key).await;
+    None
+  }
+
+  /// Keeps `value` (built at `version`) in memory unless the feed already knows a newer version of `scope`.
+  async fn remember(
     &self,
     scope: CacheScope,
-    name: &str,
+    key: String,
+    version: i64,
     value: Arc<Vec<u8>>,
     time_to_live: Duration,
-  ) -> Result<(), String> {
-    match &self.store {
-      Store::Memory(cache) => {
-        let entry = MemoryEntry {
-          value,
-          expires_at: Instant::now() + time_to_live,
-        };
-        cache.insert(self.keys.entry(scope, name), entry).await;
-        Ok(())
-      }
-      Store::Redis(manager) => {
-        let mut connection = manager.clone();
-        match tokio::time::timeout(
-          REDIS_COMMAND_TIMEOUT,
-          entity::cache::store_entry(
-            &mut connection,
-            &self.keys,
-            scope,
-            name,
-            0,
-            &value,
-            time_to_live,
-          ),
-        )
-        .await
-        {
-          Ok(Ok(_)) => Ok(()),
-          Ok(Err(error)) => Err(error.to_string()),
-          Err(_) => Err("timed out".to_owned()),
-        }
-      }
+  ) -> bool {
+    if self.feed.version(scope) > version {
+      return false;
+    }
+    let entry = MemoryEntry {
+      version,
+      value,
+      expires_at: Instant::now() + time_to_live.min(entity::cache::MAX_ENTRY_LIFETIME),
+    };
+    self.memory.insert(key, entry).await;
+    true
+  }
+
+  /// Reads entry `name` from Redis; `Ok(None)` also when it is older than `version`.
+  async fn fetch_redis(
+    &self,
+    manager: ConnectionManager,
+    scope: CacheScope,
+    name: &str,
+    version: i64,
+  ) -> Result<Option<entity::cache::StoredEntry>, String> {
+    let mut connection = manager;
+    match tokio::time::timeout(
+      REDIS_COMMAND_TIMEOUT,
+      entity::cache::fetch_entry(&mut connection, &self.keys, scope, name),
+    )
+    .await
+    {
+      Ok(Ok(entry)) => Ok(entry.filter(|entry| entry.version >= version)),
+      Ok(Err(error)) => Err(error.to_string()),
+      Err(_) => Err("timed out".to_owned()),
+    }
+  }
+
+  /// Stores entry `name` in Redis at `version`: `Ok(false)` when refused (a change overtook the build).
+  async fn store_redis(
+    &self,
+    manager: ConnectionManager,
+    scope: CacheScope,
+    name: &str,
+    version: i64,
+    value: &[u8],
+    time_to_live: Duration,
+  ) -> Result<bool, String> {
+    let mut connection = manager;
+    match tokio::time::timeout(
+      REDIS_COMMAND_TIMEOUT,
+      entity::cache::store_entry(
+        &mut connection,
+        &self.keys,
+        scope,
+        name,
+        version,
+        value,
+        time_to_live,
+      ),
+    )
+    .await
+    {
+      Ok(Ok(stored)) => Ok(stored),
+      Ok(Err(error)) => Err(error.to_string()),
+      Err(_) => Err("timed out".to_owned()),
     }
   }
 
@@ -230,10 +295,12 @@ impl ResponseCache {
     }
   }
 
-  /// Returns entry `name` of `scope`, building and storing it with `build` on a miss.
+  /// Returns entry `name` of `scope`: from memory, else from Redis (then kept in memory), else built with `build`
+  /// and stored in both tiers, each lookup and store following the version rule of the module documentation.
   ///
+  /// `build` must read the database only when polled: the scope's version is recorded before it is.
   /// Concurrent misses of the same key in this process run `build` once; the others wait and share its value.
-  /// When the cache fails (Redis down), the value is built and served without being stored.
+  /// When Redis fails, the value is built and kept in memory only.
   ///
   /// # Errors
   /// Returns `build`'s error; cache failures are never returned.
@@ -244,41 +311,92 @@ impl ResponseCache {
     time_to_live: Duration,
     build: impl Future<Output = Result<Vec<u8>, E>>,
   ) -> Result<(Arc<Vec<u8>>, CacheOutcome), E> {
-    let mut cache_failed = false;
-    match self.fetch(scope, name).await {
-      Ok(Some(value)) => {
-        self.metrics.count_cache("hit");
-        return Ok((value, CacheOutcome::Hit));
-      }
-      Ok(None) => {}
-      Err(error) => {
-        tracing::warn!(%error, %scope, name, "response cache unavailable; building from the database");
-        self.metrics.count_cache("error");
-        cache_failed = true;
-      }
+    if !self.feed.is_loaded() {
+      // The versions are unknown: nothing in the cache can be trusted, nothing built can be versioned.
+      self.metrics.count_cache("bypass");
+      return build
+        .await
+        .map(|bytes| (Arc::new(bytes), CacheOutcome::Bypass));
     }
     let key = self.keys.entry(scope, name);
+    let current = self.feed.version(scope);
+    if let Some(value) = self.memory_entry(&key, current).await {
+      self.metrics.count_cache("hit");
+      self.metrics.count_cache_hit("memory");
+      return Ok((value, CacheOutcome::Hit));
+    }
+    let mut redis = self.redis();
+    let mut redis_failed = self.redis.is_some() && redis.is_none();
+    if let Some(manager) = redis.clone() {
+      match self.fetch_redis(manager, scope, name, current).await {
+        Ok(Some(entry)) => {
+          let value = Arc::new(entry.value);
+          self
+            .remember(scope, key, entry.version, value.clone(), time_to_live)
+            .await;
+          self.metrics.count_cache("hit");
+          self.metrics.count_cache_hit("redis");
+          return Ok((value, CacheOutcome::Hit));
+        }
+        Ok(None) => {}
+        Err(error) => {
+          self.redis_failed(&error, scope, name);
+          redis = None;
+          redis_failed = true;
+        }
+      }
+    }
     let flight = self.flight(&key);
     let mut slot = flight.lock().await;
     if let Some(value) = slot.as_ref() {
       self.metrics.count_cache("coalesced");
       return Ok((value.clone(), CacheOutcome::Coalesced));
     }
+    // Rule 1: the version is recorded before `build` first reads the database.
+    let version = self.feed.version(scope);
     let result = build.await;
     let outcome = match result {
       Ok(bytes) => {
         let value = Arc::new(bytes);
         *slot = Some(value.clone());
-        let outcome = if cache_failed {
-          CacheOutcome::Bypass
-        } else if let Err(error) = self.store(scope, name, value.clone(), time_to_live).await {
-          tracing::warn!(%error, %scope, name, "could not store in the response cache");
-          self.metrics.count_cache("error");
-          CacheOutcome::Bypass
-        } else {
-          CacheOutcome::Miss
-        };
         self.metrics.count_cache("miss");
+        let outcome = match redis {
+          Some(manager) => match self
+            .store_redis(manager, scope, name, version, &value, time_to_live)
+            .await
+          {
+            Ok(true) => {
+              self
+                .remember(scope, key.clone(), version, value.clone(), time_to_live)
+                .await;
+              CacheOutcome::Miss
+            }
+            Ok(false) => {
+              self.overtaken(scope, name, version);
+              CacheOutcome::Miss
+            }
+            Err(error) => {
+              self.redis_failed(&error, scope, name);
+              self
+                .remember(scope, key.clone(), version, value.clone(), time_to_live)
+                .await;
+              CacheOutcome::Bypass
+            }
+          },
+          None => {
+            if !self
+              .remember(scope, key.clone(), version, value.clone(), time_to_live)
+              .await
+            {
+              self.overtaken(scope, name, version);
+            }
+            if redis_failed {
+              CacheOutcome::Bypass
+            } else {
+              CacheOutcome::Miss
+            }
+          }
+        };
         Ok((value, outcome))
       }
       Err(error) => Err(error),
@@ -286,5 +404,10 @@ impl ResponseCache {
     drop(slot);
     self.land(&key, &flight);
     outcome
+  }
+
+  fn overtaken(&self, scope: CacheScope, name: &str, version: i64) {
+    tracing::debug!(%scope, name, version, "a change overtook the build: not stored");
+    self.metrics.count_cache_overtaken();
   }
 }

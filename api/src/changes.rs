@@ -43,6 +43,9 @@ pub const POLL_TIMEOUT: Duration = Duration::from_secs(2);
 pub const START_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long an id the poller skipped over is looked for again.
 pub const GAP_PATIENCE: Duration = Duration::from_secs(30);
+/// Most ids one jump of the newest id may leave to be looked for again (a larger jump, e.g. an auto-increment
+/// that skipped ahead, is not a gap worth watching).
+pub const MAX_GAP: i64 = 1000;
 /// Wait before subscribing again after the Redis subscription failed.
 pub const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(1);
 /// Changes buffered for each [`ChangeFeed::subscribe`] receiver before it lags.
@@ -495,7 +498,8 @@ impl ChangeFeed {
       for change in &fresh {
         if change.id > state.newest {
           let now = Instant::now();
-          for missing in (state.newest + 1)..change.id {
+          let first_missing = (state.newest + 1).max(change.id - MAX_GAP);
+          for missing in first_missing..change.id {
             state.gaps.insert(missing, now);
           }
           state.newest = change.id;

@@ -5,6 +5,7 @@
 //! - [`routes`]: the resources under `/v1` (one `#[OpenApi]` struct per file) and the operational endpoints.
 //! - [`bodies`]: response bodies (the public contract), converted from the SeaORM models.
 //! - [`problem`]: RFC 9457 problem details for every error.
+//! - [`access`]: optional API keys and per-client rate limits (cheap and expensive budgets).
 //! - [`middleware`]: request id, metrics, limits, timeout, problem conversion, ETag/304.
 //! - [`cache`]: the versioned two-tier response cache (in process, in front of Redis when configured;
 //!   single-flight; degrades without Redis).
@@ -16,6 +17,7 @@
 //! - [`parameters`]: native routes reject query parameters their OpenAPI operation does not document.
 //! - [`metrics`], [`telemetry`]: Prometheus metrics and logging.
 
+pub mod access;
 pub mod bodies;
 pub mod cache;
 mod changes;
@@ -38,7 +40,7 @@ use entity::database::DatabaseMonitor;
 use migration::MigratorTrait;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::Cors;
-use poem::{EndpointExt, Route, Server, get};
+use poem::{Endpoint, EndpointExt, Route, Server, get};
 use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 
@@ -68,6 +70,8 @@ pub struct AppState {
   pub events: routes::events::EventStreams,
   /// The settings.
   pub settings: Arc<Settings>,
+  /// API keys and rate limits.
+  pub access: access::Access,
 }
 
 type Apis = (
@@ -219,15 +223,19 @@ impl Application {
     let cache = ResponseCache::new(
       settings.redis_url.as_ref().map(settings::Secret::expose),
       &settings.cache_prefix,
+      settings.cache_memory_bytes,
+      changes.clone(),
       metrics.clone(),
     )
     .context("open the Redis cache (REDIS_URL)")?;
     let events = routes::events::EventStreams::new(
       settings.event_streams_max,
       settings.event_heartbeat,
+      settings.event_stream_lifetime,
       &metrics,
     )
     .context("register the event stream metrics")?;
+    let access = access::Access::new(&settings.access).context("configure API keys")?;
     let (acceptor, port) = bind(settings.listen_address, "API_LISTEN_ADDRESS").await?;
     let (metrics_acceptor, metrics_port) =
       bind(settings.metrics_address, "API_METRICS_ADDRESS").await?;
@@ -244,6 +252,7 @@ impl Application {
         metrics,
         events,
         settings: Arc::new(settings),
+        access,
       },
     })
   }
@@ -272,7 +281,8 @@ impl Application {
     self.metrics_port
   }
 
-  /// Serves the api and, on its own port, `/metrics`, until `shutdown` completes; then drains in-flight requests
+  /// Serves the api and, on its own port, `/metrics` (and the health probes again, for probes kept off the public
+  /// port), until `shutdown` completes; then drains in-flight requests
   /// for at most `API_SHUTDOWN_TIMEOUT_SECONDS` and stops the metrics server.
   ///
   /// # Errors
@@ -288,6 +298,8 @@ impl Application {
     };
     let metrics_routes = Route::new()
       .at("/metrics", get(routes::operations::metrics))
+      .at("/healthz", get(routes::operations::healthz))
+      .at("/readyz", get(routes::operations::readyz))
       .data(self.state.clone());
     let app = build_endpoint(self.state);
     tracing::info!(
@@ -322,8 +334,11 @@ impl Application {
 fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
   let settings = state.settings.clone();
   let service = openapi_service(&settings.public_url);
-  let swagger_ui = service.swagger_ui();
-  let document = openapi_document(&settings.public_url, settings.max_page_size);
+  let document = access::describe(
+    &openapi_document(&settings.public_url, settings.max_page_size),
+    &settings.access,
+  );
+  let swagger_ui = access::swagger_ui(&service.swagger_ui_html(), &service.spec(), &document);
   let served_document = document.clone();
   let spec = poem::endpoint::make_sync(move |_| {
     poem::Response::builder()
@@ -363,6 +378,16 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
     )),
     accepted_parameters: Arc::new(accepted_parameters),
   };
+  let route = access::guard(route, state.access.clone());
+  // `/` goes to the viewer (no key needed, like the viewer's files). The OpenAPI service nested at `/` would answer
+  // it (404) before a route `/`, so the path is checked ahead of the routing.
+  let route = route.around(|endpoint, request| async move {
+    if request.uri().path() == "/" {
+      Ok(charts::viewer::home())
+    } else {
+      endpoint.call(request).await
+    }
+  });
   let endpoint = route.data(state);
   let endpoint = if settings.cors_allowed_origins.is_empty() {
     endpoint.boxed()
@@ -373,7 +398,17 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
         poem::http::Method::HEAD,
         poem::http::Method::POST,
       ])
-      .expose_headers(["etag", "x-total-count", "link", "x-request-id", "x-cache"]);
+      .expose_headers([
+        "etag",
+        "x-total-count",
+        "link",
+        "x-request-id",
+        "x-cache",
+        "retry-after",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+      ]);
     for origin in &settings.cors_allowed_origins {
       cors = cors.allow_origin(origin.as_str());
     }

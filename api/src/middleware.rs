@@ -386,6 +386,9 @@ async fn with_entity_tag(mut response: Response, if_none_match: Option<&HeaderVa
       header::VARY,
       header::HeaderName::from_static("x-total-count"),
       header::LINK,
+      header::HeaderName::from_static("ratelimit-limit"),
+      header::HeaderName::from_static("ratelimit-remaining"),
+      header::HeaderName::from_static("ratelimit-reset"),
     ] {
       if let Some(value) = response.headers().get(&name) {
         not_modified.headers_mut().insert(name, value.clone());

@@ -21,10 +21,21 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
   "API_CHANGE_POLL_INTERVAL_MILLISECONDS",
   "API_EVENT_STREAMS_MAX",
   "API_EVENT_HEARTBEAT_SECONDS",
+  "API_EVENT_STREAM_MAX_SECONDS",
   "API_MAX_PAGE_SIZE",
   "API_OPENF1_CACHE_MAX_BYTES",
   "API_REQUEST_TIMEOUT_SECONDS",
   "API_SHUTDOWN_TIMEOUT_SECONDS",
+  "API_RATE_LIMITS_ENABLED",
+  "API_RATE_LIMIT_CHEAP_PER_MINUTE",
+  "API_RATE_LIMIT_CHEAP_BURST",
+  "API_RATE_LIMIT_EXPENSIVE_PER_MINUTE",
+  "API_RATE_LIMIT_EXPENSIVE_BURST",
+  "API_RATE_LIMIT_LARGE_ANSWER_BYTES",
+  "API_RATE_LIMIT_MAX_CLIENTS",
+  "API_TRUSTED_PROXIES",
+  "API_KEY_HASHES",
+  "API_KEYS_FILE",
 ];
 
 /// Default `API_METRICS_ADDRESS`: a port of its own, so that the public port never serves metrics. 9464 is the
@@ -118,6 +129,10 @@ pub struct Settings {
   /// `API_EVENT_HEARTBEAT_SECONDS`: an event stream sends a comment line after this long without an event, so
   /// that proxies and clients see it alive; default 15.
   pub event_heartbeat: Duration,
+  /// `API_EVENT_STREAM_MAX_SECONDS`: an event stream ends after this long; the client reconnects with
+  /// `Last-Event-ID` (browsers do on their own) and loses nothing, and long-lived clients spread over replicas added
+  /// meanwhile; default 900.
+  pub event_stream_lifetime: Duration,
   /// `API_MAX_PAGE_SIZE`: largest accepted `limit`; default 1000.
   pub max_page_size: u64,
   /// `API_OPENF1_CACHE_MAX_BYTES`: Open F1 drop-in answers up to this size are cached (and tagged); bigger ones
@@ -127,6 +142,9 @@ pub struct Settings {
   pub request_timeout: Duration,
   /// `API_SHUTDOWN_TIMEOUT_SECONDS`: how long in-flight requests may drain at shutdown; default 10.
   pub shutdown_timeout: Duration,
+  /// API keys, rate limits and trusted proxies (`API_RATE_LIMIT*`, `API_TRUSTED_PROXIES`, `API_KEY*`; see
+  /// [`crate::access`]).
+  pub access: crate::access::AccessSettings,
 }
 
 impl Settings {
@@ -197,6 +215,10 @@ impl Settings {
         parse(&read, "API_EVENT_HEARTBEAT_SECONDS", "15")?,
         "API_EVENT_HEARTBEAT_SECONDS",
       )?),
+      event_stream_lifetime: Duration::from_secs(positive(
+        parse(&read, "API_EVENT_STREAM_MAX_SECONDS", "900")?,
+        "API_EVENT_STREAM_MAX_SECONDS",
+      )?),
       max_page_size: positive(
         parse(&read, "API_MAX_PAGE_SIZE", "1000")?,
         "API_MAX_PAGE_SIZE",
@@ -207,6 +229,7 @@ impl Settings {
         "API_REQUEST_TIMEOUT_SECONDS",
       )?),
       shutdown_timeout: Duration::from_secs(parse(&read, "API_SHUTDOWN_TIMEOUT_SECONDS", "10")?),
+      access: crate::access::AccessSettings::from_lookup(&read)?,
     })
   }
 

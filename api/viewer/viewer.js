@@ -3,11 +3,13 @@
 // parameters it takes, and only those are shown and sent.
 // After each render the body carries data-chart-state ("loading" | "rendered" | "error"), data-trace-count,
 // data-point-count and, on error, data-chart-error, so a headless browser can assert on the outcome.
-// Live sessions (the session's `live` flag): the viewer subscribes to GET /v1/sessions/{key}/events and redraws
-// the chart on each `changed` event naming it, without polling; the body then carries data-live ("connecting" |
-// "open" | "closed") and data-live-updates (redraws so far).
 // URL parameters preselect: ?session=9472&chart=lap-times[&drivers=1,16][&laps=10-30][&reference=1:39]
-// [&comparison=16:36][&comparison_session=9468] or ?season=2024&chart=results-heatmap.
+// [&comparison=16:36][&comparison_session=9468] or ?season=2024&chart=results-heatmap. Without them the latest
+// session is preselected, and drawn at once (lap times) when it is live.
+// A chart of a live session (the session's `live` flag, set by the api from 30 minutes before its start to 30
+// minutes after its end) follows the session's change events (GET /v1/sessions/{key}/events, Server-Sent Events):
+// it is fetched again and redrawn in place on each event naming it, without polling. <body data-live="true"> says
+// so; data-live-stream ("connecting" | "open" | "closed") is the stream's state and data-live-updates counts redraws.
 "use strict";
 
 // Form fields per catalogue parameter name (`lap_min` and `lap_max` share the "laps" field, e.g. "10-30").
@@ -36,6 +38,9 @@ const elements = {
   plot: document.getElementById("chart"),
 };
 let charts = [];
+// A counter that lets a newer draw discard an older one still in flight.
+let drawGeneration = 0;
+const sessionRows = new Map();
 
 function setState(state, message) {
   document.body.dataset.chartState = state;
@@ -47,11 +52,11 @@ function setState(state, message) {
   elements.status.textContent = message || "";
 }
 
-// `fresh`: revalidate instead of using the browser's HTTP cache (a live chart's max-age outlives its data).
-async function getJson(path, fresh = false) {
+// `revalidate` asks the server again (If-None-Match) instead of using the browser's cached copy.
+async function getJson(path, revalidate = false) {
   const response = await fetch(path, {
     headers: { Accept: "application/json" },
-    cache: fresh ? "no-cache" : "default",
+    cache: revalidate ? "no-cache" : "default",
   });
   if (!response.ok) {
     let detail = "";
@@ -102,6 +107,21 @@ async function loadCharts() {
   });
   elements.chart.replaceChildren(...groups);
   elements.chart.disabled = charts.length === 0;
+}
+
+// The session row (memoised; undefined when it cannot be read).
+function sessionRow(sessionKey) {
+  if (!sessionRows.has(sessionKey)) {
+    sessionRows.set(sessionKey, getJson(`/v1/sessions/${encodeURIComponent(sessionKey)}`)
+      .then((body) => (Array.isArray(body) ? body[0] : body))
+      .catch(() => undefined));
+  }
+  return sessionRows.get(sessionKey);
+}
+
+// Whether the api says the session is live (one rule, the api's).
+function isLive(session) {
+  return session?.live === true;
 }
 
 function chartOf(slug) {
@@ -187,41 +207,17 @@ function pointCount(traces) {
   return traces.reduce((total, trace) => total + (Array.isArray(trace.x) ? trace.x.length : 0), 0);
 }
 
-// Draws the chart of `selection`; `redraw` keeps the page as it is while the new figure loads (live updates).
-async function draw(selection, redraw = false) {
-  const url = chartUrl(selection);
-  if (!redraw) setState("loading", "Loading chart…");
-  try {
-    const figure = await getJson(url, redraw);
-    const traces = figure.data || [];
-    const plot = redraw ? Plotly.react : Plotly.newPlot;
-    await plot(elements.plot, traces, themed(figure.layout || {}), {
-      responsive: true,
-      displaylogo: false,
-    });
-    const title = figure.layout?.title?.text || selection.chart;
-    elements.plot.setAttribute("aria-label", title);
-    document.body.dataset.traceCount = String(traces.length);
-    document.body.dataset.pointCount = String(pointCount(traces));
-    setState("rendered", traces.length === 0 ? `${title}: no data for this session.` : "");
-  } catch (error) {
-    document.body.dataset.traceCount = "0";
-    document.body.dataset.pointCount = "0";
-    setState("error", `Could not draw the chart: ${error.message}`);
-  }
-}
-
-// The live subscription of the chart on screen (one at a time).
+// The change events of the chart on screen, while its session is live (one subscription at a time).
 const live = { source: null, selection: null, drawing: false, again: false, updates: 0 };
 
 function stopFollowing() {
   if (live.source) live.source.close();
   live.source = null;
   live.selection = null;
-  delete document.body.dataset.live;
+  delete document.body.dataset.liveStream;
 }
 
-// Redraws the followed chart, one redraw at a time (an event during a redraw causes one more afterwards).
+// Redraws the followed chart, one redraw at a time (events during a redraw cause one more afterwards).
 async function redrawLive() {
   if (live.drawing) {
     live.again = true;
@@ -230,37 +226,27 @@ async function redrawLive() {
   live.drawing = true;
   do {
     live.again = false;
-    const selection = live.selection;
-    if (!selection) break;
-    await draw(selection, true);
+    if (!live.selection) break;
+    await draw(live.selection, true);
     live.updates += 1;
     document.body.dataset.liveUpdates = String(live.updates);
   } while (live.again);
   live.drawing = false;
 }
 
-// When the selection is a session chart of a live session, redraws it on each change event naming it.
-async function follow(selection) {
+// Subscribes to the session's change events; the browser reconnects on its own, sending Last-Event-ID.
+function follow(selection) {
+  if (live.source && live.selection === selection) return;
   stopFollowing();
-  const chart = chartOf(selection.chart);
-  if (!selection.session || chart?.scope === "season") return;
-  let session;
-  try {
-    session = await getJson(`/v1/sessions/${encodeURIComponent(selection.session)}`, true);
-  } catch (_) {
-    return;
-  }
-  if (!session?.live || live.source) return;
   live.selection = selection;
   live.updates = 0;
   document.body.dataset.liveUpdates = "0";
-  document.body.dataset.live = "connecting";
+  document.body.dataset.liveStream = "connecting";
   const source = new EventSource(`/v1/sessions/${encodeURIComponent(selection.session)}/events`);
   live.source = source;
-  source.addEventListener("open", () => { document.body.dataset.live = "open"; });
+  source.addEventListener("open", () => { document.body.dataset.liveStream = "open"; });
   source.addEventListener("error", () => {
-    // The browser reconnects on its own (sending Last-Event-ID) unless the server refused the stream.
-    document.body.dataset.live = source.readyState === EventSource.CLOSED ? "closed" : "connecting";
+    document.body.dataset.liveStream = source.readyState === EventSource.CLOSED ? "closed" : "connecting";
   });
   source.addEventListener("changed", (event) => {
     let change;
@@ -273,9 +259,40 @@ async function follow(selection) {
   });
 }
 
-async function show(selection) {
-  await draw(selection);
-  await follow(selection);
+// Draws the chart; `refresh` redraws a live chart in place (no "loading" state, the old chart stays on errors).
+async function draw(selection, refresh = false) {
+  const generation = ++drawGeneration;
+  const url = chartUrl(selection);
+  const isLiveChart = chartOf(selection.chart)?.scope === "session" && isLive(await sessionRow(selection.session));
+  if (generation !== drawGeneration) return;
+  document.body.dataset.live = String(isLiveChart);
+  if (!refresh) stopFollowing();
+  if (!refresh) setState("loading", "Loading chart…");
+  try {
+    const figure = await getJson(url, refresh);
+    if (generation !== drawGeneration) return;
+    const plot = refresh ? Plotly.react : Plotly.newPlot;
+    document.body.dataset.pointCount = String(pointCount(figure.data || []));
+    await plot(elements.plot, figure.data || [], themed(figure.layout || {}), {
+      responsive: true,
+      displaylogo: false,
+    });
+    const title = figure.layout?.title?.text || selection.chart;
+    elements.plot.setAttribute("aria-label", title);
+    document.body.dataset.traceCount = String((figure.data || []).length);
+    const empty = (figure.data || []).length === 0 ? `${title}: no data for this session yet. ` : "";
+    const updated = isLiveChart ? `Live: updated ${new Date().toLocaleTimeString()}, redrawn on each change.` : "";
+    setState("rendered", `${empty}${updated}`.trim());
+  } catch (error) {
+    if (generation !== drawGeneration) return;
+    if (refresh) {
+      setState("rendered", `Live refresh failed (${error.message}); trying again on the next change.`);
+    } else {
+      document.body.dataset.traceCount = "0";
+      setState("error", `Could not draw the chart: ${error.message}`);
+    }
+  }
+  if (isLiveChart && !refresh) follow(selection);
 }
 
 const PARAMETER_FIELDS = ["drivers", "laps", "reference", "comparison", "comparison_session"];
@@ -318,13 +335,21 @@ async function start() {
     setState("error", `Could not load the chart catalogue: ${error.message}`);
     return;
   }
+  if (!preselected.session && !preselected.season) {
+    // Nothing asked for: the latest session, drawn at once when it is live.
+    try {
+      const latest = await getJson("/v1/sessions/latest");
+      preselected.session = String(latest.session_key);
+      if (isLive(latest) && !preselected.chart) preselected.chart = "lap-times";
+    } catch (_) { /* no session yet: the pickers stay on their defaults */ }
+  }
   if (preselected.chart) elements.chart.value = preselected.chart;
   showParameters();
   elements.chart.addEventListener("change", showParameters);
 
   // A preselected session is drawn at once; the pickers fill in around it.
   if (preselected.chart && (preselected.session || preselected.season)) {
-    show({ ...preselected, chart: elements.chart.value || preselected.chart });
+    draw({ ...preselected, chart: elements.chart.value || preselected.chart });
   }
   try {
     let season = preselected.season;
@@ -355,7 +380,7 @@ async function start() {
     event.preventDefault();
     const selection = currentSelection();
     rememberInUrl(selection);
-    show(selection);
+    draw(selection);
   });
   window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
     if (elements.plot.data) Plotly.relayout(elements.plot, themed(elements.plot.layout));

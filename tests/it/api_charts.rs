@@ -12,6 +12,7 @@ use api::metrics::Metrics;
 use api::settings::{Secret, Settings};
 use entity::cache::{CacheKeys, CacheScope};
 use f1_backend::{Engine, TestDatabase, redis_url, seed_fixtures, unique_name};
+use worker::store::Endpoint;
 
 use crate::api_support::TestApi;
 
@@ -23,7 +24,8 @@ async fn a_session_chart_is_cached_in_redis_under_its_normalised_name_then_serve
   let mut settings = Settings::for_tests(database.url.clone());
   settings.redis_url = Some(Secret::new(redis_url()));
   settings.cache_prefix = prefix.clone();
-  let api = TestApi::start(settings, Some(database)).await;
+  let database_handle = database;
+  let api = TestApi::start(settings, None).await;
 
   let first = api
     .get("/v1/sessions/9472/charts/lap-times?drivers=44,1")
@@ -46,7 +48,7 @@ async fn a_session_chart_is_cached_in_redis_under_its_normalised_name_then_serve
     .get_multiplexed_async_connection()
     .await
     .expect("redis");
-  let keys = CacheKeys::new(prefix);
+  let keys = CacheKeys::new(prefix.clone());
   let stored = entity::cache::fetch_entry(
     &mut connection,
     &keys,
@@ -56,17 +58,41 @@ async fn a_session_chart_is_cached_in_redis_under_its_normalised_name_then_serve
   .await
   .expect("get");
   assert!(stored.is_some(), "stored under the shared key scheme");
-  let removed = entity::cache::invalidate(&mut connection, &keys, [(CacheScope::Session(9472), 0)])
-    .await
-    .expect("invalidate");
-  assert_eq!(removed, 1);
+  assert_eq!(
+    stored.expect("stored").version,
+    0,
+    "built before any change"
+  );
+  // The worker corrects a lap of car 1: its commit overtakes the cached figure in both tiers.
+  let committer = crate::change_feed::committer(&database_handle, Some(&redis_url()), &prefix);
+  let mut corrected = crate::change_feed::race_rows("laps.json")
+    .into_iter()
+    .find(|lap| lap["driver_number"] == 1 && lap["lap_duration"].is_number())
+    .expect("a timed lap of car 1");
+  corrected["lap_duration"] = serde_json::json!(123.456);
+  let change = crate::change_feed::commit_rows(&committer, Endpoint::Laps, &[corrected]).await;
+  crate::change_feed::wait_for(&api.feed, change).await;
   let third = api
     .get("/v1/sessions/9472/charts/lap-times?drivers=1,44")
     .await;
   assert_eq!(
     third.headers()["x-cache"],
     "miss",
-    "rebuilt after invalidation"
+    "rebuilt after the commit"
+  );
+  assert_ne!(third.headers()["etag"], entity_tag.as_str(), "a new figure");
+  let rebuilt = entity::cache::fetch_entry(
+    &mut connection,
+    &keys,
+    CacheScope::Session(9472),
+    "chart:lap-times:drivers=1,44",
+  )
+  .await
+  .expect("get")
+  .expect("stored again");
+  assert_eq!(
+    rebuilt.version, change,
+    "stored at the version of the commit"
   );
 
   assert_eq!(
@@ -129,7 +155,18 @@ async fn charts_are_served_from_the_database_when_redis_never_answers() {
 
 #[tokio::test]
 async fn concurrent_misses_of_one_key_build_once() {
-  let cache = ResponseCache::new(None, "f1", Metrics::new().expect("metrics")).expect("cache");
+  let database = TestDatabase::migrated(Engine::Sqlite).await;
+  let metrics = Metrics::new().expect("metrics");
+  let feed = api::ChangeFeed::start(
+    database.connection.clone(),
+    None,
+    "f1",
+    Duration::from_millis(250),
+    metrics.clone(),
+  )
+  .await
+  .expect("feed");
+  let cache = ResponseCache::new(None, "f1", 1 << 20, feed, metrics).expect("cache");
   let builds = Arc::new(AtomicUsize::new(0));
   let (release, released) = tokio::sync::watch::channel(false);
   let mut tasks = Vec::new();

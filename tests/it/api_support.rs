@@ -12,6 +12,8 @@ pub struct TestApi {
   pub metrics_url: String,
   /// The HTTP client.
   pub client: reqwest::Client,
+  /// The api's change feed.
+  pub feed: api::ChangeFeed,
   /// The database it reads (kept alive for the test).
   _database: Option<TestDatabase>,
   shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -40,6 +42,20 @@ pub fn client() -> reqwest::Client {
     .expect("client")
 }
 
+/// Like [`client`], sending the header `name: value` with every request.
+pub fn client_with_header(name: &'static str, value: &str) -> reqwest::Client {
+  rustls::crypto::ring::default_provider()
+    .install_default()
+    .ok();
+  let mut headers = reqwest::header::HeaderMap::new();
+  headers.insert(name, value.parse().expect("header value"));
+  reqwest::Client::builder()
+    .redirect(reqwest::redirect::Policy::none())
+    .default_headers(headers)
+    .build()
+    .expect("client")
+}
+
 impl TestApi {
   /// Starts the api with `settings` (port 0 is used whatever they say).
   pub async fn start(mut settings: Settings, database: Option<TestDatabase>) -> Self {
@@ -53,6 +69,7 @@ impl TestApi {
   pub fn serve(application: api::Application, database: Option<TestDatabase>) -> Self {
     let port = application.port();
     let metrics_port = application.metrics_port();
+    let feed = application.change_feed();
     let (sender, receiver) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until_stopped(async move {
       receiver.await.ok();
@@ -61,6 +78,7 @@ impl TestApi {
       base_url: format!("http://127.0.0.1:{port}"),
       metrics_url: format!("http://127.0.0.1:{metrics_port}/metrics"),
       client: client(),
+      feed,
       _database: database,
       shutdown: Some(sender),
       server: Some(server),
@@ -69,10 +87,20 @@ impl TestApi {
 
   /// Starts the api on a fresh database of `engine` seeded with `folders` and the synthetic rows.
   pub async fn seeded(engine: Engine, folders: &[&str]) -> Self {
+    Self::seeded_with(engine, folders, |_| {}).await
+  }
+
+  /// Like [`TestApi::seeded`], with the test settings changed by `configure`.
+  pub async fn seeded_with(
+    engine: Engine,
+    folders: &[&str],
+    configure: impl FnOnce(&mut Settings),
+  ) -> Self {
     let database = TestDatabase::migrated(engine).await;
     seed_fixtures(&database.connection, folders).await;
     insert_synthetic_rows(&database.connection).await;
-    let settings = Settings::for_tests(database.url.clone());
+    let mut settings = Settings::for_tests(database.url.clone());
+    configure(&mut settings);
     Self::start(settings, Some(database)).await
   }
 

@@ -27,10 +27,15 @@ impl Write for CapturedLogs {
 
 /// Captures every event of this thread (the test runs on a current-thread runtime, so its tasks log here too).
 pub fn capture_logs() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
+  capture_logs_at(tracing::Level::INFO)
+}
+
+/// Like [`capture_logs`], for events up to `level`.
+pub fn capture_logs_at(level: tracing::Level) -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
   let logs = CapturedLogs::default();
   let writer = logs.clone();
   let subscriber = tracing_subscriber::fmt()
-    .with_max_level(tracing::Level::INFO)
+    .with_max_level(level)
     .with_ansi(false)
     .with_writer(move || writer.clone())
     .finish();

@@ -1,6 +1,7 @@
 //! End-to-end tests: one test binary, one module per area.
 
 mod api;
+mod api_access;
 mod api_charts;
 mod api_contract;
 mod api_fuzz;
@@ -8,6 +9,7 @@ mod api_operations;
 mod api_parameters;
 mod api_support;
 mod backfill;
+mod cache_tiers;
 mod change_feed;
 mod change_log;
 mod charts;
@@ -16,6 +18,7 @@ mod crash;
 mod deploy;
 mod events;
 mod exposure;
+mod first_run;
 mod live;
 mod logs;
 mod migrations;

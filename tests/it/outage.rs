@@ -113,13 +113,15 @@ async fn wait_for_status(client: &reqwest::Client, base_url: &str, path: &str, s
   panic!("GET {path} never answered {status}");
 }
 
-/// Paths that need the database: a list, a session's rows, and a chart (not cached yet).
+/// Paths that need the database: a list, a session's rows, and a chart (cached once requested).
 const PATHS_NEEDING_THE_DATABASE: [&str; 4] = [
   "/v1/seasons",
   "/v1/sessions/9472",
   "/v1/sessions/9472/laps?limit=5",
   "/v1/sessions/9472/charts/lap-times",
 ];
+/// A chart not requested before the outage: it needs the database.
+const CHART_NOT_CACHED: &str = "/v1/sessions/9472/charts/lap-times?drivers=44";
 
 async fn outage_is_answered_503_at_once_and_recovers(outage: Outage) {
   let (api, proxy) = api_through_proxy().await;
@@ -134,7 +136,11 @@ async fn outage_is_answered_503_at_once_and_recovers(outage: Outage) {
 
   proxy.cut(outage).await;
   let mut latencies = Vec::new();
-  for path in PATHS_NEEDING_THE_DATABASE {
+  let paths = PATHS_NEEDING_THE_DATABASE[..3]
+    .iter()
+    .copied()
+    .chain([CHART_NOT_CACHED]);
+  for path in paths {
     let answer = timed_get(&client, &api.base_url, path).await;
     assert_eq!(answer.status, 503, "GET {path} during a {outage:?} outage");
     assert_eq!(answer.retry_after.as_deref(), Some("1"), "GET {path}");
@@ -149,6 +155,13 @@ async fn outage_is_answered_503_at_once_and_recovers(outage: Outage) {
     latencies.push(answer.elapsed);
   }
   eprintln!("{outage:?} database: 503 after {latencies:?}");
+  let cached = client
+    .get(format!("{}{}", api.base_url, PATHS_NEEDING_THE_DATABASE[3]))
+    .send()
+    .await
+    .expect("a cached chart is answered at once");
+  assert_eq!(cached.status(), 200, "a cached chart needs no database");
+  assert_eq!(cached.headers()["x-cache"], "hit");
   let readiness = timed_get(&client, &api.base_url, "/readyz").await;
   assert_eq!(readiness.status, 503);
   assert_eq!(readiness.retry_after.as_deref(), Some("1"));

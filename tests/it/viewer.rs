@@ -11,7 +11,8 @@ use f1_backend::{Engine, unique_name};
 
 use crate::api_support::TestApi;
 
-fn chromium() -> Option<PathBuf> {
+/// Debian's Chromium (or `CHROMIUM`), when installed.
+pub(crate) fn chromium() -> Option<PathBuf> {
   if let Some(path) = std::env::var_os("CHROMIUM") {
     return Some(PathBuf::from(path));
   }
@@ -22,7 +23,7 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Runs headless Chromium on `url` with `extra` arguments and returns its standard output.
-async fn run_chromium(chromium: &PathBuf, url: &str, extra: &[&str]) -> String {
+pub(crate) async fn run_chromium(chromium: &PathBuf, url: &str, extra: &[&str]) -> String {
   let profile = std::env::temp_dir().join(unique_name("chromium"));
   let mut command = tokio::process::Command::new(chromium);
   command

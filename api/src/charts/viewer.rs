@@ -1,6 +1,6 @@
 //! The chart viewer page and its assets, embedded in the binary so the API serves them offline.
 //!
-//! Routes the API is expected to serve: `/viewer` → [`INDEX_HTML`], `/viewer/viewer.js` → [`VIEWER_JS`],
+//! Routes the API is expected to serve: `/` → a redirect to `/viewer`, `/viewer` → [`INDEX_HTML`], `/viewer/viewer.js` → [`VIEWER_JS`],
 //! `/viewer/plotly.min.js` → [`PLOTLY_JS`] (plotly.js-dist-min 3.1.0, MIT; see `api/viewer/vendor/README.md`).
 
 /// The viewer page (`text/html; charset=utf-8`).
@@ -23,6 +23,15 @@ fn asset(content_type: &'static str, body: &'static str, max_age_seconds: u32) -
       format!("public, max-age={max_age_seconds}"),
     )
     .body(body)
+}
+
+/// `GET /`: a redirect (`303 See Other`) to the viewer, which links to the API docs (`/docs`).
+#[must_use]
+pub fn home() -> Response {
+  Response::builder()
+    .status(poem::http::StatusCode::SEE_OTHER)
+    .header("location", "/viewer")
+    .finish()
 }
 
 /// `GET /viewer`: the chart viewer page.

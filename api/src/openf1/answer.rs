@@ -191,9 +191,8 @@ impl Plan {
         cache_control: calendar_cache_control(),
       },
       (ScopeKind::Session, Some(session_key)) => {
-        let session = sessions::Entity::find_by_id(session_key)
-          .one(&state.database)
-          .await?;
+        // From the session directory: a hit reads no database.
+        let session = state.changes.find_session(session_key).await?;
         match session {
           Some(session) => Self {
             scope: Some(CacheScope::Session(session_key)),

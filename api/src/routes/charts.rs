@@ -7,14 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entity::cache::CacheScope;
-use entity::{meetings, sessions};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Json, Payload};
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromParameter, ParseResult, Type};
 use poem_openapi::{ApiResponse, OpenApi};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::Value;
 
 use crate::AppState;
@@ -23,7 +21,7 @@ use crate::charts::{self, ChartError, ChartKind, ChartRequest, ChartScope};
 use crate::problem::{ApiError, Problem};
 use crate::routes::driver_list::{DriverNumberList, flatten};
 use crate::routes::lap_choice::LapChoiceValue;
-use crate::routes::{ApiTags, find_session, season_time_to_live, session_time_to_live};
+use crate::routes::{ApiTags, season_time_to_live, session_time_to_live};
 
 /// Charts.
 pub struct ChartsApi;
@@ -392,14 +390,19 @@ impl ChartsApi {
         comparison_session: comparison_session.0,
       };
       let request = chart_request(&parameters, false);
-      let session = find_session(&state.database, session_key.0).await?;
+      // From the session directory: a hit reads no database.
+      let session = state
+        .changes
+        .find_session(session_key.0)
+        .await?
+        .ok_or_else(|| {
+          ApiError::NotFound(format!("No session with session_key {}.", session_key.0))
+        })?;
       let mut time_to_live = session_time_to_live(&session, &state.settings);
       if let Some(other) = request
         .comparison_session
         .filter(|other| *other != session_key.0)
-        && let Some(other) = sessions::Entity::find_by_id(other)
-          .one(&state.database)
-          .await?
+        && let Some(other) = state.changes.find_session(other).await?
       {
         time_to_live = time_to_live.min(session_time_to_live(&other, &state.settings));
       }
@@ -453,11 +456,7 @@ impl ChartsApi {
         comparison_session: None,
       };
       let request = chart_request(&parameters, true);
-      let meetings = meetings::Entity::find()
-        .filter(meetings::Column::Year.eq(year.0))
-        .count(&state.database)
-        .await?;
-      if meetings == 0 {
+      if !state.changes.has_season(year.0).await? {
         return Err(ApiError::NotFound(format!("No season {} stored.", year.0)));
       }
       let time_to_live = season_time_to_live(year.0, &state.settings);

@@ -15,7 +15,8 @@
 //! **Bounds.** Each connection queues at most [`QUEUE_CAPACITY`] changes (pointers to the feed's shared ones)
 //! besides its socket buffers. A client that falls that far behind (it reads too slowly, or not at all) is dropped:
 //! its stream ends after what is queued, and it can resume with `Last-Event-ID`. At most `API_EVENT_STREAMS_MAX` streams are open at once; more are answered 503 with
-//! `Retry-After`. On shutdown every stream ends at once, so that clients reconnect to another replica.
+//! `Retry-After`. A stream ends after `API_EVENT_STREAM_MAX_SECONDS` (the client resumes), and on shutdown every
+//! stream ends at once, so that clients reconnect to another replica.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -104,6 +105,7 @@ impl ChangedEvent {
 pub struct EventStreams {
   permits: Arc<Semaphore>,
   heartbeat: Duration,
+  lifetime: Duration,
   stop: CancellationToken,
   open: IntGauge,
   outcomes: IntCounterVec,
@@ -112,13 +114,14 @@ pub struct EventStreams {
 
 impl EventStreams {
   /// At most `max_streams` concurrent streams, each sending a heartbeat comment after `heartbeat` without an
-  /// event; the metrics are registered in `metrics`.
+  /// event and ending after `lifetime` (the client resumes); the metrics are registered in `metrics`.
   ///
   /// # Errors
   /// Fails when the metrics are already registered.
   pub fn new(
     max_streams: usize,
     heartbeat: Duration,
+    lifetime: Duration,
     metrics: &Metrics,
   ) -> Result<Self, prometheus::Error> {
     let open = IntGauge::new("event_streams_open", "Event streams open now.")?;
@@ -136,6 +139,7 @@ impl EventStreams {
     Ok(Self {
       permits: Arc::new(Semaphore::new(max_streams.min(Semaphore::MAX_PERMITS))),
       heartbeat,
+      lifetime,
       stop: CancellationToken::new(),
       open,
       outcomes,
@@ -415,6 +419,7 @@ fn change_stream(
     applied_at_subscribe,
     replayed: HashSet::new(),
     stop: streams.stop.clone(),
+    lifetime: streams.lifetime,
     dropped: streams.outcomes.with_label_values(&["dropped"]),
   };
   let forwarder = tokio::spawn(forwarder.run()).abort_handle();
@@ -449,14 +454,17 @@ struct Forwarder {
   /// Replayed changes newer than that: they also arrive live, and are skipped then.
   replayed: HashSet<i64>,
   stop: CancellationToken,
+  lifetime: Duration,
   dropped: prometheus::IntCounter,
 }
 
 impl Forwarder {
-  /// Forwards until the client is gone or dropped, the feed stops or the server shuts down.
+  /// Forwards until the client is gone or dropped, the stream's lifetime is over, the feed stops or the server
+  /// shuts down.
   async fn run(mut self) {
     tokio::select! {
       () = self.stop.clone().cancelled_owned() => {}
+      () = tokio::time::sleep(self.lifetime) => {}
       () = self.forward() => {}
     }
   }
