@@ -150,14 +150,31 @@ pub struct Session {
   /// Whether the event was cancelled (2026+ data).
   #[oai(nullable)]
   pub is_cancelled: Option<bool>,
+}
+
+/// A session as `/v1/sessions` serves it: the Open F1 fields, and whether it is live now.
+#[derive(Clone, Debug, Object)]
+pub struct SessionView {
+  /// The Open F1 fields.
+  #[oai(flatten)]
+  pub session: Session,
   /// Whether the session is live now (from 30 minutes before its start to 30 minutes after its end): its data
   /// changes as it happens, announced by `GET /v1/sessions/{session_key}/events`.
   pub live: bool,
 }
 
-impl From<sessions::Model> for Session {
+impl From<sessions::Model> for SessionView {
   fn from(model: sessions::Model) -> Self {
     let live = crate::routes::is_live(&model, Utc::now());
+    Self {
+      session: Session::from(model),
+      live,
+    }
+  }
+}
+
+impl From<sessions::Model> for Session {
+  fn from(model: sessions::Model) -> Self {
     Self {
       session_key: model.session_key,
       meeting_key: model.meeting_key,
@@ -174,7 +191,6 @@ impl From<sessions::Model> for Session {
       gmt_offset: model.gmt_offset,
       year: model.year,
       is_cancelled: model.is_cancelled,
-      live,
     }
   }
 }
