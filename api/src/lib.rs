@@ -69,6 +69,8 @@ pub struct AppState {
   pub changes: ChangeFeed,
   /// The metrics.
   pub metrics: Metrics,
+  /// The open event streams (`GET /v1/sessions/{session_key}/events`): their cap and shutdown.
+  pub events: routes::events::EventStreams,
   /// The settings.
   pub settings: Arc<Settings>,
   /// API keys and rate limits.
@@ -79,6 +81,7 @@ type Apis = (
   routes::seasons::SeasonsApi,
   routes::meetings::MeetingsApi,
   routes::sessions::SessionsApi,
+  routes::events::EventsApi,
   routes::session_data::SessionDataApi,
   routes::charts::ChartsApi,
   openf1::service::OpenF1Api,
@@ -92,6 +95,7 @@ pub fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
       routes::seasons::SeasonsApi,
       routes::meetings::MeetingsApi,
       routes::sessions::SessionsApi,
+      routes::events::EventsApi,
       routes::session_data::SessionDataApi,
       routes::charts::ChartsApi,
       openf1::service::OpenF1Api,
@@ -229,6 +233,13 @@ impl Application {
       metrics.clone(),
     )
     .context("open the Redis cache (REDIS_URL)")?;
+    let events = routes::events::EventStreams::new(
+      settings.event_streams_max,
+      settings.event_heartbeat,
+      settings.event_stream_lifetime,
+      &metrics,
+    )
+    .context("register the event stream metrics")?;
     let access = access::Access::new(&settings.access).context("configure API keys")?;
     let (acceptor, port) = bind(settings.listen_address, "API_LISTEN_ADDRESS").await?;
     let (metrics_acceptor, metrics_port) =
@@ -244,6 +255,7 @@ impl Application {
         cache,
         changes,
         metrics,
+        events,
         settings: Arc::new(settings),
         access,
       },
@@ -262,6 +274,12 @@ impl Application {
     self.state.changes.clone()
   }
 
+  /// The event streams (tests read how many are open and dropped).
+  #[must_use]
+  pub fn event_streams(&self) -> routes::events::EventStreams {
+    self.state.events.clone()
+  }
+
   /// The bound port of the metrics server (`API_METRICS_ADDRESS`).
   #[must_use]
   pub fn metrics_port(&self) -> u16 {
@@ -277,6 +295,12 @@ impl Application {
   pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let settings = self.state.settings.clone();
     let changes = self.state.changes.clone();
+    let events = self.state.events.clone();
+    // Event streams never end on their own: they end as shutdown begins, so that draining does not wait for them.
+    let shutdown = async move {
+      shutdown.await;
+      events.stop();
+    };
     let metrics_routes = Route::new()
       .at(
         "/metrics",

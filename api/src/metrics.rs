@@ -113,6 +113,17 @@ impl Metrics {
     })
   }
 
+  /// Registers a collector defined elsewhere (the event streams' metrics) in this registry.
+  ///
+  /// # Errors
+  /// Fails when a metric of that name is already registered.
+  pub fn register(
+    &self,
+    collector: Box<dyn prometheus::core::Collector>,
+  ) -> Result<(), prometheus::Error> {
+    self.registry.register(collector)
+  }
+
   /// Counts one finished request.
   pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
     self

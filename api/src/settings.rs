@@ -19,6 +19,9 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
   "API_CACHE_TTL_LIVE_SECONDS",
   "API_CACHE_MEMORY_BYTES",
   "API_CHANGE_POLL_INTERVAL_MILLISECONDS",
+  "API_EVENT_STREAMS_MAX",
+  "API_EVENT_HEARTBEAT_SECONDS",
+  "API_EVENT_STREAM_MAX_SECONDS",
   "API_MAX_PAGE_SIZE",
   "API_OPENF1_CACHE_MAX_BYTES",
   "API_REQUEST_TIMEOUT_SECONDS",
@@ -83,6 +86,16 @@ pub struct Settings {
   /// `API_CHANGE_POLL_INTERVAL_MILLISECONDS`: how often the change log is polled for the worker's commits;
   /// default 250.
   pub change_poll_interval: Duration,
+  /// `API_EVENT_STREAMS_MAX`: most concurrent event streams (`GET /v1/sessions/{session_key}/events`) one api
+  /// serves; more are answered 503 with `Retry-After`; default 10000.
+  pub event_streams_max: usize,
+  /// `API_EVENT_HEARTBEAT_SECONDS`: an event stream sends a comment line after this long without an event, so
+  /// that proxies and clients see it alive; default 15.
+  pub event_heartbeat: Duration,
+  /// `API_EVENT_STREAM_MAX_SECONDS`: an event stream ends after this long; the client reconnects with
+  /// `Last-Event-ID` (browsers do on their own) and loses nothing, and long-lived clients spread over replicas added
+  /// meanwhile; default 900.
+  pub event_stream_lifetime: Duration,
   /// `API_MAX_PAGE_SIZE`: largest accepted `limit`; default 1000.
   pub max_page_size: u64,
   /// `API_OPENF1_CACHE_MAX_BYTES`: Open F1 drop-in answers up to this size are cached (and tagged); bigger ones
@@ -154,6 +167,19 @@ impl Settings {
       change_poll_interval: Duration::from_millis(positive(
         parse(&read, "API_CHANGE_POLL_INTERVAL_MILLISECONDS", "250")?,
         "API_CHANGE_POLL_INTERVAL_MILLISECONDS",
+      )?),
+      event_streams_max: usize::try_from(positive(
+        parse(&read, "API_EVENT_STREAMS_MAX", "10000")?,
+        "API_EVENT_STREAMS_MAX",
+      )?)
+      .unwrap_or(usize::MAX),
+      event_heartbeat: Duration::from_secs(positive(
+        parse(&read, "API_EVENT_HEARTBEAT_SECONDS", "15")?,
+        "API_EVENT_HEARTBEAT_SECONDS",
+      )?),
+      event_stream_lifetime: Duration::from_secs(positive(
+        parse(&read, "API_EVENT_STREAM_MAX_SECONDS", "900")?,
+        "API_EVENT_STREAM_MAX_SECONDS",
       )?),
       max_page_size: positive(
         parse(&read, "API_MAX_PAGE_SIZE", "1000")?,

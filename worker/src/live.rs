@@ -342,6 +342,12 @@ impl LiveHandle {
     self.status.borrow().clone()
   }
 
+  /// A receiver of every status update (benchmarks read it from another task).
+  #[must_use]
+  pub fn status_receiver(&self) -> watch::Receiver<LiveStatus> {
+    self.status.clone()
+  }
+
   /// Waits until the status satisfies `predicate` (or the live ingest stopped) and returns it.
   pub async fn wait_until(&mut self, predicate: impl Fn(&LiveStatus) -> bool) -> LiveStatus {
     let waited = self

@@ -7,6 +7,7 @@
 
 pub mod charts;
 pub mod driver_list;
+pub mod events;
 pub mod lap_choice;
 pub mod meetings;
 pub mod operations;
