@@ -206,9 +206,9 @@ impl Drop for TestDatabase {
 /// The Open F1 endpoint a fixture file holds, by the local Open F1 server's naming rule
 /// ([`openf1_server::store::endpoint_for_stem`]), so the seeder and the server always agree.
 #[must_use]
-pub fn fixture_endpoint(path: &std::path::Path) -> Option<worker::store::Endpoint> {
+pub fn fixture_endpoint(path: &std::path::Path) -> Option<entity::Endpoint> {
   let stem = path.file_stem()?.to_str()?;
-  worker::store::Endpoint::from_name(&openf1_server::store::endpoint_for_stem(stem))
+  entity::Endpoint::from_name(&openf1_server::store::endpoint_for_stem(stem))
 }
 
 /// Reads a fixture file as rows (a file holding one object is one row).

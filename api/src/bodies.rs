@@ -152,6 +152,27 @@ pub struct Session {
   pub is_cancelled: Option<bool>,
 }
 
+/// A session as `/v1/sessions` serves it: the Open F1 fields, and whether it is live now.
+#[derive(Clone, Debug, Object)]
+pub struct SessionView {
+  /// The Open F1 fields.
+  #[oai(flatten)]
+  pub session: Session,
+  /// Whether the session is live now (from 30 minutes before its start to 30 minutes after its end): its data
+  /// changes as it happens, announced by `GET /v1/sessions/{session_key}/events`.
+  pub live: bool,
+}
+
+impl From<sessions::Model> for SessionView {
+  fn from(model: sessions::Model) -> Self {
+    let live = model.is_live(Utc::now());
+    Self {
+      session: Session::from(model),
+      live,
+    }
+  }
+}
+
 impl From<sessions::Model> for Session {
   fn from(model: sessions::Model) -> Self {
     Self {

@@ -125,12 +125,6 @@ impl ResponseCache {
     })
   }
 
-  /// The key scheme (shared with the worker, which invalidates).
-  #[must_use]
-  pub fn keys(&self) -> &CacheKeys {
-    &self.keys
-  }
-
   /// Whether there is a Redis tier behind the memory tier.
   #[must_use]
   pub fn is_redis(&self) -> bool {

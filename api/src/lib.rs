@@ -16,13 +16,14 @@
 //! - [`standings`]: championship standings after any round, and the season results the season charts share.
 //! - [`openf1`]: the Open F1 drop-in at `/openf1/v1/{endpoint}` (one query compiler, cached or streamed answers).
 //! - [`parameters`]: native routes reject query parameters their OpenAPI operation does not document.
-//! - [`metrics`], [`telemetry`]: Prometheus metrics and logging.
+//! - [`metrics`], [`telemetry`]: Prometheus metrics and logging. [`cli`]: the command line (`serve`, `healthcheck`).
 
 pub mod access;
 pub mod bodies;
 pub mod cache;
 mod changes;
 pub mod charts;
+pub mod cli;
 pub mod encoding;
 pub mod metrics;
 pub mod middleware;
@@ -68,6 +69,8 @@ pub struct AppState {
   pub changes: ChangeFeed,
   /// The metrics.
   pub metrics: Metrics,
+  /// The open event streams (`GET /v1/sessions/{session_key}/events`): their cap and shutdown.
+  pub events: routes::events::EventStreams,
   /// The settings.
   pub settings: Arc<Settings>,
   /// API keys and rate limits.
@@ -78,6 +81,7 @@ type Apis = (
   routes::seasons::SeasonsApi,
   routes::meetings::MeetingsApi,
   routes::sessions::SessionsApi,
+  routes::events::EventsApi,
   routes::session_data::SessionDataApi,
   routes::charts::ChartsApi,
   openf1::service::OpenF1Api,
@@ -91,6 +95,7 @@ pub fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
       routes::seasons::SeasonsApi,
       routes::meetings::MeetingsApi,
       routes::sessions::SessionsApi,
+      routes::events::EventsApi,
       routes::session_data::SessionDataApi,
       routes::charts::ChartsApi,
       openf1::service::OpenF1Api,
@@ -228,6 +233,13 @@ impl Application {
       metrics.clone(),
     )
     .context("open the Redis cache (REDIS_URL)")?;
+    let events = routes::events::EventStreams::new(
+      settings.event_streams_max,
+      settings.event_heartbeat,
+      settings.event_stream_lifetime,
+      &metrics,
+    )
+    .context("register the event stream metrics")?;
     let access = access::Access::new(&settings.access).context("configure API keys")?;
     let (acceptor, port) = bind(settings.listen_address, "API_LISTEN_ADDRESS").await?;
     let (metrics_acceptor, metrics_port) =
@@ -243,6 +255,7 @@ impl Application {
         cache,
         changes,
         metrics,
+        events,
         settings: Arc::new(settings),
         access,
       },
@@ -261,6 +274,12 @@ impl Application {
     self.state.changes.clone()
   }
 
+  /// The event streams (tests read how many are open and dropped).
+  #[must_use]
+  pub fn event_streams(&self) -> routes::events::EventStreams {
+    self.state.events.clone()
+  }
+
   /// The bound port of the metrics server (`API_METRICS_ADDRESS`).
   #[must_use]
   pub fn metrics_port(&self) -> u16 {
@@ -276,8 +295,17 @@ impl Application {
   pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let settings = self.state.settings.clone();
     let changes = self.state.changes.clone();
+    let events = self.state.events.clone();
+    // Event streams never end on their own: they end as shutdown begins, so that draining does not wait for them.
+    let shutdown = async move {
+      shutdown.await;
+      events.stop();
+    };
     let metrics_routes = Route::new()
-      .at("/metrics", get(routes::operations::metrics))
+      .at(
+        "/metrics",
+        runtime::metrics_endpoint(self.state.metrics.registry().clone()),
+      )
       .at("/healthz", get(routes::operations::healthz))
       .at("/readyz", get(routes::operations::readyz))
       .data(self.state.clone());
@@ -397,51 +425,10 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
   middleware::wrap(endpoint, layers).boxed()
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-  let interrupt = async {
-    if let Err(error) = tokio::signal::ctrl_c().await {
-      tracing::error!(%error, "cannot listen for Ctrl-C");
-      std::future::pending::<()>().await;
-    }
-  };
-  #[cfg(unix)]
-  let terminate = async {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-      Ok(mut signal) => {
-        signal.recv().await;
-      }
-      Err(error) => {
-        tracing::error!(%error, "cannot listen for SIGTERM");
-        std::future::pending::<()>().await;
-      }
-    }
-  };
-  #[cfg(not(unix))]
-  let terminate = std::future::pending::<()>();
-  tokio::select! {
-    () = interrupt => {},
-    () = terminate => {},
-  }
-  tracing::info!("shutting down");
-}
+pub use runtime::shutdown_signal;
 
-/// `api healthcheck`: GETs `http://127.0.0.1:<port>/healthz` (port from `API_LISTEN_ADDRESS`) with a raw HTTP/1.0
-/// request, so that the image needs no curl. True on a 200.
+/// `api healthcheck`: GETs `/healthz` on the port of `API_LISTEN_ADDRESS` (from inside the container: an
+/// unspecified address becomes loopback), so that the image needs no curl. True on a 200.
 pub async fn healthcheck(settings: &Settings) -> bool {
-  use tokio::io::{AsyncReadExt, AsyncWriteExt};
-  let address = std::net::SocketAddr::from(([127, 0, 0, 1], settings.listen_address.port()));
-  let attempt = async {
-    let mut stream = tokio::net::TcpStream::connect(address).await?;
-    stream
-      .write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
-      .await?;
-    let mut head = vec![0_u8; 64];
-    let read = stream.read(&mut head).await?;
-    Ok::<_, std::io::Error>(String::from_utf8_lossy(&head[..read]).into_owned())
-  };
-  match tokio::time::timeout(std::time::Duration::from_secs(3), attempt).await {
-    Ok(Ok(head)) => head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-    _ => false,
-  }
+  runtime::is_healthy(settings.listen_address, "/healthz").await
 }

@@ -1,16 +1,10 @@
-//! The `api` binary: `api` serves; `api healthcheck` checks a running api (the Docker HEALTHCHECK).
+//! The `api` binary: see the `api` library and `api --help`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-  let settings = api::settings::Settings::from_environment()?;
-  if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-    std::process::exit(if api::healthcheck(&settings).await {
-      0
-    } else {
-      1
-    });
-  }
-  api::telemetry::init(&settings);
-  let application = api::Application::build(settings).await?;
-  application.run_until_stopped(api::shutdown_signal()).await
+async fn main() -> anyhow::Result<ExitCode> {
+  api::cli::run(api::cli::Cli::parse()).await
 }

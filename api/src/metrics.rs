@@ -1,9 +1,9 @@
 //! Prometheus metrics: requests by route template and status, request latency, response cache lookups.
 
 use prometheus::{
-  Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-  TextEncoder,
+  HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
+use runtime::register;
 
 /// The api's metrics (cheap to clone; all clones share one registry).
 #[derive(Clone)]
@@ -26,64 +26,80 @@ impl Metrics {
   /// Fails when a metric is defined twice (a programming error).
   pub fn new() -> Result<Self, prometheus::Error> {
     let registry = Registry::new();
-    let requests = IntCounterVec::new(
-      Opts::new(
-        "http_requests_total",
-        "HTTP requests by route template, method and status.",
-      ),
-      &["route", "method", "status"],
+    let requests = register(
+      &registry,
+      IntCounterVec::new(
+        Opts::new(
+          "http_requests_total",
+          "HTTP requests by route template, method and status.",
+        ),
+        &["route", "method", "status"],
+      )?,
     )?;
-    let latency = HistogramVec::new(
-      HistogramOpts::new(
-        "http_request_duration_seconds",
-        "HTTP request latency by route template and method.",
-      )
-      .buckets(vec![
-        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-      ]),
-      &["route", "method"],
+    let latency = register(
+      &registry,
+      HistogramVec::new(
+        HistogramOpts::new(
+          "http_request_duration_seconds",
+          "HTTP request latency by route template and method.",
+        )
+        .buckets(vec![
+          0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ]),
+        &["route", "method"],
+      )?,
     )?;
-    let cache_lookups = IntCounterVec::new(
-      Opts::new(
-        "response_cache_lookups_total",
-        "Response cache lookups by outcome (hit, miss, coalesced, error).",
-      ),
-      &["outcome"],
+    let cache_lookups = register(
+      &registry,
+      IntCounterVec::new(
+        Opts::new(
+          "response_cache_lookups_total",
+          "Response cache lookups by outcome (hit, miss, coalesced, error).",
+        ),
+        &["outcome"],
+      )?,
     )?;
-    let cache_hits = IntCounterVec::new(
-      Opts::new(
-        "response_cache_hits_total",
-        "Response cache hits by tier (memory: in process; redis: shared).",
-      ),
-      &["tier"],
+    let cache_hits = register(
+      &registry,
+      IntCounterVec::new(
+        Opts::new(
+          "response_cache_hits_total",
+          "Response cache hits by tier (memory: in process; redis: shared).",
+        ),
+        &["tier"],
+      )?,
     )?;
-    let cache_refusals = IntCounter::new(
-      "response_cache_overtaken_total",
-      "Built answers not stored because a change overtook their build.",
+    let cache_refusals = register(
+      &registry,
+      IntCounter::new(
+        "response_cache_overtaken_total",
+        "Built answers not stored because a change overtook their build.",
+      )?,
     )?;
-    let changes_applied = IntCounterVec::new(
-      Opts::new(
-        "change_feed_applied_total",
-        "Changes the api applied, by how it learned them (poll of the change log, or Redis publication).",
-      ),
-      &["source"],
+    let changes_applied = register(
+      &registry,
+      IntCounterVec::new(
+        Opts::new(
+          "change_feed_applied_total",
+          "Changes the api applied, by how it learned them (poll of the change log, or Redis publication).",
+        ),
+        &["source"],
+      )?,
     )?;
-    let change_poll_failures = IntCounter::new(
-      "change_feed_poll_failures_total",
-      "Polls of the change log that failed or timed out.",
+    let change_poll_failures = register(
+      &registry,
+      IntCounter::new(
+        "change_feed_poll_failures_total",
+        "Polls of the change log that failed or timed out.",
+      )?,
     )?;
-    let change_feed_newest = IntGauge::new(
-      "change_feed_newest_id",
-      "The newest change id the api applied.",
+    let change_feed_newest = register(
+      &registry,
+      IntGauge::new(
+        "change_feed_newest_id",
+        "The newest change id the api applied.",
+      )?,
     )?;
-    registry.register(Box::new(cache_hits.clone()))?;
-    registry.register(Box::new(cache_refusals.clone()))?;
-    registry.register(Box::new(changes_applied.clone()))?;
-    registry.register(Box::new(change_poll_failures.clone()))?;
-    registry.register(Box::new(change_feed_newest.clone()))?;
-    registry.register(Box::new(requests.clone()))?;
-    registry.register(Box::new(latency.clone()))?;
-    registry.register(Box::new(cache_lookups.clone()))?;
     Ok(Self {
       registry,
       requests,
@@ -95,6 +111,17 @@ impl Metrics {
       change_poll_failures,
       change_feed_newest,
     })
+  }
+
+  /// Registers a collector defined elsewhere (the event streams' metrics) in this registry.
+  ///
+  /// # Errors
+  /// Fails when a metric of that name is already registered.
+  pub fn register(
+    &self,
+    collector: Box<dyn prometheus::core::Collector>,
+  ) -> Result<(), prometheus::Error> {
+    self.registry.register(collector)
   }
 
   /// Counts one finished request.
@@ -142,10 +169,12 @@ impl Metrics {
   /// The metrics in the Prometheus text format.
   #[must_use]
   pub fn render(&self) -> String {
-    let mut buffer = Vec::new();
-    if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
-      tracing::error!(%error, "could not encode metrics");
-    }
-    String::from_utf8(buffer).unwrap_or_default()
+    runtime::render(&self.registry)
+  }
+
+  /// The registry every metric is registered in (served by [`runtime::metrics_endpoint`]).
+  #[must_use]
+  pub fn registry(&self) -> &Registry {
+    &self.registry
   }
 }

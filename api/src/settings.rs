@@ -19,6 +19,9 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
   "API_CACHE_TTL_LIVE_SECONDS",
   "API_CACHE_MEMORY_BYTES",
   "API_CHANGE_POLL_INTERVAL_MILLISECONDS",
+  "API_EVENT_STREAMS_MAX",
+  "API_EVENT_HEARTBEAT_SECONDS",
+  "API_EVENT_STREAM_MAX_SECONDS",
   "API_MAX_PAGE_SIZE",
   "API_OPENF1_CACHE_MAX_BYTES",
   "API_REQUEST_TIMEOUT_SECONDS",
@@ -39,52 +42,14 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
 /// port conventionally used by OpenTelemetry's Prometheus exporters; 9090 would clash with a Prometheus server on
 /// the same host.
 pub const DEFAULT_METRICS_ADDRESS: &str = "0.0.0.0:9464";
+/// The in-process cache tier's default size in front of Redis (16 MiB): the hottest answers only, so that a replica
+/// stays small (`bench/README.md`: api RSS after the chart benchmark).
+const DEFAULT_CACHE_MEMORY_BYTES_WITH_REDIS: &str = "16777216";
+/// The in-process cache tier's default size without Redis (128 MiB), where it is the only tier.
+const DEFAULT_CACHE_MEMORY_BYTES_ALONE: &str = "134217728";
 
-/// Default `RUST_LOG` filter (sqlx logs every statement at INFO).
-pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn";
-
-/// A secret whose `Debug` output is `[redacted]` (database and Redis URLs carry passwords).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-  /// Wraps a secret value.
-  #[must_use]
-  pub fn new(value: impl Into<String>) -> Self {
-    Self(value.into())
-  }
-
-  /// The secret value.
-  #[must_use]
-  pub fn expose(&self) -> &str {
-    &self.0
-  }
-}
-
-impl std::fmt::Debug for Secret {
-  fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-    formatter.write_str("[redacted]")
-  }
-}
-
-/// How log lines are written (`LOG_FORMAT`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-  /// Human-readable lines (`text`, the default).
-  Text,
-  /// One JSON object per line (`json`).
-  Json,
-}
-
-/// A setting that could not be read.
-#[derive(Debug, thiserror::Error)]
-#[error("environment variable {variable} is invalid: {message}")]
-pub struct SettingsError {
-  /// The variable's name.
-  pub variable: &'static str,
-  /// What is wrong with its value.
-  pub message: String,
-}
+pub use runtime::{DEFAULT_LOG_FILTER, LogFormat, Secret, SettingsError};
+use runtime::{SharedSettings, parse, positive};
 
 /// The api's settings.
 #[derive(Clone, Debug)]
@@ -114,12 +79,23 @@ pub struct Settings {
   pub cache_ttl_finished: Duration,
   /// `API_CACHE_TTL_LIVE_SECONDS`: cache lifetime of live sessions' data; default 5.
   pub cache_ttl_live: Duration,
-  /// `API_CACHE_MEMORY_BYTES`: size of the in-process cache tier (in front of Redis, or alone), in bytes of
-  /// cached answers; default 268435456 (256 MiB).
+  /// `API_CACHE_MEMORY_BYTES`: size of the in-process cache tier, in bytes of cached answers; default
+  /// 16777216 (16 MiB) in front of Redis, where it only holds the hottest answers and Redis holds the rest, and
+  /// 134217728 (128 MiB) without Redis, where it is the only tier.
   pub cache_memory_bytes: u64,
   /// `API_CHANGE_POLL_INTERVAL_MILLISECONDS`: how often the change log is polled for the worker's commits;
   /// default 250.
   pub change_poll_interval: Duration,
+  /// `API_EVENT_STREAMS_MAX`: most concurrent event streams (`GET /v1/sessions/{session_key}/events`) one api
+  /// serves; more are answered 503 with `Retry-After`; default 10000.
+  pub event_streams_max: usize,
+  /// `API_EVENT_HEARTBEAT_SECONDS`: an event stream sends a comment line after this long without an event, so
+  /// that proxies and clients see it alive; default 15.
+  pub event_heartbeat: Duration,
+  /// `API_EVENT_STREAM_MAX_SECONDS`: an event stream ends after this long; the client reconnects with
+  /// `Last-Event-ID` (browsers do on their own) and loses nothing, and long-lived clients spread over replicas added
+  /// meanwhile; default 900.
+  pub event_stream_lifetime: Duration,
   /// `API_MAX_PAGE_SIZE`: largest accepted `limit`; default 1000.
   pub max_page_size: u64,
   /// `API_OPENF1_CACHE_MAX_BYTES`: Open F1 drop-in answers up to this size are cached (and tagged); bigger ones
@@ -149,25 +125,24 @@ impl Settings {
   /// Fails naming the first variable whose value cannot be parsed.
   pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
     let read = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-    let log_format = match read("LOG_FORMAT").as_deref().map(str::trim) {
-      None | Some("text") => LogFormat::Text,
-      Some("json") => LogFormat::Json,
-      Some(other) => {
-        return Err(SettingsError {
-          variable: "LOG_FORMAT",
-          message: format!("expected `text` or `json`, got `{other}`"),
-        });
-      }
+    let SharedSettings {
+      database_url,
+      redis_url,
+      cache_prefix,
+      log_format,
+      log_filter,
+    } = SharedSettings::from_read(&read)?;
+    let cache_memory_bytes_default = if redis_url.is_some() {
+      DEFAULT_CACHE_MEMORY_BYTES_WITH_REDIS
+    } else {
+      DEFAULT_CACHE_MEMORY_BYTES_ALONE
     };
     Ok(Self {
-      database_url: Secret::new(
-        read("DATABASE_URL").unwrap_or_else(|| entity::database::DEFAULT_DATABASE_URL.to_owned()),
-      ),
-      redis_url: read("REDIS_URL").map(Secret::new),
-      cache_prefix: read("CACHE_PREFIX")
-        .unwrap_or_else(|| entity::cache::DEFAULT_PREFIX.to_owned()),
+      database_url,
+      redis_url,
+      cache_prefix,
       log_format,
-      log_filter: read("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
+      log_filter,
       listen_address: parse(&read, "API_LISTEN_ADDRESS", "0.0.0.0:8080")?,
       metrics_address: parse(&read, "API_METRICS_ADDRESS", DEFAULT_METRICS_ADDRESS)?,
       public_url: read("API_PUBLIC_URL").unwrap_or_else(|| "http://localhost:8080".to_owned()),
@@ -188,10 +163,23 @@ impl Settings {
         "86400",
       )?),
       cache_ttl_live: Duration::from_secs(parse(&read, "API_CACHE_TTL_LIVE_SECONDS", "5")?),
-      cache_memory_bytes: parse(&read, "API_CACHE_MEMORY_BYTES", "268435456")?,
+      cache_memory_bytes: parse(&read, "API_CACHE_MEMORY_BYTES", cache_memory_bytes_default)?,
       change_poll_interval: Duration::from_millis(positive(
         parse(&read, "API_CHANGE_POLL_INTERVAL_MILLISECONDS", "250")?,
         "API_CHANGE_POLL_INTERVAL_MILLISECONDS",
+      )?),
+      event_streams_max: usize::try_from(positive(
+        parse(&read, "API_EVENT_STREAMS_MAX", "10000")?,
+        "API_EVENT_STREAMS_MAX",
+      )?)
+      .unwrap_or(usize::MAX),
+      event_heartbeat: Duration::from_secs(positive(
+        parse(&read, "API_EVENT_HEARTBEAT_SECONDS", "15")?,
+        "API_EVENT_HEARTBEAT_SECONDS",
+      )?),
+      event_stream_lifetime: Duration::from_secs(positive(
+        parse(&read, "API_EVENT_STREAM_MAX_SECONDS", "900")?,
+        "API_EVENT_STREAM_MAX_SECONDS",
       )?),
       max_page_size: positive(
         parse(&read, "API_MAX_PAGE_SIZE", "1000")?,
@@ -219,31 +207,6 @@ impl Settings {
     settings.metrics_address = SocketAddr::from(([127, 0, 0, 1], 0));
     settings
   }
-}
-
-fn parse<T: std::str::FromStr>(
-  read: &impl Fn(&str) -> Option<String>,
-  variable: &'static str,
-  default: &str,
-) -> Result<T, SettingsError>
-where
-  T::Err: std::fmt::Display,
-{
-  let value = read(variable).unwrap_or_else(|| default.to_owned());
-  value.trim().parse().map_err(|error: T::Err| SettingsError {
-    variable,
-    message: format!("`{value}`: {error}"),
-  })
-}
-
-fn positive(value: u64, variable: &'static str) -> Result<u64, SettingsError> {
-  if value == 0 {
-    return Err(SettingsError {
-      variable,
-      message: "must be greater than 0".to_owned(),
-    });
-  }
-  Ok(value)
 }
 
 #[cfg(test)]

@@ -1,17 +1,8 @@
-//! Logging: `tracing` with `RUST_LOG` (default `info,sqlx=warn`), text or JSON lines by `LOG_FORMAT`.
+//! Logging: the shared setup of [`runtime::init_logging`] with the api's `LOG_FORMAT` and `RUST_LOG`.
 
-use tracing_subscriber::EnvFilter;
-
-use crate::settings::{LogFormat, Settings};
+use crate::settings::Settings;
 
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(settings: &Settings) {
-  let filter = EnvFilter::try_new(&settings.log_filter)
-    .unwrap_or_else(|_| EnvFilter::new(crate::settings::DEFAULT_LOG_FILTER));
-  let builder = tracing_subscriber::fmt().with_env_filter(filter);
-  let result = match settings.log_format {
-    LogFormat::Json => builder.json().try_init(),
-    LogFormat::Text => builder.try_init(),
-  };
-  drop(result);
+  runtime::init_logging(settings.log_format, &settings.log_filter);
 }

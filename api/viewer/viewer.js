@@ -1,17 +1,16 @@
 // F1 chart viewer: season → event → session → chart, rendered with the vendored plotly.js.
 // The chart menu and the parameter fields come from the catalogue (GET /v1/charts): each chart lists the query
 // parameters it takes, and only those are shown and sent.
-// After each render the body carries data-chart-state ("loading" | "rendered" | "error"), data-trace-count
-// and, on error, data-chart-error, so a headless browser can assert on the outcome.
+// After each render the body carries data-chart-state ("loading" | "rendered" | "error"), data-trace-count,
+// data-point-count and, on error, data-chart-error, so a headless browser can assert on the outcome.
 // URL parameters preselect: ?session=9472&chart=lap-times[&drivers=1,16][&laps=10-30][&reference=1:39]
 // [&comparison=16:36][&comparison_session=9468] or ?season=2024&chart=results-heatmap. Without them the latest
 // session is preselected, and drawn at once (lap times) when it is live.
-// A chart of a live session (from 30 minutes before its start to 30 minutes after its end, as Open F1 counts it)
-// is fetched again every LIVE_REFRESH_MS and redrawn in place; <body data-live="true"> says so.
+// A chart of a live session (the session's `live` flag, set by the api from 30 minutes before its start to 30
+// minutes after its end) follows the session's change events (GET /v1/sessions/{key}/events, Server-Sent Events):
+// it is fetched again and redrawn in place on each event naming it, without polling. <body data-live="true"> says
+// so; data-live-stream ("connecting" | "open" | "closed") is the stream's state and data-live-updates counts redraws.
 "use strict";
-
-const LIVE_REFRESH_MS = 5000;
-const LIVE_MARGIN_MS = 30 * 60 * 1000;
 
 // Form fields per catalogue parameter name (`lap_min` and `lap_max` share the "laps" field, e.g. "10-30").
 const FIELDS = {
@@ -39,8 +38,7 @@ const elements = {
   plot: document.getElementById("chart"),
 };
 let charts = [];
-// The pending live refresh, and a counter that lets a newer draw discard an older one still in flight.
-let liveTimer;
+// A counter that lets a newer draw discard an older one still in flight.
 let drawGeneration = 0;
 const sessionRows = new Map();
 
@@ -121,12 +119,9 @@ function sessionRow(sessionKey) {
   return sessionRows.get(sessionKey);
 }
 
+// Whether the api says the session is live (one rule, the api's).
 function isLive(session) {
-  const start = Date.parse(session?.date_start);
-  const end = Date.parse(session?.date_end);
-  if (Number.isNaN(start) || Number.isNaN(end)) return false;
-  const now = Date.now();
-  return now >= start - LIVE_MARGIN_MS && now <= end + LIVE_MARGIN_MS;
+  return session?.live === true;
 }
 
 function chartOf(slug) {
@@ -208,22 +203,76 @@ function themed(layout) {
   return themedLayout;
 }
 
+function pointCount(traces) {
+  return traces.reduce((total, trace) => total + (Array.isArray(trace.x) ? trace.x.length : 0), 0);
+}
+
+// The change events of the chart on screen, while its session is live (one subscription at a time).
+const live = { source: null, selection: null, drawing: false, again: false, updates: 0 };
+
+function stopFollowing() {
+  if (live.source) live.source.close();
+  live.source = null;
+  live.selection = null;
+  delete document.body.dataset.liveStream;
+}
+
+// Redraws the followed chart, one redraw at a time (events during a redraw cause one more afterwards).
+async function redrawLive() {
+  if (live.drawing) {
+    live.again = true;
+    return;
+  }
+  live.drawing = true;
+  do {
+    live.again = false;
+    if (!live.selection) break;
+    await draw(live.selection, true);
+    live.updates += 1;
+    document.body.dataset.liveUpdates = String(live.updates);
+  } while (live.again);
+  live.drawing = false;
+}
+
+// Subscribes to the session's change events; the browser reconnects on its own, sending Last-Event-ID.
+function follow(selection) {
+  if (live.source && live.selection === selection) return;
+  stopFollowing();
+  live.selection = selection;
+  live.updates = 0;
+  document.body.dataset.liveUpdates = "0";
+  document.body.dataset.liveStream = "connecting";
+  const source = new EventSource(`/v1/sessions/${encodeURIComponent(selection.session)}/events`);
+  live.source = source;
+  source.addEventListener("open", () => { document.body.dataset.liveStream = "open"; });
+  source.addEventListener("error", () => {
+    document.body.dataset.liveStream = source.readyState === EventSource.CLOSED ? "closed" : "connecting";
+  });
+  source.addEventListener("changed", (event) => {
+    let change;
+    try {
+      change = JSON.parse(event.data);
+    } catch (_) {
+      return;
+    }
+    if ((change.charts || []).includes(selection.chart)) redrawLive();
+  });
+}
+
 // Draws the chart; `refresh` redraws a live chart in place (no "loading" state, the old chart stays on errors).
 async function draw(selection, refresh = false) {
-  clearTimeout(liveTimer);
   const generation = ++drawGeneration;
   const url = chartUrl(selection);
-  const live = chartOf(selection.chart)?.scope === "session" && isLive(await sessionRow(selection.session));
+  const isLiveChart = chartOf(selection.chart)?.scope === "session" && isLive(await sessionRow(selection.session));
   if (generation !== drawGeneration) return;
-  document.body.dataset.live = String(live);
-  const scheduleRefresh = () => {
-    if (live) liveTimer = setTimeout(() => draw(selection, true), LIVE_REFRESH_MS);
-  };
+  document.body.dataset.live = String(isLiveChart);
+  if (!refresh) stopFollowing();
   if (!refresh) setState("loading", "Loading chart…");
   try {
     const figure = await getJson(url, refresh);
     if (generation !== drawGeneration) return;
     const plot = refresh ? Plotly.react : Plotly.newPlot;
+    document.body.dataset.pointCount = String(pointCount(figure.data || []));
     await plot(elements.plot, figure.data || [], themed(figure.layout || {}), {
       responsive: true,
       displaylogo: false,
@@ -232,18 +281,18 @@ async function draw(selection, refresh = false) {
     elements.plot.setAttribute("aria-label", title);
     document.body.dataset.traceCount = String((figure.data || []).length);
     const empty = (figure.data || []).length === 0 ? `${title}: no data for this session yet. ` : "";
-    const updated = live ? `Live: updated ${new Date().toLocaleTimeString()}, refreshing every ${LIVE_REFRESH_MS / 1000} s.` : "";
+    const updated = isLiveChart ? `Live: updated ${new Date().toLocaleTimeString()}, redrawn on each change.` : "";
     setState("rendered", `${empty}${updated}`.trim());
   } catch (error) {
     if (generation !== drawGeneration) return;
     if (refresh) {
-      setState("rendered", `Live refresh failed (${error.message}); trying again.`);
+      setState("rendered", `Live refresh failed (${error.message}); trying again on the next change.`);
     } else {
       document.body.dataset.traceCount = "0";
       setState("error", `Could not draw the chart: ${error.message}`);
     }
   }
-  scheduleRefresh();
+  if (isLiveChart && !refresh) follow(selection);
 }
 
 const PARAMETER_FIELDS = ["drivers", "laps", "reference", "comparison", "comparison_session"];

@@ -31,6 +31,8 @@ use std::time::Duration;
 
 use redis::aio::ConnectionLike;
 
+use crate::Endpoint;
+
 /// The default key prefix (`CACHE_PREFIX`).
 pub const DEFAULT_PREFIX: &str = "f1";
 
@@ -58,10 +60,11 @@ impl fmt::Display for CacheScope {
 /// Which scopes a change to `table` for a session of `year` makes stale.
 ///
 /// Per-session tables only stale their session; results and championship tables also stale their season
-/// (season charts are built from them); meetings and sessions stale the calendar and their season.
+/// (season charts are built from them); meetings and sessions stale the calendar and their season
+/// ([`Endpoint::stales_season`], [`Endpoint::is_calendar`]).
 #[must_use]
 pub fn scopes_affected_by(
-  table: &str,
+  table: Endpoint,
   session_key: Option<i32>,
   year: Option<i32>,
 ) -> BTreeSet<CacheScope> {
@@ -69,22 +72,33 @@ pub fn scopes_affected_by(
   if let Some(session_key) = session_key {
     scopes.insert(CacheScope::Session(session_key));
   }
-  let season_wide = matches!(
-    table,
-    "meetings"
-      | "sessions"
-      | "session_result"
-      | "championship_drivers"
-      | "championship_teams"
-      | "drivers"
-  );
-  if season_wide && let Some(year) = year {
+  if table.stales_season()
+    && let Some(year) = year
+  {
     scopes.insert(CacheScope::Season(year));
   }
-  if matches!(table, "meetings" | "sessions") {
+  if table.is_calendar() {
     scopes.insert(CacheScope::Calendar);
   }
   scopes
+}
+
+/// [`scopes_affected_by`] for a table named in the change log. A name no [`Endpoint`] has (a newer worker's
+/// table) stales every scope it could: its session, its season and the calendar.
+#[must_use]
+pub fn scopes_affected_by_name(
+  table: &str,
+  session_key: Option<i32>,
+  year: Option<i32>,
+) -> BTreeSet<CacheScope> {
+  match Endpoint::from_name(table) {
+    Some(endpoint) => scopes_affected_by(endpoint, session_key, year),
+    None => {
+      let mut scopes = scopes_affected_by(Endpoint::Sessions, session_key, year);
+      scopes.insert(CacheScope::Calendar);
+      scopes
+    }
+  }
 }
 
 /// The longest any cache entry may live (either tier): an hour less than the change log's retention.
@@ -110,12 +124,6 @@ impl CacheKeys {
     Self {
       prefix: prefix.into(),
     }
-  }
-
-  /// The prefix.
-  #[must_use]
-  pub fn prefix(&self) -> &str {
-    &self.prefix
   }
 
   /// The key of entry `name` (e.g. `chart:lap-times:drivers=1,44`) in `scope`.
@@ -327,14 +335,14 @@ mod tests {
 
   #[test]
   fn laps_only_stale_their_session_but_results_also_stale_the_season() {
-    let laps = scopes_affected_by("laps", Some(9472), Some(2024));
+    let laps = scopes_affected_by(Endpoint::Laps, Some(9472), Some(2024));
     assert_eq!(
       laps.into_iter().collect::<Vec<_>>(),
       vec![CacheScope::Session(9472)]
     );
-    let results = scopes_affected_by("session_result", Some(9472), Some(2024));
+    let results = scopes_affected_by(Endpoint::SessionResult, Some(9472), Some(2024));
     assert!(results.contains(&CacheScope::Season(2024)));
-    let sessions = scopes_affected_by("sessions", Some(9472), Some(2024));
+    let sessions = scopes_affected_by(Endpoint::Sessions, Some(9472), Some(2024));
     assert!(sessions.contains(&CacheScope::Calendar));
   }
 }

@@ -24,7 +24,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue, ConnectionTrait, FromQueryResult, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::{CacheScope, scopes_affected_by};
+use crate::cache::{CacheScope, scopes_affected_by_name};
 
 /// How long change rows are kept (the worker prunes older ones). Longer than any cache entry lives.
 pub const RETENTION: Duration = Duration::from_secs(48 * 3600);
@@ -68,13 +68,13 @@ pub struct Change {
 }
 
 impl Change {
-  /// The cache scopes this change makes stale ([`scopes_affected_by`] for each table).
+  /// The cache scopes this change makes stale ([`scopes_affected_by_name`] for each table).
   #[must_use]
   pub fn scopes(&self) -> BTreeSet<CacheScope> {
     self
       .tables
       .iter()
-      .flat_map(|table| scopes_affected_by(table, self.session_key, self.year))
+      .flat_map(|table| scopes_affected_by_name(table, self.session_key, self.year))
       .collect()
   }
 
@@ -231,7 +231,7 @@ pub async fn scope_versions<C: ConnectionTrait>(
   for group in groups {
     newest_overall = newest_overall.max(Some(group.newest));
     for table in split_tables(&group.tables) {
-      for scope in scopes_affected_by(&table, group.session_key, group.year) {
+      for scope in scopes_affected_by_name(&table, group.session_key, group.year) {
         let version = versions.entry(scope).or_insert(group.newest);
         *version = (*version).max(group.newest);
       }

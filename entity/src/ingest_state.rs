@@ -3,6 +3,18 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// The values of [`Model::status`].
+pub mod status {
+  /// Every endpoint was stored.
+  pub const INGESTED: &str = "ingested";
+  /// The session is being polled while it runs.
+  pub const LIVE: &str = "live";
+  /// The last attempt failed.
+  pub const FAILED: &str = "failed";
+  /// An ingest was interrupted after storing some endpoints; due again at once.
+  pub const PARTIAL: &str = "partial";
+}
+
 /// What the worker knows about one session's ingest.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "ingest_state")]

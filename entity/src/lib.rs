@@ -2,6 +2,7 @@
 //!
 //! - [`tables`]: one SeaORM entity per Open F1 endpoint (the table is named after the endpoint), each keyed by
 //!   the endpoint's natural key so that ingest can upsert; re-exported at the crate root (`entity::laps`).
+//! - [`Endpoint`]: the 18 Open F1 endpoints (= tables) and which cache scopes a change to each one stales.
 //! - [`ingest_state`]: the worker's bookkeeping of ingested sessions.
 //! - [`change_log`]: what each worker commit changed (written by the worker in the same transaction, read by the
 //!   api's change feed), and the JSON published on Redis.
@@ -15,8 +16,10 @@
 pub mod cache;
 pub mod change_log;
 pub mod database;
+mod endpoint;
 pub mod ingest_state;
 pub mod redis_client;
 pub mod tables;
 
+pub use endpoint::Endpoint;
 pub use tables::*;

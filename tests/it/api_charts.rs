@@ -10,9 +10,9 @@ use api::cache::{CacheOutcome, ResponseCache};
 use api::charts::ChartKind;
 use api::metrics::Metrics;
 use api::settings::{Secret, Settings};
+use entity::Endpoint;
 use entity::cache::{CacheKeys, CacheScope};
 use f1_backend::{Engine, TestDatabase, redis_url, seed_fixtures, unique_name};
-use worker::store::Endpoint;
 
 use crate::api_support::TestApi;
 

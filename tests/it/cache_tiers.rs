@@ -11,6 +11,7 @@ use api::cache::{CacheOutcome, ResponseCache};
 use api::metrics::Metrics;
 use api::settings::{Secret, Settings};
 use chrono::Utc;
+use entity::Endpoint;
 use entity::cache::{CacheKeys, CacheScope};
 use entity::change_log;
 use f1_backend::{
@@ -19,7 +20,6 @@ use f1_backend::{
 use openf1_server::{OpenF1Server, ServerOptions};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use worker::commit::Batch;
-use worker::store::Endpoint;
 
 use crate::api_support::TestApi;
 use crate::change_feed::{committer, race_rows, wait_for};

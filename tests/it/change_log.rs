@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
+use entity::Endpoint;
 use entity::cache::{CacheKeys, CacheScope};
 use entity::change_log::{self, Change, PendingChange};
 use f1_backend::{Engine, TestDatabase, fixture_rows, fixtures_dir, redis_url, unique_name};
@@ -14,13 +15,12 @@ use tokio_util::sync::CancellationToken;
 use worker::commit::{Batch, Committer};
 use worker::invalidation::CacheInvalidator;
 use worker::metrics::Metrics;
-use worker::store::Endpoint;
 use worker::{BackfillTarget, Worker};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
 fn committer(database: &TestDatabase, redis: Option<&str>, prefix: &str) -> Committer {
-  let metrics = Metrics::new();
+  let metrics = Metrics::new().expect("metrics");
   let invalidator = CacheInvalidator::new(redis, prefix, metrics.clone()).expect("redis url");
   Committer::new(database.connection.clone(), invalidator, metrics)
 }

@@ -148,7 +148,7 @@ fn every_chart_kind_has_a_unique_kebab_case_slug_that_round_trips() {
   for kind in ChartKind::ALL {
     for table in kind.tables() {
       assert!(
-        worker::store::Endpoint::from_name(table).is_some(),
+        entity::Endpoint::from_name(table).is_some(),
         "{}: `{table}` is an Open F1 endpoint the worker stores",
         kind.slug()
       );

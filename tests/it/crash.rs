@@ -194,7 +194,7 @@ async fn tables_with_rows_and_logged(
   let connection = &database.connection;
   let backend = connection.get_database_backend();
   let mut with_rows = BTreeSet::new();
-  for endpoint in worker::store::Endpoint::ALL {
+  for endpoint in entity::Endpoint::ALL {
     let table = endpoint.name();
     let has_column = connection
       .query_one_raw(Statement::from_string(

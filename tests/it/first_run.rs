@@ -125,6 +125,9 @@ async fn the_readme_first_run_command_serves_a_replayed_race_whose_laps_grow() {
     .env_clear()
     .env("PATH", std::env::var_os("PATH").unwrap_or_default())
     .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+    // The viewer follows the live race over an event stream, and headless Chromium's virtual clock (which decides
+    // when it prints the page) stands still while one is open: short streams let it run between reconnections.
+    .env("API_EVENT_STREAM_MAX_SECONDS", "2")
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(std::fs::File::create(&log).expect("create the log"))

@@ -30,19 +30,19 @@ const DEADLINE: Duration = Duration::from_secs(60);
 /// The worker's account; its username is also its MQTT username.
 const USERNAME: &str = "fan@example.org";
 
-struct Live {
-  broker: TestBroker,
-  clock: ManualClock,
-  server: OpenF1Server,
-  database: TestDatabase,
-  worker: Worker,
-  cancellation: CancellationToken,
-  cache_prefix: String,
+pub(crate) struct Live {
+  pub(crate) broker: TestBroker,
+  pub(crate) clock: ManualClock,
+  pub(crate) server: OpenF1Server,
+  pub(crate) database: TestDatabase,
+  pub(crate) worker: Worker,
+  pub(crate) cancellation: CancellationToken,
+  pub(crate) cache_prefix: String,
 }
 
 /// A broker, the local server replaying the race 30 minutes in (publishing only on `publish_due`), and a worker
 /// with credentials whose calendar is synced; the live ingest is not started yet.
-async fn live_setup(engine: Engine, token_lifetime: Duration, redis: bool) -> Live {
+pub(crate) async fn live_setup(engine: Engine, token_lifetime: Duration, redis: bool) -> Live {
   live_setup_on(TestBroker::start().await, engine, token_lifetime, redis).await
 }
 
@@ -129,7 +129,7 @@ async fn live_setup_without_calendar(
 }
 
 impl Live {
-  fn start_live(&self) -> LiveHandle {
+  pub(crate) fn start_live(&self) -> LiveHandle {
     self
       .worker
       .start_live_ingest(&self.cancellation)
@@ -138,7 +138,7 @@ impl Live {
   }
 
   /// Moves the replay forward and publishes what became due; returns how many rows were published.
-  async fn advance_and_publish(&self, minutes: i64) -> u64 {
+  pub(crate) async fn advance_and_publish(&self, minutes: i64) -> u64 {
     self.clock.advance(TimeDelta::minutes(minutes));
     let published = self
       .server
@@ -239,7 +239,7 @@ fn assert_same_rows<M: Debug>(
   );
 }
 
-async fn wait_for(
+pub(crate) async fn wait_for(
   live: &mut LiveHandle,
   what: &str,
   predicate: impl Fn(&LiveStatus) -> bool,
@@ -883,7 +883,7 @@ async fn concurrent_writers_commit_on_sqlite_without_busy_errors() {
     tokio::spawn(async move {
       committer
         .commit(&[worker::commit::Batch {
-          endpoint: worker::store::Endpoint::Laps,
+          endpoint: entity::Endpoint::Laps,
           rows: &rows,
           year: Some(SEASON),
         }])

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use api::openf1::catalogue::Endpoint;
+use api::openf1::catalogue::{Endpoint, EndpointCatalogue};
 use api::settings::Settings;
 use chrono::{TimeDelta, TimeZone, Utc};
 use f1_backend::{Engine, TestDatabase, fixtures_dir, seed_fixtures};
@@ -143,7 +143,7 @@ impl Compat {
     for (endpoint, rows) in synthetic_rows() {
       let stored = worker::store::store_rows(
         &database.connection,
-        worker::store::Endpoint::from_name(endpoint).expect("an endpoint"),
+        entity::Endpoint::from_name(endpoint).expect("an endpoint"),
         &rows,
       )
       .await

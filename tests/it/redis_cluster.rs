@@ -128,7 +128,7 @@ async fn the_worker_commit_invalidates_and_publishes_through_the_cluster_and_a_c
     .await
     .expect("subscribe through the cluster");
 
-  let metrics = Metrics::new();
+  let metrics = Metrics::new().expect("metrics");
   let invalidator =
     CacheInvalidator::new(Some(&cluster.url()), &prefix, metrics.clone()).expect("a cluster URL");
   let committer = Committer::new(database.connection.clone(), invalidator, metrics);
@@ -239,7 +239,7 @@ async fn two_api_replicas_share_precompressed_figures_through_the_cluster_and_he
   let (_, zstd_tag, _) = chart(&second, "zstd").await;
   assert!(zstd_tag.ends_with("-zstd\""));
 
-  let metrics = Metrics::new();
+  let metrics = Metrics::new().expect("metrics");
   let invalidator =
     CacheInvalidator::new(Some(&cluster.url()), &prefix, metrics.clone()).expect("a cluster URL");
   let committer = Committer::new(database.connection.clone(), invalidator, metrics);

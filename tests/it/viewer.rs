@@ -199,3 +199,128 @@ async fn the_sample_figure_is_the_lap_time_chart_byte_for_byte() {
     "api/viewer/sample-figure.json is stale: save GET /v1/sessions/9472/charts/lap-times (recorded 9472 data) over it"
   );
 }
+
+/// How many chart requests the api answered 200.
+fn chart_requests(metrics: &str) -> u64 {
+  metrics
+    .lines()
+    .filter(|line| {
+      line.starts_with("http_requests_total{")
+        && line.contains(r#"route="/v1/sessions/{session_key}/charts/{chart}""#)
+        && line.contains(r#"status="200""#)
+    })
+    .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+    .sum()
+}
+
+fn attribute(dom: &str, name: &str) -> Option<u64> {
+  let start = dom.find(&format!("{name}=\""))? + name.len() + 2;
+  dom[start..].split('"').next()?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_live_session_the_viewer_redraws_the_chart_with_new_laps_as_a_replay_runs() {
+  let Some(chromium) = chromium() else {
+    assert!(
+      std::env::var_os("CI").is_none(),
+      "CI must run the browser test: apt-get install chromium"
+    );
+    eprintln!("skipped: Chromium is not installed (apt-get install chromium)");
+    return;
+  };
+  let setup = crate::live::live_setup(Engine::MariaDb, Duration::from_secs(3600), true).await;
+  let mut live = setup.start_live();
+  crate::live::wait_for(&mut live, "the stream is caught up", |status| {
+    status.caught_up
+  })
+  .await;
+  let mut settings = api::settings::Settings::for_tests(setup.database.url.clone());
+  settings.redis_url = Some(api::settings::Secret::new(f1_backend::redis_url()));
+  settings.cache_prefix = setup.cache_prefix.clone();
+  let (api, _feed, streams) = crate::events::start_api(settings).await;
+  let session = api.get_json("/v1/sessions/9472").await;
+  assert_eq!(session["live"], true, "the replayed race is live");
+  let points = |figure: &serde_json::Value| -> u64 {
+    figure["data"]
+      .as_array()
+      .expect("data")
+      .iter()
+      .map(|trace| trace["x"].as_array().map_or(0, Vec::len) as u64)
+      .sum()
+  };
+  let before = points(&api.get_json("/v1/sessions/9472/charts/lap-times").await);
+  let requests_before = chart_requests(&api.metrics().await);
+
+  // The browser draws the chart and subscribes; while its stream is open, its virtual clock stands still.
+  let url = format!("{}/viewer?session=9472&chart=lap-times", api.base_url);
+  let browser = {
+    let chromium = chromium.clone();
+    tokio::spawn(async move { run_chromium(&chromium, &url, &["--dump-dom"]).await })
+  };
+  crate::events::wait_for_open_streams(&streams, 1).await;
+  assert_eq!(
+    chart_requests(&api.metrics().await),
+    requests_before + 1,
+    "the viewer drew the chart once before subscribing"
+  );
+
+  // Three minutes of the race: new laps are committed and announced; the viewer fetches the chart again.
+  let (_, newest_before) = entity::change_log::scope_versions(&setup.database.connection)
+    .await
+    .expect("scope versions");
+  let published = setup.advance_and_publish(3).await;
+  crate::live::wait_for(&mut live, "every published row is handled", |status| {
+    status.handled >= published
+  })
+  .await;
+  let after = points(&api.get_json("/v1/sessions/9472/charts/lap-times").await);
+  assert!(
+    after > before,
+    "the replay completed laps: {before} -> {after}"
+  );
+  let committed = entity::change_log::changes_of_session_after(
+    &setup.database.connection,
+    9472,
+    newest_before.unwrap_or(0),
+    10_000,
+  )
+  .await
+  .expect("read the change log");
+  let deadline = std::time::Instant::now() + Duration::from_secs(60);
+  while streams.sent() < committed.len() as u64 {
+    assert!(
+      std::time::Instant::now() < deadline,
+      "the viewer's stream never got every event"
+    );
+    // Polling the api's own count until it shows every event sent; the count itself is the condition.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+  }
+  // Every event is on its way: the viewer redraws after the last one whatever happens to the stream next.
+  // Ending the streams lets the browser's clock run: it finishes drawing and prints the page.
+  streams.stop();
+  let dom = browser.await.expect("join the browser");
+  assert!(
+    dom.contains(r#"data-chart-state="rendered""#),
+    "the chart did not render: {}",
+    &dom[..dom.len().min(2000)]
+  );
+  assert!(
+    attribute(&dom, "data-live-updates").is_some_and(|updates| updates >= 1),
+    "the viewer redrew on an event: {}",
+    &dom[..dom.len().min(2000)]
+  );
+  assert_eq!(
+    attribute(&dom, "data-point-count"),
+    Some(after),
+    "the chart on screen gained the new laps ({before} before)"
+  );
+  // The viewer's own fetches: the first draw, then at most one per event (no polling).
+  let fetches = chart_requests(&api.metrics().await) - requests_before - 1;
+  assert!(
+    (2..=1 + committed.len() as u64).contains(&fetches),
+    "{fetches} chart fetches by the viewer for {} events",
+    committed.len()
+  );
+  live.stop().await;
+  setup.server.stop().await;
+}

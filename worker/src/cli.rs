@@ -3,7 +3,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -12,9 +11,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::settings::Settings;
 use crate::{BackfillTarget, Worker};
-
-/// How long `worker healthcheck` waits for an answer.
-pub const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Keeps the F1 database in step with the Open F1 API. Configured by environment variables.
 #[derive(Debug, Parser)]
@@ -65,49 +61,10 @@ impl BackfillArguments {
   }
 }
 
-/// A token cancelled on SIGTERM or Ctrl-C.
+/// A token cancelled on SIGTERM or Ctrl-C (a batch in flight is finished first).
 #[must_use]
 pub fn shutdown_token() -> CancellationToken {
-  let token = CancellationToken::new();
-  let trigger = token.clone();
-  tokio::spawn(async move {
-    wait_for_signal().await;
-    tracing::info!("shutdown requested; finishing the batch in flight");
-    trigger.cancel();
-  });
-  token
-}
-
-async fn wait_for_signal() {
-  #[cfg(unix)]
-  {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-      Ok(mut terminate) => {
-        tokio::select! {
-          _ = tokio::signal::ctrl_c() => {}
-          _ = terminate.recv() => {}
-        }
-      }
-      Err(error) => {
-        tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the worker");
-        tokio::signal::ctrl_c().await.ok();
-      }
-    }
-  }
-  #[cfg(not(unix))]
-  {
-    tokio::signal::ctrl_c().await.ok();
-  }
-}
-
-/// The address to reach the worker's own server from inside its container (`0.0.0.0` becomes loopback).
-#[must_use]
-pub fn local_address(address: SocketAddr) -> SocketAddr {
-  if address.ip().is_unspecified() {
-    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), address.port())
-  } else {
-    address
-  }
+  runtime::shutdown_token()
 }
 
 /// Runs the command line; the exit code tells success.
@@ -160,18 +117,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
       tracing::info!("migrations applied");
     }
     Command::Healthcheck => {
-      crate::install_tls_provider();
-      let url = format!("http://{}/healthz", local_address(settings.metrics_address));
-      let client = reqwest::Client::builder()
-        .timeout(HEALTHCHECK_TIMEOUT)
-        .build()?;
-      let healthy = match client.get(&url).send().await {
-        Ok(response) => response.status().is_success(),
-        Err(error) => {
-          tracing::warn!(%error, %url, "health check failed");
-          false
-        }
-      };
+      let healthy = runtime::is_healthy(settings.metrics_address, "/healthz").await;
       return Ok(if healthy {
         ExitCode::SUCCESS
       } else {

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use entity::ingest_state::status;
 use entity::{drivers, ingest_state, sessions};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -37,18 +38,6 @@ pub const SESSION_ENDPOINTS: [Endpoint; 14] = [
   Endpoint::Overtakes,
   Endpoint::ChampionshipDrivers,
   Endpoint::ChampionshipTeams,
-];
-
-/// Endpoints whose rows only ever append with a non-null `date`: a live poll asks only for `date>` the newest
-/// stored one. The others are small and edited in place (laps, pit...), so a live poll fetches them whole.
-const APPEND_ONLY_ENDPOINTS: [Endpoint; 7] = [
-  Endpoint::Position,
-  Endpoint::Intervals,
-  Endpoint::Weather,
-  Endpoint::TeamRadio,
-  Endpoint::Overtakes,
-  Endpoint::CarData,
-  Endpoint::Location,
 ];
 
 /// Why an ingest stopped.
@@ -304,7 +293,7 @@ impl Ingestor {
     for endpoint in SESSION_ENDPOINTS {
       let mut query = Query::new().equal("session_key", session_key);
       if work == SessionWork::Incremental
-        && APPEND_ONLY_ENDPOINTS.contains(&endpoint)
+        && endpoint.is_append_only()
         && let Some(watermark) = self.watermark(endpoint, session_key).await?
       {
         query = query.with("date", ">", open_f1_time(watermark));
@@ -419,11 +408,11 @@ impl Ingestor {
     let previous_count = previous.as_ref().map_or(0, |state| state.refresh_count);
     let was_ingested = previous
       .as_ref()
-      .is_some_and(|state| state.status == "ingested");
+      .is_some_and(|state| state.status == status::INGESTED);
     let state = match (work, result) {
       (SessionWork::Incremental, Ok(_)) => ingest_state::Model {
         session_key,
-        status: "live".into(),
+        status: status::LIVE.into(),
         refresh_count: previous_count,
         ingested_at: previous_ingested_at,
         next_refresh_at: None,
@@ -434,7 +423,7 @@ impl Ingestor {
         let refresh_count = if was_ingested { previous_count + 1 } else { 0 };
         ingest_state::Model {
           session_key,
-          status: "ingested".into(),
+          status: status::INGESTED.into(),
           refresh_count,
           ingested_at: Some(now),
           next_refresh_at: schedule::next_refresh_at(refresh_count, now),
@@ -446,7 +435,12 @@ impl Ingestor {
       // the next backfill) completes it.
       (_, Err(error)) if error.is_interruption() => ingest_state::Model {
         session_key,
-        status: if was_ingested { "ingested" } else { "partial" }.into(),
+        status: if was_ingested {
+          status::INGESTED
+        } else {
+          status::PARTIAL
+        }
+        .into(),
         refresh_count: previous_count,
         ingested_at: previous_ingested_at,
         next_refresh_at: Some(now),
@@ -455,7 +449,12 @@ impl Ingestor {
       },
       (_, Err(error)) => ingest_state::Model {
         session_key,
-        status: if was_ingested { "ingested" } else { "failed" }.into(),
+        status: if was_ingested {
+          status::INGESTED
+        } else {
+          status::FAILED
+        }
+        .into(),
         refresh_count: previous_count,
         ingested_at: previous_ingested_at,
         next_refresh_at: Some(now + schedule::FAILURE_RETRY_DELAY),

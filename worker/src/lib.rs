@@ -51,8 +51,9 @@ use crate::invalidation::CacheInvalidator;
 use crate::lease::{Lease, LeaseError};
 use crate::live::{LiveHandle, LiveStatus};
 use crate::metrics::Metrics;
-use crate::schedule::{SessionPhase, SessionWork};
+use crate::schedule::SessionWork;
 use crate::settings::Settings;
+use entity::sessions::SessionPhase;
 
 /// How long the daemon waits after upstream said a session is live and no token is configured.
 pub const UPSTREAM_LOCKED_BACKOFF: Duration = Duration::from_secs(300);
@@ -139,7 +140,7 @@ impl Worker {
   /// Fails when the database cannot be reached, the Redis URL is invalid or the address cannot be bound.
   pub async fn build(settings: Settings) -> anyhow::Result<Self> {
     install_tls_provider();
-    let metrics = Metrics::new();
+    let metrics = Metrics::new().context("could not register the metrics")?;
     let database = entity::database::connect(
       settings.database_url.expose(),
       &entity::database::DatabaseOptions::default(),
@@ -475,7 +476,7 @@ impl Worker {
       .await?
       .into_iter()
       .filter(|session| {
-        let finished = schedule::phase(session, now) == SessionPhase::Finished;
+        let finished = session.phase(now) == SessionPhase::Finished;
         if !finished {
           tracing::info!(
             session_key = session.session_key,

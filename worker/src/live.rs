@@ -48,9 +48,10 @@ use crate::client::{AccessToken, OpenF1Client};
 use crate::commit::Batch;
 use crate::ingest::{IngestError, IngestReport, Ingestor, error_chain};
 use crate::metrics::Metrics;
-use crate::schedule::{self, SessionPhase, SessionWork};
+use crate::schedule::SessionWork;
 use crate::settings::{BrokerAddress, LiveTuning, MqttSettings, Settings};
 use crate::store::Endpoint;
+use entity::sessions::SessionPhase;
 
 /// Pending rows beyond which the writer gives up on them (the database has been failing for long): they are
 /// dropped and the gap is filled over REST once the database is back.
@@ -339,6 +340,12 @@ impl LiveHandle {
   #[must_use]
   pub fn status(&self) -> LiveStatus {
     self.status.borrow().clone()
+  }
+
+  /// A receiver of every status update (benchmarks read it from another task).
+  #[must_use]
+  pub fn status_receiver(&self) -> watch::Receiver<LiveStatus> {
+    self.status.clone()
   }
 
   /// Waits until the status satisfies `predicate` (or the live ingest stopped) and returns it.
@@ -946,7 +953,7 @@ impl Writer {
       .all(self.ingestor.database())
       .await?
       .into_iter()
-      .filter(|session| schedule::phase(session, now) == SessionPhase::Live)
+      .filter(|session| session.phase(now) == SessionPhase::Live)
       .collect();
     let mut first_error = None;
     for session in live {

@@ -1,6 +1,7 @@
 //! Prometheus metrics of the worker, served as text on `/metrics`.
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use runtime::register;
 
 /// The worker's metrics; cheap to clone (clones share the counters).
 #[derive(Clone)]
@@ -23,127 +24,116 @@ pub struct Metrics {
   live_gap_fills: IntCounterVec,
 }
 
-impl Default for Metrics {
-  fn default() -> Self {
-    Self::new()
-  }
+fn counter_vec(
+  registry: &Registry,
+  name: &str,
+  help: &str,
+  labels: &[&str],
+) -> Result<IntCounterVec, prometheus::Error> {
+  register(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
 }
 
-fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-  let counter =
-    IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|_| unreachable_metric(name));
-  registry.register(Box::new(counter.clone())).ok();
-  counter
+fn gauge(registry: &Registry, name: &str, help: &str) -> Result<IntGauge, prometheus::Error> {
+  register(registry, IntGauge::new(name, help)?)
 }
 
-fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
-  let gauge = IntGauge::new(name, help).unwrap_or_else(|_| unreachable_metric(name));
-  registry.register(Box::new(gauge.clone())).ok();
-  gauge
-}
-
-fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
-  let counter = IntCounter::new(name, help).unwrap_or_else(|_| unreachable_metric(name));
-  registry.register(Box::new(counter.clone())).ok();
-  counter
-}
-
-/// Metric names and help texts are constants: an invalid one is a programming error caught by the unit test.
-fn unreachable_metric(name: &str) -> ! {
-  panic!("invalid metric definition {name}")
+fn counter(registry: &Registry, name: &str, help: &str) -> Result<IntCounter, prometheus::Error> {
+  register(registry, IntCounter::new(name, help)?)
 }
 
 impl Metrics {
   /// A fresh registry with every metric registered.
-  #[must_use]
-  pub fn new() -> Self {
+  ///
+  /// # Errors
+  /// Fails when a metric is defined twice or invalid (a programming error).
+  pub fn new() -> Result<Self, prometheus::Error> {
     let registry = Registry::new();
-    Self {
+    Ok(Self {
       rows_received: counter_vec(
         &registry,
         "worker_rows_received_total",
         "Rows received from Open F1, by endpoint.",
         &["endpoint"],
-      ),
+      )?,
       rows_ingested: counter_vec(
         &registry,
         "worker_rows_ingested_total",
         "Rows written (new or changed), by endpoint.",
         &["endpoint"],
-      ),
+      )?,
       requests: counter_vec(
         &registry,
         "worker_upstream_requests_total",
         "Requests to Open F1, by endpoint and HTTP status (`error` when no response arrived).",
         &["endpoint", "status"],
-      ),
+      )?,
       upstream_lag_seconds: gauge(
         &registry,
         "worker_upstream_lag_seconds",
         "Age of the newest timestamped row in the last stored batch.",
-      ),
+      )?,
       last_success_timestamp_seconds: gauge(
         &registry,
         "worker_last_success_timestamp_seconds",
         "Unix time of the last poll that completed without error.",
-      ),
+      )?,
       invalidations: counter_vec(
         &registry,
         "worker_cache_invalidations_total",
         "Cache scope invalidations, by outcome (`ok`, `failed`).",
         &["outcome"],
-      ),
+      )?,
       publications: counter_vec(
         &registry,
         "worker_change_publications_total",
         "Commits published on the Redis changes channel, by outcome (`ok`, `failed`).",
         &["outcome"],
-      ),
+      )?,
       change_log_pruned: counter(
         &registry,
         "worker_change_log_pruned_total",
         "Change log rows deleted because they are older than the retention.",
-      ),
+      )?,
       upstream_locked: counter(
         &registry,
         "worker_upstream_locked_total",
         "Requests refused because a session is live and no token is configured.",
-      ),
+      )?,
       poll_failures: counter(
         &registry,
         "worker_poll_failures_total",
         "Polls that ended with an error.",
-      ),
+      )?,
       lease_held: gauge(
         &registry,
         "worker_lease_held",
         "1 while this worker holds the single-writer lease.",
-      ),
+      )?,
       live_messages: counter_vec(
         &registry,
         "worker_live_messages_total",
         "MQTT messages of the live stream, by outcome (`stored`, `superseded`, `invalid`, `unknown_topic`, \
          `dropped`).",
         &["outcome"],
-      ),
+      )?,
       live_connected: gauge(
         &registry,
         "worker_live_connected",
         "1 while a live MQTT connection is subscribed (REST polling then leaves live sessions to it).",
-      ),
+      )?,
       live_connections: counter(
         &registry,
         "worker_live_connections_total",
         "Live MQTT connections that reached the subscribed state.",
-      ),
+      )?,
       live_gap_fills: counter_vec(
         &registry,
         "worker_live_gap_fills_total",
         "Gaps of the live stream filled over REST, by outcome (`ok`, `failed`).",
         &["outcome"],
-      ),
+      )?,
       registry,
-    }
+    })
   }
 
   /// Counts `count` live MQTT messages with `outcome`.
@@ -263,11 +253,13 @@ impl Metrics {
   /// The metrics in the Prometheus text format.
   #[must_use]
   pub fn render(&self) -> String {
-    let mut buffer = Vec::new();
-    if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
-      tracing::warn!(%error, "could not encode the metrics");
-    }
-    String::from_utf8_lossy(&buffer).into_owned()
+    runtime::render(&self.registry)
+  }
+
+  /// The registry every metric is registered in (served by [`runtime::metrics_endpoint`]).
+  #[must_use]
+  pub fn registry(&self) -> &Registry {
+    &self.registry
   }
 }
 
@@ -277,7 +269,7 @@ mod tests {
 
   #[test]
   fn counted_requests_appear_in_the_text_format() {
-    let metrics = Metrics::new();
+    let metrics = Metrics::new().expect("metrics");
     metrics.count_request("laps", "200");
     metrics.count_rows("laps", 10, 4);
     metrics.count_upstream_locked();

@@ -1,17 +1,17 @@
 //! When to look at a session: pure functions of the calendar, the ingest bookkeeping and the clock.
 //!
 //! - A session is **live** from 30 minutes before its start until 30 minutes after its end (Open F1 locks
-//!   unauthenticated access in that window), **finished** afterwards.
+//!   unauthenticated access in that window), **finished** afterwards: [`sessions::Model::phase`], which the api
+//!   shares (a session without an end time is taken to last three hours).
 //! - A finished session is ingested once, then re-polled for upstream corrections after
 //!   [`REFRESH_DELAYS`] (1 h, 24 h, 7 days), then left alone.
 //! - A failed ingest is tried again after [`FAILURE_RETRY_DELAY`]; an interrupted one (`partial`: upstream locked,
 //!   or stopped on request) at once.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use entity::sessions::SessionPhase;
 use entity::{ingest_state, sessions};
 
-/// Upstream treats a session as live from this long before its start until this long after its end.
-pub const LIVE_MARGIN: TimeDelta = TimeDelta::minutes(30);
 /// Delays before the successive re-polls of an ingested session; after the last one it is not polled again.
 pub const REFRESH_DELAYS: [TimeDelta; 3] = [
   TimeDelta::hours(1),
@@ -22,37 +22,6 @@ pub const REFRESH_DELAYS: [TimeDelta; 3] = [
 pub const FAILURE_RETRY_DELAY: TimeDelta = TimeDelta::minutes(15);
 /// Telemetry is fetched from this long before a session's start until this long after its end.
 pub const TELEMETRY_MARGIN: TimeDelta = TimeDelta::minutes(10);
-
-/// Where a session stands relative to now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SessionPhase {
-  /// Not started yet (or its dates are unknown).
-  Upcoming,
-  /// Within the live window.
-  Live,
-  /// Over for more than [`LIVE_MARGIN`]: its data is historical.
-  Finished,
-  /// Cancelled: there is nothing to ingest.
-  Cancelled,
-}
-
-/// The phase of `session` at `now`.
-#[must_use]
-pub fn phase(session: &sessions::Model, now: DateTime<Utc>) -> SessionPhase {
-  if session.is_cancelled == Some(true) {
-    return SessionPhase::Cancelled;
-  }
-  let (Some(start), Some(end)) = (session.date_start, session.date_end) else {
-    return SessionPhase::Upcoming;
-  };
-  if now < start - LIVE_MARGIN {
-    SessionPhase::Upcoming
-  } else if now <= end + LIVE_MARGIN {
-    SessionPhase::Live
-  } else {
-    SessionPhase::Finished
-  }
-}
 
 /// What to do with one session in this poll.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,12 +40,12 @@ pub fn work_for(
   now: DateTime<Utc>,
   authenticated: bool,
 ) -> Option<SessionWork> {
-  match phase(session, now) {
+  match session.phase(now) {
     SessionPhase::Upcoming | SessionPhase::Cancelled => None,
     SessionPhase::Live => authenticated.then_some(SessionWork::Incremental),
     SessionPhase::Finished => match state {
       None => Some(SessionWork::Full),
-      Some(state) if state.status == "live" => Some(SessionWork::Full),
+      Some(state) if state.status == ingest_state::status::LIVE => Some(SessionWork::Full),
       Some(state) => state
         .next_refresh_at
         .is_some_and(|due| due <= now)
@@ -162,20 +131,6 @@ mod tests {
       last_error: None,
       updated_at: at(0, 0),
     }
-  }
-
-  #[test]
-  fn a_session_is_live_from_half_an_hour_before_its_start_to_half_an_hour_after_its_end() {
-    let race = race();
-    assert_eq!(phase(&race, at(14, 29)), SessionPhase::Upcoming);
-    assert_eq!(phase(&race, at(14, 30)), SessionPhase::Live);
-    assert_eq!(phase(&race, at(17, 30)), SessionPhase::Live);
-    assert_eq!(phase(&race, at(17, 31)), SessionPhase::Finished);
-    let cancelled = sessions::Model {
-      is_cancelled: Some(true),
-      ..race
-    };
-    assert_eq!(phase(&cancelled, at(18, 0)), SessionPhase::Cancelled);
   }
 
   #[test]

@@ -56,20 +56,14 @@ async fn readyz(state: Data<&ServerState>) -> Response {
   body.with_status(status).into_response()
 }
 
-#[handler]
-fn metrics(state: Data<&ServerState>) -> Response {
-  state
-    .metrics
-    .render()
-    .with_content_type("text/plain; version=0.0.4")
-    .into_response()
-}
-
 /// The routes of the server.
 pub fn routes(state: ServerState) -> impl poem::Endpoint {
   Route::new()
     .at("/healthz", get(healthz))
     .at("/readyz", get(readyz))
-    .at("/metrics", get(metrics))
+    .at(
+      "/metrics",
+      runtime::metrics_endpoint(state.metrics.registry().clone()),
+    )
     .data(state)
 }

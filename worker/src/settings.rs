@@ -32,8 +32,6 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
   "WORKER_POLL_INTERVAL_SECONDS",
 ];
 
-/// Default `RUST_LOG` filter (sqlx logs every statement at INFO).
-pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn";
 /// Default `OPENF1_BASE_URL`.
 pub const DEFAULT_BASE_URL: &str = "https://api.openf1.org/v1";
 /// Default `OPENF1_TOKEN_URL`.
@@ -47,70 +45,8 @@ pub const MQTT_OFF: &str = "off";
 /// Default `WORKER_METRICS_ADDRESS`.
 pub const DEFAULT_METRICS_ADDRESS: &str = "0.0.0.0:9091";
 
-/// A value that must never appear in logs: `Debug` and `Display` print `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-  /// Wraps a secret value.
-  #[must_use]
-  pub fn new(value: impl Into<String>) -> Self {
-    Self(value.into())
-  }
-
-  /// The secret itself; call it only where the value is sent.
-  #[must_use]
-  pub fn expose(&self) -> &str {
-    &self.0
-  }
-}
-
-impl fmt::Debug for Secret {
-  fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-    formatter.write_str("[redacted]")
-  }
-}
-
-impl fmt::Display for Secret {
-  fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-    formatter.write_str("[redacted]")
-  }
-}
-
-/// A bad setting, naming the variable.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SettingsError {
-  /// The variable's value could not be parsed.
-  #[error("environment variable {variable} has an invalid value {value:?}: {reason}")]
-  Invalid {
-    /// The variable.
-    variable: &'static str,
-    /// The value found (secrets are never reported).
-    value: String,
-    /// What was expected.
-    reason: &'static str,
-  },
-  /// Only one of two variables that go together is set.
-  #[error(
-    "environment variables {set} and {missing} go together: {set} is set but {missing} is not"
-  )]
-  Incomplete {
-    /// The variable that is set.
-    set: &'static str,
-    /// The variable that is missing.
-    missing: &'static str,
-  },
-}
-
-/// How logs are written (`LOG_FORMAT`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum LogFormat {
-  /// Human-readable lines (default).
-  #[default]
-  Text,
-  /// One JSON object per line.
-  Json,
-}
+use runtime::SharedSettings;
+pub use runtime::{DEFAULT_LOG_FILTER, LogFormat, Secret, SettingsError};
 
 /// Open F1 account used to obtain a bearer token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -270,51 +206,44 @@ impl Settings {
       }),
       (None, None) => None,
       (Some(_), None) => {
-        return Err(SettingsError::Incomplete {
-          set: "OPENF1_USERNAME",
-          missing: "OPENF1_PASSWORD",
-        });
+        return Err(SettingsError::incomplete(
+          "OPENF1_USERNAME",
+          "OPENF1_PASSWORD",
+        ));
       }
       (None, Some(_)) => {
-        return Err(SettingsError::Incomplete {
-          set: "OPENF1_PASSWORD",
-          missing: "OPENF1_USERNAME",
-        });
+        return Err(SettingsError::incomplete(
+          "OPENF1_PASSWORD",
+          "OPENF1_USERNAME",
+        ));
       }
     };
-    let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
-      None | Some("text") => LogFormat::Text,
-      Some("json") => LogFormat::Json,
-      Some(other) => {
-        return Err(SettingsError::Invalid {
-          variable: "LOG_FORMAT",
-          value: other.to_owned(),
-          reason: "expected `text` or `json`",
-        });
-      }
-    };
+    let SharedSettings {
+      database_url,
+      redis_url,
+      cache_prefix,
+      log_format,
+      log_filter,
+    } = SharedSettings::from_read(&get)?;
     let years = match get("WORKER_YEARS") {
       None => vec![chrono::Utc::now().year()],
       Some(text) => parse_years(&text)?,
     };
     let metrics_address =
       get("WORKER_METRICS_ADDRESS").unwrap_or_else(|| DEFAULT_METRICS_ADDRESS.to_owned());
-    let metrics_address = metrics_address
-      .trim()
-      .parse()
-      .map_err(|_| SettingsError::Invalid {
-        variable: "WORKER_METRICS_ADDRESS",
-        value: metrics_address.clone(),
-        reason: "expected an address such as 0.0.0.0:9091",
-      })?;
+    let metrics_address = metrics_address.trim().parse().map_err(|_| {
+      invalid(
+        "WORKER_METRICS_ADDRESS",
+        metrics_address.clone(),
+        "expected an address such as 0.0.0.0:9091",
+      )
+    })?;
     Ok(Self {
-      database_url: Secret::new(
-        get("DATABASE_URL").unwrap_or_else(|| entity::database::DEFAULT_DATABASE_URL.to_owned()),
-      ),
-      redis_url: get("REDIS_URL").map(Secret::new),
-      cache_prefix: get("CACHE_PREFIX").unwrap_or_else(|| entity::cache::DEFAULT_PREFIX.to_owned()),
+      database_url,
+      redis_url,
+      cache_prefix,
       log_format,
-      log_filter: get("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
+      log_filter,
       base_url: parse_url("OPENF1_BASE_URL", get("OPENF1_BASE_URL"), DEFAULT_BASE_URL)?,
       token_url: parse_url(
         "OPENF1_TOKEN_URL",
@@ -377,20 +306,20 @@ fn parse_years(text: &str) -> Result<Vec<i32>, SettingsError> {
     match part.parse::<i32>() {
       Ok(year) if (2018..=2100).contains(&year) => years.push(year),
       _ => {
-        return Err(SettingsError::Invalid {
-          variable: "WORKER_YEARS",
-          value: text.to_owned(),
-          reason: "expected comma-separated years such as 2024,2025",
-        });
+        return Err(invalid(
+          "WORKER_YEARS",
+          text.to_owned(),
+          "expected comma-separated years such as 2024,2025",
+        ));
       }
     }
   }
   if years.is_empty() {
-    return Err(SettingsError::Invalid {
-      variable: "WORKER_YEARS",
-      value: text.to_owned(),
-      reason: "expected at least one year",
-    });
+    return Err(invalid(
+      "WORKER_YEARS",
+      text.to_owned(),
+      "expected at least one year",
+    ));
   }
   years.sort_unstable();
   years.dedup();
@@ -406,11 +335,7 @@ fn parse_url(
   let trimmed = value.trim().trim_end_matches('/').to_owned();
   match url::Url::parse(&trimmed) {
     Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(trimmed),
-    _ => Err(SettingsError::Invalid {
-      variable,
-      value,
-      reason: "expected an http(s) URL",
-    }),
+    _ => Err(invalid(variable, value, "expected an http(s) URL")),
   }
 }
 
@@ -428,10 +353,12 @@ fn parse_mqtt(
   } else {
     url.clone()
   };
-  let invalid_url = || SettingsError::Invalid {
-    variable: "OPENF1_MQTT_URL",
-    value: shown.clone(),
-    reason: "expected mqtts://host[:port], mqtt://host[:port] or `off`",
+  let invalid_url = || {
+    invalid(
+      "OPENF1_MQTT_URL",
+      shown.clone(),
+      "expected mqtts://host[:port], mqtt://host[:port] or `off`",
+    )
   };
   let parsed = url::Url::parse(url.trim()).map_err(|_| invalid_url())?;
   let tls = match parsed.scheme() {
@@ -462,11 +389,11 @@ fn parse_mqtt(
     .map(str::to_owned)
     .collect();
   if topics.is_empty() || !topics.iter().all(|topic| is_topic_filter(topic)) {
-    return Err(SettingsError::Invalid {
-      variable: "OPENF1_MQTT_TOPICS",
-      value: topics_text,
-      reason: "expected comma-separated MQTT topic filters such as v1/# or v1/laps,v1/position",
-    });
+    return Err(invalid(
+      "OPENF1_MQTT_TOPICS",
+      topics_text,
+      "expected comma-separated MQTT topic filters such as v1/# or v1/laps,v1/position",
+    ));
   }
   Ok(Some(MqttSettings {
     broker: BrokerAddress { host, port, tls },
@@ -489,6 +416,14 @@ fn is_topic_filter(topic: &str) -> bool {
       })
 }
 
+/// A bad value of `variable`: the value found (secrets are never passed here) and what was expected.
+fn invalid(variable: &'static str, value: impl fmt::Display, reason: &str) -> SettingsError {
+  SettingsError {
+    variable,
+    message: format!("`{value}`: {reason}"),
+  }
+}
+
 fn parse_positive(
   variable: &'static str,
   value: Option<String>,
@@ -500,11 +435,7 @@ fn parse_positive(
   value
     .trim()
     .parse::<NonZeroU32>()
-    .map_err(|_| SettingsError::Invalid {
-      variable,
-      value,
-      reason: "expected a positive whole number",
-    })
+    .map_err(|_| invalid(variable, value, "expected a positive whole number"))
 }
 
 fn seconds(
@@ -626,10 +557,7 @@ mod tests {
       Settings::from_lookup(lookup(&[("OPENF1_USERNAME", "fan")])).expect_err("incomplete");
     assert_eq!(
       error,
-      SettingsError::Incomplete {
-        set: "OPENF1_USERNAME",
-        missing: "OPENF1_PASSWORD"
-      }
+      SettingsError::incomplete("OPENF1_USERNAME", "OPENF1_PASSWORD")
     );
   }
 

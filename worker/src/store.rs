@@ -6,7 +6,6 @@
 //! unchanged row from an updated one (sqlx sets `CLIENT_FOUND_ROWS`), hence the comparison in memory.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt;
 
 use entity::{
   car_data, championship_drivers, championship_teams, drivers, intervals, laps, location, meetings,
@@ -22,122 +21,7 @@ use serde_json::Value;
 
 use crate::records::{self, RecordError};
 
-/// The 18 Open F1 endpoints; each is stored in the table of the same name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Endpoint {
-  /// `/v1/meetings`.
-  Meetings,
-  /// `/v1/sessions`.
-  Sessions,
-  /// `/v1/drivers`.
-  Drivers,
-  /// `/v1/laps`.
-  Laps,
-  /// `/v1/car_data` (telemetry, fetched per driver in time windows).
-  CarData,
-  /// `/v1/location` (telemetry, fetched per driver in time windows).
-  Location,
-  /// `/v1/position`.
-  Position,
-  /// `/v1/intervals`.
-  Intervals,
-  /// `/v1/pit`.
-  Pit,
-  /// `/v1/stints`.
-  Stints,
-  /// `/v1/weather`.
-  Weather,
-  /// `/v1/race_control`.
-  RaceControl,
-  /// `/v1/team_radio`.
-  TeamRadio,
-  /// `/v1/session_result`.
-  SessionResult,
-  /// `/v1/starting_grid`.
-  StartingGrid,
-  /// `/v1/overtakes`.
-  Overtakes,
-  /// `/v1/championship_drivers`.
-  ChampionshipDrivers,
-  /// `/v1/championship_teams`.
-  ChampionshipTeams,
-}
-
-impl Endpoint {
-  /// Every endpoint.
-  pub const ALL: [Endpoint; 18] = [
-    Self::Meetings,
-    Self::Sessions,
-    Self::Drivers,
-    Self::Laps,
-    Self::CarData,
-    Self::Location,
-    Self::Position,
-    Self::Intervals,
-    Self::Pit,
-    Self::Stints,
-    Self::Weather,
-    Self::RaceControl,
-    Self::TeamRadio,
-    Self::SessionResult,
-    Self::StartingGrid,
-    Self::Overtakes,
-    Self::ChampionshipDrivers,
-    Self::ChampionshipTeams,
-  ];
-
-  /// The endpoints holding data of one session (all but meetings and sessions).
-  pub fn per_session() -> impl Iterator<Item = Endpoint> {
-    Self::ALL
-      .into_iter()
-      .filter(|endpoint| !matches!(endpoint, Self::Meetings | Self::Sessions))
-  }
-
-  /// The endpoint's path segment, which is also its table name.
-  #[must_use]
-  pub fn name(self) -> &'static str {
-    match self {
-      Self::Meetings => "meetings",
-      Self::Sessions => "sessions",
-      Self::Drivers => "drivers",
-      Self::Laps => "laps",
-      Self::CarData => "car_data",
-      Self::Location => "location",
-      Self::Position => "position",
-      Self::Intervals => "intervals",
-      Self::Pit => "pit",
-      Self::Stints => "stints",
-      Self::Weather => "weather",
-      Self::RaceControl => "race_control",
-      Self::TeamRadio => "team_radio",
-      Self::SessionResult => "session_result",
-      Self::StartingGrid => "starting_grid",
-      Self::Overtakes => "overtakes",
-      Self::ChampionshipDrivers => "championship_drivers",
-      Self::ChampionshipTeams => "championship_teams",
-    }
-  }
-
-  /// The endpoint named `name`, if any.
-  #[must_use]
-  pub fn from_name(name: &str) -> Option<Self> {
-    Self::ALL
-      .into_iter()
-      .find(|endpoint| endpoint.name() == name)
-  }
-
-  /// Whether the endpoint is high-frequency telemetry that must be fetched per driver in time windows.
-  #[must_use]
-  pub fn is_telemetry(self) -> bool {
-    matches!(self, Self::CarData | Self::Location)
-  }
-}
-
-impl fmt::Display for Endpoint {
-  fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-    formatter.write_str(self.name())
-  }
-}
+pub use entity::Endpoint;
 
 /// What storing one batch did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -98,8 +98,8 @@ impl SessionType {
   pub fn as_str(&self) -> &'static str {
     match self {
       SessionType::Practice => "Practice",
-      SessionType::Qualifying => "Qualifying",
-      SessionType::Race => "Race",
+      SessionType::Qualifying => entity::sessions::QUALIFYING,
+      SessionType::Race => entity::sessions::RACE,
     }
   }
 }

@@ -135,7 +135,7 @@ pub(crate) async fn starting_grid_positions<C: ConnectionTrait>(
   connection: &C,
   session: &sessions::Model,
 ) -> Result<HashMap<i32, i32>, DbErr> {
-  if session.session_type.as_deref() != Some("Race") {
+  if !session.is_race() {
     return Ok(HashMap::new());
   }
   let is_sprint = session

@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 use crate::AppState;
 use crate::encoding::Representations;
 use crate::middleware::BodyTreatment;
-use crate::openf1::catalogue::{Endpoint, ScopeKind, with_openf1_entity};
+use crate::openf1::catalogue::{Endpoint, EndpointCatalogue, ScopeKind, with_openf1_entity};
 use crate::openf1::compile::{Compiled, compile, nullable_sort_fields, order};
 use crate::openf1::encode::{Format, RowWriter};
 use crate::openf1::query::{Filter, LatestSession, ParsedQuery, parse_query};

@@ -60,46 +60,7 @@ pub enum ScopeKind {
   Session,
 }
 
-/// The 18 Open F1 endpoints; each is served from the table of the same name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Endpoint {
-  /// `meetings`.
-  Meetings,
-  /// `sessions`.
-  Sessions,
-  /// `drivers`.
-  Drivers,
-  /// `laps`.
-  Laps,
-  /// `car_data`.
-  CarData,
-  /// `location`.
-  Location,
-  /// `position`.
-  Position,
-  /// `intervals`.
-  Intervals,
-  /// `pit`.
-  Pit,
-  /// `stints`.
-  Stints,
-  /// `weather`.
-  Weather,
-  /// `race_control`.
-  RaceControl,
-  /// `team_radio`.
-  TeamRadio,
-  /// `session_result`.
-  SessionResult,
-  /// `starting_grid`.
-  StartingGrid,
-  /// `overtakes`.
-  Overtakes,
-  /// `championship_drivers`.
-  ChampionshipDrivers,
-  /// `championship_teams`.
-  ChampionshipTeams,
-}
+pub use entity::Endpoint;
 
 /// Runs `$body` with `$entity` standing for the SeaORM entity of `$endpoint` (the one place mapping endpoints to
 /// tables).
@@ -262,89 +223,55 @@ pub const SORT_FIELDS: [&str; 9] = [
 /// Upstream's database order, which decides ties of [`SORT_FIELDS`] (`util/db.py`, before its insertion order).
 pub const TIE_FIELDS: [&str; 3] = ["date_start", "meeting_key", "session_key"];
 
-impl Endpoint {
-  /// Every endpoint, calendar first.
-  pub const ALL: [Endpoint; 18] = [
-    Self::Meetings,
-    Self::Sessions,
-    Self::Drivers,
-    Self::Laps,
-    Self::CarData,
-    Self::Location,
-    Self::Position,
-    Self::Intervals,
-    Self::Pit,
-    Self::Stints,
-    Self::Weather,
-    Self::RaceControl,
-    Self::TeamRadio,
-    Self::SessionResult,
-    Self::StartingGrid,
-    Self::Overtakes,
-    Self::ChampionshipDrivers,
-    Self::ChampionshipTeams,
-  ];
-
-  /// The endpoint's path segment (and table name).
-  #[must_use]
-  pub fn name(self) -> &'static str {
-    match self {
-      Self::Meetings => "meetings",
-      Self::Sessions => "sessions",
-      Self::Drivers => "drivers",
-      Self::Laps => "laps",
-      Self::CarData => "car_data",
-      Self::Location => "location",
-      Self::Position => "position",
-      Self::Intervals => "intervals",
-      Self::Pit => "pit",
-      Self::Stints => "stints",
-      Self::Weather => "weather",
-      Self::RaceControl => "race_control",
-      Self::TeamRadio => "team_radio",
-      Self::SessionResult => "session_result",
-      Self::StartingGrid => "starting_grid",
-      Self::Overtakes => "overtakes",
-      Self::ChampionshipDrivers => "championship_drivers",
-      Self::ChampionshipTeams => "championship_teams",
-    }
-  }
-
-  /// The endpoint named `name` (already lower-cased), if any.
-  #[must_use]
-  pub fn from_name(name: &str) -> Option<Self> {
-    Self::ALL
-      .into_iter()
-      .find(|endpoint| endpoint.name() == name)
-  }
-
+/// What the Open F1 drop-in knows about each [`Endpoint`]: its fields, its documentation and where its answers
+/// are cached.
+pub trait EndpointCatalogue: Copy {
   /// The fields of the endpoint's rows, in the order they are written.
   #[must_use]
-  pub fn fields(self) -> &'static [Field] {
+  fn fields(self) -> &'static [Field];
+
+  /// The field named `name`, if the endpoint has it.
+  #[must_use]
+  fn field(self, name: &str) -> Option<&'static Field>;
+
+  /// Where the endpoint's answers are cached.
+  #[must_use]
+  fn scope_kind(self) -> ScopeKind;
+
+  /// The summary of the endpoint's operation in the OpenAPI document.
+  #[must_use]
+  fn summary(self) -> &'static str;
+
+  /// What the endpoint's rows are, for the OpenAPI document.
+  #[must_use]
+  fn description(self) -> &'static str;
+
+  /// The operation id of the endpoint's operation for `method` (`get` or `post`).
+  #[must_use]
+  fn operation_id(self, post: bool) -> &'static str;
+}
+
+impl EndpointCatalogue for Endpoint {
+  fn fields(self) -> &'static [Field] {
     FIELDS
       .iter()
       .find(|(endpoint, _)| *endpoint == self)
       .map_or(&[], |(_, fields)| fields.as_slice())
   }
 
-  /// The field named `name`, if the endpoint has it.
-  #[must_use]
-  pub fn field(self, name: &str) -> Option<&'static Field> {
+  fn field(self, name: &str) -> Option<&'static Field> {
     self.fields().iter().find(|field| field.name == name)
   }
 
-  /// Where the endpoint's answers are cached.
-  #[must_use]
-  pub fn scope_kind(self) -> ScopeKind {
-    match self {
-      Self::Meetings | Self::Sessions => ScopeKind::Calendar,
-      _ => ScopeKind::Session,
+  fn scope_kind(self) -> ScopeKind {
+    if self.is_calendar() {
+      ScopeKind::Calendar
+    } else {
+      ScopeKind::Session
     }
   }
 
-  /// The summary of the endpoint's operation in the OpenAPI document.
-  #[must_use]
-  pub fn summary(self) -> &'static str {
+  fn summary(self) -> &'static str {
     match self {
       Self::Meetings => "Open F1 meetings",
       Self::Sessions => "Open F1 sessions",
@@ -367,9 +294,7 @@ impl Endpoint {
     }
   }
 
-  /// What the endpoint's rows are, for the OpenAPI document.
-  #[must_use]
-  pub fn description(self) -> &'static str {
+  fn description(self) -> &'static str {
     match self {
       Self::Meetings => {
         "Grand Prix weekends and testing events, exactly as `GET https://api.openf1.org/v1/meetings` \
@@ -449,9 +374,7 @@ impl Endpoint {
     }
   }
 
-  /// The operation id of the endpoint's operation for `method` (`get` or `post`).
-  #[must_use]
-  pub fn operation_id(self, post: bool) -> &'static str {
+  fn operation_id(self, post: bool) -> &'static str {
     macro_rules! ids {
       ($($variant:ident => $get:literal, $post:literal;)*) => {
         match self {

@@ -8,7 +8,9 @@
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{DatabaseBackend, EntityTrait, IdenStatic, Iterable};
 
-use crate::openf1::catalogue::{Endpoint, Field, FieldKind, SORT_FIELDS, TIE_FIELDS};
+use crate::openf1::catalogue::{
+  Endpoint, EndpointCatalogue, Field, FieldKind, SORT_FIELDS, TIE_FIELDS,
+};
 use crate::openf1::query::{Filter, Operator, Predicate, Value};
 
 /// A filter ready to run against entity `E`'s table.

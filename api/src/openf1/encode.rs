@@ -11,7 +11,7 @@ use chrono::{DateTime, Timelike, Utc};
 use sea_orm::{EntityTrait, IdenStatic, Iterable, ModelTrait};
 use serde_json::Value as Json;
 
-use crate::openf1::catalogue::{Endpoint, FieldKind};
+use crate::openf1::catalogue::{Endpoint, EndpointCatalogue, FieldKind};
 
 /// The format of an answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

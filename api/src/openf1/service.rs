@@ -22,7 +22,7 @@ use crate::bodies::{
 };
 use crate::openf1::OPENF1_PREFIX;
 use crate::openf1::answer::answer;
-use crate::openf1::catalogue::{Endpoint, Field, FieldKind};
+use crate::openf1::catalogue::{Endpoint, EndpointCatalogue, Field, FieldKind};
 use crate::openf1::query::NEVER_CAST_FIELDS;
 use crate::problem::Problem;
 

@@ -276,25 +276,37 @@ fn cache_name(kind: ChartKind, request: &ChartRequest) -> String {
   name
 }
 
+/// What a cached chart spans (a chart never spans the calendar).
+#[derive(Clone, Copy, Debug)]
+enum ChartSpan {
+  /// One session.
+  Session(i32),
+  /// One season.
+  Season(i32),
+}
+
 async fn cached_chart(
   state: &AppState,
-  scope: CacheScope,
+  span: ChartSpan,
   kind: ChartKind,
   request: ChartRequest,
   time_to_live: Duration,
   encoding: Encoding,
 ) -> Result<(Arc<Representations>, String), ApiError> {
   let name = cache_name(kind, &request);
+  let scope = match span {
+    ChartSpan::Season(year) => CacheScope::Season(year),
+    ChartSpan::Session(session_key) => CacheScope::Session(session_key),
+  };
   let database = state.database.clone();
   let build = async move {
-    let figure = match scope {
-      CacheScope::Season(year) => {
+    let figure = match span {
+      ChartSpan::Season(year) => {
         charts::build_season_chart(&database, year, kind, &request).await?
       }
-      CacheScope::Session(session_key) => {
+      ChartSpan::Session(session_key) => {
         charts::build_session_chart(&database, session_key, kind, &request).await?
       }
-      CacheScope::Calendar => return Err(ApiError::Internal("calendar chart".to_owned())),
     };
     serde_json::to_vec(&figure).map_err(|error| ApiError::Internal(error.to_string()))
   };
@@ -416,7 +428,7 @@ impl ChartsApi {
       }
       let (figure, outcome) = cached_chart(
         &state,
-        CacheScope::Session(session_key.0),
+        ChartSpan::Session(session_key.0),
         kind,
         request,
         time_to_live,
@@ -472,7 +484,7 @@ impl ChartsApi {
       let time_to_live = season_time_to_live(year.0, &state.settings);
       let (figure, outcome) = cached_chart(
         &state,
-        CacheScope::Season(year.0),
+        ChartSpan::Season(year.0),
         kind,
         request,
         time_to_live,

@@ -7,6 +7,7 @@
 
 pub mod charts;
 pub mod driver_list;
+pub mod events;
 pub mod lap_choice;
 pub mod meetings;
 pub mod operations;
@@ -14,7 +15,7 @@ pub mod seasons;
 pub mod session_data;
 pub mod sessions;
 
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono::Utc;
 use entity::sessions as session_table;
 use poem_openapi::payload::Json;
 use poem_openapi::types::ToJSON;
@@ -34,10 +35,6 @@ pub const MAX_OFFSET: u64 = 1_000_000_000;
 pub const TELEMETRY_DEFAULT_LIMIT: u64 = 100;
 /// `Cache-Control` max-age of calendar lists (seasons, meetings, sessions), in seconds.
 pub const CALENDAR_MAX_AGE_SECONDS: u64 = 60;
-/// A session counts as live from this long before its start until this long after its end.
-pub const LIVE_MARGIN_MINUTES: i64 = 30;
-/// Assumed session length when upstream has no end time yet.
-pub const ASSUMED_SESSION_HOURS: i64 = 3;
 
 /// API tags (sections of the documentation).
 #[derive(Tags)]
@@ -325,19 +322,6 @@ pub fn next_link(
   ))
 }
 
-/// Whether `session` is live at `now`: from 30 minutes before its start to 30 minutes after its end.
-#[must_use]
-pub fn is_live(session: &session_table::Model, now: DateTime<Utc>) -> bool {
-  let Some(start) = session.date_start else {
-    return false;
-  };
-  let end = session
-    .date_end
-    .unwrap_or(start + ChronoDuration::hours(ASSUMED_SESSION_HOURS));
-  let margin = ChronoDuration::minutes(LIVE_MARGIN_MINUTES);
-  now >= start - margin && now <= end + margin
-}
-
 /// The `Cache-Control` value for data of `session`.
 #[must_use]
 pub fn session_cache_control(session: &session_table::Model, settings: &Settings) -> String {
@@ -351,7 +335,7 @@ pub fn session_time_to_live(
   session: &session_table::Model,
   settings: &Settings,
 ) -> std::time::Duration {
-  if is_live(session, Utc::now()) {
+  if session.is_live(Utc::now()) {
     settings.cache_ttl_live
   } else {
     settings.cache_ttl_finished

@@ -1,5 +1,5 @@
-//! Operational endpoints outside the OpenAPI document: `/healthz` and `/readyz` on the public port, `/metrics` on
-//! `API_METRICS_ADDRESS`.
+//! Operational endpoints outside the OpenAPI document: `/healthz` and `/readyz` on the public port (`/metrics`, on
+//! `API_METRICS_ADDRESS`, is [`runtime::metrics_endpoint`]).
 
 use std::time::Duration;
 
@@ -77,14 +77,4 @@ pub async fn readyz(state: Data<&AppState>) -> Response {
     );
     problem.into_response()
   }
-}
-
-/// `GET /metrics`: Prometheus text format.
-#[handler]
-pub fn metrics(state: Data<&AppState>) -> Response {
-  state
-    .metrics
-    .render()
-    .with_content_type("text/plain; version=0.0.4")
-    .into_response()
 }

@@ -9,7 +9,7 @@ use poem_openapi::payload::Json;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::AppState;
-use crate::bodies::Session;
+use crate::bodies::SessionView;
 use crate::problem::ApiError;
 use crate::routes::{
   ApiTags, CollectionResponse, ItemResponse, Page, SelectFilters, calendar_cache_control,
@@ -44,7 +44,7 @@ impl SessionsApi {
     /// Rows to skip (default 0).
     #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
-  ) -> CollectionResponse<Session> {
+  ) -> CollectionResponse<SessionView> {
     let result: Result<_, ApiError> = async {
       let max = state.settings.max_page_size;
       let page = Page::new(limit.0, offset.0, max, max)?;
@@ -79,7 +79,7 @@ impl SessionsApi {
     .await;
     match result {
       Ok((rows, total, page)) => CollectionResponse::Ok(
-        Json(rows.into_iter().map(Session::from).collect()),
+        Json(rows.into_iter().map(SessionView::from).collect()),
         total,
         next_link(uri, &state.settings.public_url, page, total),
         calendar_cache_control(),
@@ -93,7 +93,7 @@ impl SessionsApi {
   /// The session that started most recently: not one scheduled in the future, and not a cancelled one (like
   /// Open F1's `session_key=latest`).
   #[oai(path = "/latest", method = "get", operation_id = "latest_session")]
-  async fn latest(&self, state: Data<&AppState>) -> ItemResponse<Session> {
+  async fn latest(&self, state: Data<&AppState>) -> ItemResponse<SessionView> {
     let result: Result<_, ApiError> = async {
       sessions::Entity::find()
         .filter(sessions::Column::DateStart.lte(Utc::now()))
@@ -111,7 +111,7 @@ impl SessionsApi {
     .await;
     match result {
       // Which session is latest changes when the next one starts: cache like the calendar.
-      Ok(session) => ItemResponse::Ok(Json(Session::from(session)), calendar_cache_control()),
+      Ok(session) => ItemResponse::Ok(Json(SessionView::from(session)), calendar_cache_control()),
       Err(error) => error.into(),
     }
   }
@@ -123,11 +123,11 @@ impl SessionsApi {
     state: Data<&AppState>,
     /// Open F1 session key.
     session_key: Path<i32>,
-  ) -> ItemResponse<Session> {
+  ) -> ItemResponse<SessionView> {
     match find_session(&state.database, session_key.0).await {
       Ok(session) => {
         let cache_control = session_cache_control(&session, &state.settings);
-        ItemResponse::Ok(Json(Session::from(session)), cache_control)
+        ItemResponse::Ok(Json(SessionView::from(session)), cache_control)
       }
       Err(error) => error.into(),
     }

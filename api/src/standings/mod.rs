@@ -57,10 +57,7 @@ pub struct Round {
 impl Round {
   /// The sprint and the Grand Prix, by start.
   pub fn scoring_sessions(&self) -> impl Iterator<Item = &sessions::Model> {
-    self
-      .sessions
-      .iter()
-      .filter(|session| session.session_type.as_deref() == Some("Race"))
+    self.sessions.iter().filter(|session| session.is_race())
   }
 
   /// The Grand Prix (the `Race`-type session that is not a sprint).
@@ -70,17 +67,15 @@ impl Round {
       .sessions
       .iter()
       .rev()
-      .find(|session| session.session_type.as_deref() == Some("Race") && !is_sprint(session))
+      .find(|session| session.is_race() && !is_sprint(session))
   }
 
   /// The Grand Prix qualifying (the `Qualifying`-type session that is not a sprint qualifying or shootout).
   #[must_use]
   pub fn qualifying(&self) -> Option<&sessions::Model> {
-    self
-      .sessions
-      .iter()
-      .rev()
-      .find(|session| session.session_type.as_deref() == Some("Qualifying") && !is_sprint(session))
+    self.sessions.iter().rev().find(|session| {
+      session.session_type.as_deref() == Some(sessions::QUALIFYING) && !is_sprint(session)
+    })
   }
 
   /// The name without " Grand Prix", e.g. "Bahrain", for compact axis labels.
@@ -184,9 +179,7 @@ impl SeasonResults {
     for (meeting_key, sessions) in by_meeting {
       let meeting = meeting_rows.get(&meeting_key);
       if meeting.is_some_and(|meeting| meeting.is_cancelled == Some(true))
-        || !sessions
-          .iter()
-          .any(|session| session.session_type.as_deref() == Some("Race"))
+        || !sessions.iter().any(sessions::Model::is_race)
       {
         continue;
       }
@@ -208,7 +201,9 @@ impl SeasonResults {
     let result_sessions: Vec<i32> = rounds
       .iter()
       .flat_map(|round| round.sessions.iter())
-      .filter(|session| matches!(session.session_type.as_deref(), Some("Race" | "Qualifying")))
+      .filter(|session| {
+        session.is_race() || session.session_type.as_deref() == Some(sessions::QUALIFYING)
+      })
       .map(|session| session.session_key)
       .collect();
     let race_sessions: Vec<i32> = rounds

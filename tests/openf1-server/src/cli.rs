@@ -117,32 +117,7 @@ pub async fn run(command_line: CommandLine) -> anyhow::Result<()> {
     token_url = server.token_url(),
     "serving"
   );
-  shutdown_signal().await;
+  runtime::shutdown_signal().await;
   server.stop().await;
   Ok(())
-}
-
-async fn shutdown_signal() {
-  let interrupt = tokio::signal::ctrl_c();
-  #[cfg(unix)]
-  {
-    let mut terminate =
-      tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let terminated = async {
-      match terminate.as_mut() {
-        Some(signal) => {
-          signal.recv().await;
-        }
-        None => std::future::pending::<()>().await,
-      }
-    };
-    tokio::select! {
-      _ = interrupt => {}
-      () = terminated => {}
-    }
-  }
-  #[cfg(not(unix))]
-  {
-    let _ = interrupt.await;
-  }
 }
