@@ -14,11 +14,11 @@ count=${1:-100}; coding=${2:-}
 out=${PROFILE_OUT:-target/profile}; mkdir -p "$out"
 nice cargo build --release --locked -q --example uncached_chart_profile
 bin=target/release/examples/uncached_chart_profile
+rm -f "$out"/run.*.txt
 url=$("$bin" seed | tail -n 1)
-prefixes=()
 cleanup() {
   "$bin" drop "$url" || true
-  for prefix in "${prefixes[@]}"; do
+  for prefix in $(awk '/^prefix/{print $2}' "$out"/run.*.txt 2>/dev/null); do
     redis-cli -u "${TEST_REDIS_URL:-redis://127.0.0.1:6379}" --scan --pattern "$prefix*" \
       | xargs -r redis-cli -u "${TEST_REDIS_URL:-redis://127.0.0.1:6379}" del >/dev/null || true
   done
@@ -27,7 +27,6 @@ trap cleanup EXIT
 instructions() { # N -> total instructions of a run answering N charts
   local file="$out/callgrind.out.$1${coding:+.$coding}"
   valgrind --tool=callgrind --callgrind-out-file="$file" "$bin" run "$url" "$1" $coding >"$out/run.$1.txt" 2>"$out/valgrind.$1.txt"
-  prefixes+=("$(awk '/^prefix/{print $2}' "$out/run.$1.txt")")
   awk '/^summary:/{print $2}' "$file"
 }
 base=$(instructions 0)
