@@ -4,7 +4,6 @@
 //! sees a worker running as another process within a second, and with Redis down the memory tier keeps serving
 //! current entries but never one a commit overtook.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use api::cache::{CacheOutcome, ResponseCache};
@@ -30,8 +29,6 @@ const CHART: &str = "/v1/sessions/9472/charts/lap-times?drivers=1";
 const POLL_DEADLINE: Duration = Duration::from_secs(10);
 /// The bound the issue sets: a replica serves the new figure within a second of the commit.
 const WITHIN: Duration = Duration::from_secs(1);
-/// Set in the child's environment: the child test runs the backfill only then.
-const CHILD_VARIABLE: &str = "F1_CACHE_TEST_CHILD";
 
 /// Lap 2 of car 1 in the 2024 Bahrain race, corrected to `duration`.
 fn corrected_lap(duration: f64) -> serde_json::Value {
@@ -382,62 +379,13 @@ async fn with_redis_down_the_memory_tier_serves_current_entries_but_not_one_a_co
   );
 }
 
-/// Runs `worker backfill --session 9472` as the binary would (settings from the environment), when started by
-/// [`the_embedded_default_sees_a_worker_process_commit_within_a_second`]; does nothing when run on its own.
-#[tokio::test]
-#[ignore = "a child process of cache_tiers::the_embedded_default_sees_a_worker_process_commit_within_a_second"]
-async fn worker_backfill_as_a_child_process() {
-  if std::env::var_os(CHILD_VARIABLE).is_none() {
-    return;
-  }
-  let cli = worker::cli::Cli {
-    command: Some(worker::cli::Command::Backfill(
-      worker::cli::BackfillArguments {
-        year: None,
-        meeting: None,
-        session: Some(9472),
-      },
-    )),
-  };
-  let code = worker::cli::run(cli).await.expect("the backfill succeeds");
-  assert_eq!(code, std::process::ExitCode::SUCCESS);
-}
-
 #[tokio::test]
 async fn the_embedded_default_sees_a_worker_process_commit_within_a_second() {
   let server = OpenF1Server::start(ServerOptions::new(fixtures_dir()))
     .await
     .expect("start the local Open F1 server");
   let database = TestDatabase::migrated(Engine::Sqlite).await;
-  let backfill = |log: &std::path::Path| {
-    let output = std::fs::File::create(log).expect("create the child's log");
-    let errors = output.try_clone().expect("clone the log file");
-    tokio::process::Command::new(std::env::current_exe().expect("the test binary"))
-      .args([
-        "--exact",
-        "cache_tiers::worker_backfill_as_a_child_process",
-        "--ignored",
-        "--nocapture",
-        "--test-threads",
-        "1",
-      ])
-      .env_clear()
-      .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-      .env(CHILD_VARIABLE, "1")
-      .env("DATABASE_URL", &database.url)
-      .env("OPENF1_BASE_URL", server.base_url())
-      .env("OPENF1_TOKEN_URL", server.token_url())
-      .env("OPENF1_MAX_REQUESTS_PER_SECOND", "100000")
-      .env("OPENF1_MAX_REQUESTS_PER_MINUTE", "6000000")
-      .env("WORKER_METRICS_ADDRESS", "127.0.0.1:0")
-      .env("RUST_LOG", "info,sqlx=warn")
-      .stdin(Stdio::null())
-      .stdout(output)
-      .stderr(errors)
-      .kill_on_drop(true)
-      .spawn()
-      .expect("start the worker process")
-  };
+  let backfill = |log: &std::path::Path| crate::crash::start_backfill(&database, &server, log);
   let log = std::env::temp_dir().join(format!("{}.log", unique_name("cache_worker")));
   let status = backfill(&log).wait().await.expect("the first backfill");
   assert!(

@@ -14,7 +14,7 @@
 //! `ingest_state` is compared on `(session_key, status)` (its times and refresh counts say when, not what).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -41,9 +41,10 @@ const CHILD_VARIABLE: &str = "F1_CRASH_TEST_CHILD";
 const JOURNALS: [&str; 2] = ["change_log", "seaql_migrations"];
 
 /// Runs `worker backfill --session 9472` exactly as the binary would (settings from the environment), when started
-/// by the crash test; does nothing when run on its own.
+/// by [`start_backfill`] (the crash test, and the cache test of a worker in another process); does nothing when run
+/// on its own.
 #[tokio::test]
-#[ignore = "a child process of crash::a_backfill_killed_at_random_points_then_run_again_ends_like_a_clean_run"]
+#[ignore = "a child process of the crash test and of cache_tiers::the_embedded_default_sees_a_worker_process_commit_within_a_second"]
 async fn backfill_as_a_child_process() {
   if std::env::var_os(CHILD_VARIABLE).is_none() {
     return;
@@ -70,11 +71,12 @@ enum RunEnd {
   Finished { success: bool },
 }
 
-/// Starts a backfill child process against `database` and `server`, logging to `log`.
-fn start_backfill(
+/// Starts a backfill child process (`worker backfill --session 9472`) against `database` and `server`, logging to
+/// `log`.
+pub(crate) fn start_backfill(
   database: &TestDatabase,
   server: &OpenF1Server,
-  log: &PathBuf,
+  log: &Path,
 ) -> tokio::process::Child {
   let executable = std::env::current_exe().expect("the test binary");
   let output = std::fs::File::create(log).expect("create the child's log");
@@ -110,7 +112,7 @@ fn start_backfill(
 async fn run_backfill(
   database: &TestDatabase,
   server: &OpenF1Server,
-  log: &PathBuf,
+  log: &Path,
   kill_point: Option<(usize, Duration)>,
 ) -> RunEnd {
   let started_at = server.request_count();
