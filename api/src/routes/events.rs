@@ -281,11 +281,12 @@ impl EventsApi {
     state: Data<&AppState>,
     /// Open F1 session key.
     session_key: Path<i32>,
-    /// Resume after this change id (what the last event's `id:` was). Browsers send it when they reconnect.
-    #[oai(name = "Last-Event-ID")]
+    /// Resume after this change id (the last event's `id:`, digits only). Browsers send it when they reconnect.
+    #[oai(name = "Last-Event-ID", validator(pattern = "^[0-9]{0,18}$"))]
     last_event_id_header: Header<Option<String>>,
     /// Resume after this change id, for clients that cannot set the `Last-Event-ID` header (the header wins when
     /// both are given).
+    #[oai(validator(minimum(value = "0")))]
     last_event_id: Query<Option<i64>>,
   ) -> EventsAnswer {
     EventsAnswer(
