@@ -282,7 +282,7 @@ impl EventsApi {
     /// Open F1 session key.
     session_key: Path<i32>,
     /// Resume after this change id (the last event's `id:`, digits only). Browsers send it when they reconnect.
-    #[oai(name = "Last-Event-ID", validator(pattern = "^[0-9]{0,18}$"))]
+    #[oai(name = "Last-Event-ID")]
     last_event_id_header: Header<Option<String>>,
     /// Resume after this change id, for clients that cannot set the `Last-Event-ID` header (the header wins when
     /// both are given).
