@@ -60,20 +60,6 @@ pub const FORWARDED_FOR_HEADER: &str = "x-forwarded-for";
 /// Health probes: answered without a key and never rate limited (load balancers probe them often).
 const PROBE_PATHS: [&str; 2] = ["/healthz", "/readyz"];
 
-/// Every environment variable this module reads (part of [`crate::settings::ENVIRONMENT_VARIABLES`]).
-pub const ENVIRONMENT_VARIABLES: [&str; 10] = [
-  "API_RATE_LIMITS_ENABLED",
-  "API_RATE_LIMIT_CHEAP_PER_MINUTE",
-  "API_RATE_LIMIT_CHEAP_BURST",
-  "API_RATE_LIMIT_EXPENSIVE_PER_MINUTE",
-  "API_RATE_LIMIT_EXPENSIVE_BURST",
-  "API_RATE_LIMIT_LARGE_ANSWER_BYTES",
-  "API_RATE_LIMIT_MAX_CLIENTS",
-  "API_TRUSTED_PROXIES",
-  "API_KEY_HASHES",
-  "API_KEYS_FILE",
-];
-
 /// Whether a path is served without an API key: the OpenAPI document, Swagger UI (which is where a key is entered)
 /// and the viewer's static files, besides the health probes. None of them reads data.
 #[must_use]

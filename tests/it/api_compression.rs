@@ -9,10 +9,9 @@ use std::io::Read;
 use api::settings::Settings;
 use f1_backend::Engine;
 use reqwest::header::HeaderMap;
-use sea_orm::{EntityTrait, IntoActiveModel};
 
 use crate::api_support::TestApi;
-use crate::openf1_answers::synthetic_car_data;
+use crate::openf1_answers::{insert_car_data, synthetic_car_data};
 use crate::openf1_support::Compat;
 
 /// The codings the api produces, with their `Content-Encoding` token.
@@ -204,20 +203,7 @@ async fn a_streamed_open_f1_answer_is_compressed_on_the_fly() {
   })
   .await;
   let rows = synthetic_car_data(4, 2_000);
-  let database = sea_orm::Database::connect(compat.api.database_url())
-    .await
-    .expect("connect");
-  for batch in rows.chunks(1_000) {
-    let models = batch.iter().map(|row| {
-      worker::records::car_sample(row)
-        .expect("a valid row")
-        .into_active_model()
-    });
-    entity::car_data::Entity::insert_many(models)
-      .exec(&database)
-      .await
-      .expect("insert synthetic telemetry");
-  }
+  insert_car_data(&compat, &rows).await;
   for query in ["session_key=9472", "session_key=9472&csv=true"] {
     let path = format!("/openf1/v1/car_data?{query}");
     let plain = fetch(&compat.api, &path, None, None).await;

@@ -236,6 +236,37 @@ pub(crate) async fn start_api(
   (TestApi::serve(application, None), feed, streams)
 }
 
+/// A recorded race replayed to mosquitto, the worker's live ingest caught up with it (MariaDB, Redis), and an api
+/// on the same database and Redis prefix.
+pub(crate) struct LiveApi {
+  pub(crate) setup: crate::live::Live,
+  pub(crate) live: worker::live::LiveHandle,
+  pub(crate) api: TestApi,
+  pub(crate) feed: api::ChangeFeed,
+  pub(crate) streams: api::routes::events::EventStreams,
+}
+
+/// Starts a [`LiveApi`].
+pub(crate) async fn live_api() -> LiveApi {
+  let setup = crate::live::live_setup(Engine::MariaDb, Duration::from_secs(3600), true).await;
+  let mut live = setup.start_live();
+  crate::live::wait_for(&mut live, "the stream is caught up", |status| {
+    status.caught_up
+  })
+  .await;
+  let mut settings = Settings::for_tests(setup.database.url.clone());
+  settings.redis_url = Some(Secret::new(redis_url()));
+  settings.cache_prefix = setup.cache_prefix.clone();
+  let (api, feed, streams) = start_api(settings).await;
+  LiveApi {
+    setup,
+    live,
+    api,
+    feed,
+    streams,
+  }
+}
+
 /// Waits until `streams` counts `open` open streams (the server has subscribed them).
 pub(crate) async fn wait_for_open_streams(streams: &api::routes::events::EventStreams, open: i64) {
   let deadline = tokio::time::Instant::now() + DEADLINE;
@@ -584,16 +615,13 @@ async fn two_api_replicas_over_one_redis_both_deliver_each_event() {
 #[tokio::test]
 async fn a_replayed_race_flows_from_the_broker_through_the_worker_and_the_database_to_an_event_stream()
  {
-  let setup = crate::live::live_setup(Engine::MariaDb, Duration::from_secs(3600), true).await;
-  let mut live = setup.start_live();
-  crate::live::wait_for(&mut live, "the stream is caught up", |status| {
-    status.caught_up
-  })
-  .await;
-  let mut settings = Settings::for_tests(setup.database.url.clone());
-  settings.redis_url = Some(Secret::new(redis_url()));
-  settings.cache_prefix = setup.cache_prefix.clone();
-  let (api, feed, streams) = start_api(settings).await;
+  let LiveApi {
+    setup,
+    mut live,
+    api,
+    feed,
+    streams,
+  } = live_api().await;
   let (_, newest_before) = change_log::scope_versions(&setup.database.connection)
     .await
     .expect("scope versions");

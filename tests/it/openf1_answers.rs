@@ -163,16 +163,8 @@ pub(crate) fn synthetic_car_data(cars: i64, samples: i64) -> Vec<Value> {
   rows
 }
 
-#[tokio::test]
-async fn a_big_answer_streams_in_chunks_uncached_and_still_answers_as_upstream() {
-  let prefix = unique_name("openf1");
-  let compat = Compat::start_with(Engine::MariaDb, |settings: &mut Settings| {
-    settings.redis_url = Some(Secret::new(redis_url()));
-    settings.cache_prefix.clone_from(&prefix);
-    settings.openf1_cache_max_bytes = STREAMING_THRESHOLD;
-  })
-  .await;
-  let rows = synthetic_car_data(4, 2_000);
+/// Stores `rows` (Open F1 `car_data` rows) straight into the api's database, in batches of 1,000.
+pub(crate) async fn insert_car_data(compat: &Compat, rows: &[Value]) {
   let database = sea_orm::Database::connect(compat.api.database_url())
     .await
     .expect("connect");
@@ -187,6 +179,19 @@ async fn a_big_answer_streams_in_chunks_uncached_and_still_answers_as_upstream()
       .await
       .expect("insert synthetic telemetry");
   }
+}
+
+#[tokio::test]
+async fn a_big_answer_streams_in_chunks_uncached_and_still_answers_as_upstream() {
+  let prefix = unique_name("openf1");
+  let compat = Compat::start_with(Engine::MariaDb, |settings: &mut Settings| {
+    settings.redis_url = Some(Secret::new(redis_url()));
+    settings.cache_prefix.clone_from(&prefix);
+    settings.openf1_cache_max_bytes = STREAMING_THRESHOLD;
+  })
+  .await;
+  let rows = synthetic_car_data(4, 2_000);
+  insert_car_data(&compat, &rows).await;
   compat.upstream.upsert_rows("car_data", rows);
   for query in ["session_key=9472", "session_key=9472&csv=true"] {
     let upstream = compat.upstream("car_data", query).await;

@@ -3,11 +3,28 @@
 
 use std::time::{Duration, Instant};
 
-use api::settings::{Secret, Settings};
 use chrono::TimeDelta;
-use f1_backend::{Engine, redis_url};
+use f1_backend::Engine;
 
-use crate::events::{SseClient, start_api, wait_for_open_streams};
+use crate::events::{LiveApi, SseClient, live_api, wait_for_open_streams};
+
+/// The value of counter `series` (name and labels as the metrics text prints them) on the api's metrics port; 0
+/// while it has not been counted.
+async fn counter(http: &reqwest::Client, metrics_port: u16, series: &str) -> u64 {
+  let metrics = http
+    .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+    .send()
+    .await
+    .expect("metrics")
+    .text()
+    .await
+    .expect("metrics text");
+  metrics
+    .lines()
+    .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+    .and_then(|value| value.trim().parse().ok())
+    .unwrap_or(0)
+}
 
 fn percentile(sorted: &[f64], fraction: f64) -> f64 {
   let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
@@ -24,16 +41,13 @@ async fn sse_bench_lag_from_replay_publication_to_event_at_ten_times_speed() {
     .ok()
     .and_then(|value| value.parse().ok())
     .unwrap_or(60);
-  let setup = crate::live::live_setup(Engine::MariaDb, Duration::from_secs(3600), true).await;
-  let mut live = setup.start_live();
-  crate::live::wait_for(&mut live, "the stream is caught up", |status| {
-    status.caught_up
-  })
-  .await;
-  let mut settings = Settings::for_tests(setup.database.url.clone());
-  settings.redis_url = Some(Secret::new(redis_url()));
-  settings.cache_prefix = setup.cache_prefix.clone();
-  let (api, _feed, streams) = start_api(settings).await;
+  let LiveApi {
+    setup,
+    mut live,
+    api,
+    streams,
+    ..
+  } = live_api().await;
   let port: u16 = api
     .base_url
     .rsplit(':')
@@ -201,36 +215,15 @@ async fn sse_bench_a_thousand_clients_on_one_api_for_a_minute() {
   let mut sent = 0;
   while sent < expected && committed_at.elapsed() < Duration::from_secs(60) {
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let metrics = http
-      .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
-      .send()
-      .await
-      .expect("metrics")
-      .text()
-      .await
-      .expect("metrics text");
-    sent = metrics
-      .lines()
-      .find_map(|line| line.strip_prefix("events_sent_total "))
-      .and_then(|value| value.trim().parse().ok())
-      .unwrap_or(0);
+    sent = counter(&http, metrics_port, "events_sent_total").await;
   }
   let trailing = committed_at.elapsed();
-  let dropped = {
-    let metrics = http
-      .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
-      .send()
-      .await
-      .expect("metrics")
-      .text()
-      .await
-      .expect("metrics text");
-    metrics
-      .lines()
-      .find_map(|line| line.strip_prefix(r#"event_streams_total{outcome="dropped"} "#))
-      .and_then(|value| value.trim().parse::<u64>().ok())
-      .unwrap_or(0)
-  };
+  let dropped = counter(
+    &http,
+    metrics_port,
+    r#"event_streams_total{outcome="dropped"}"#,
+  )
+  .await;
   let peak_kilobytes = resident_kilobytes(pid, "VmHWM:");
   let final_kilobytes = resident_kilobytes(pid, "VmRSS:");
   api.kill().await.ok();
