@@ -375,6 +375,11 @@ async fn a_stream_is_refused_for_an_unknown_session_a_bad_last_event_id_and_an_u
   assert_eq!(client.status, 400);
   let body = client.body().await;
   assert!(body.contains("Last-Event-ID"), "{body}");
+  // A value that is not visible ASCII (here the UTF-8 bytes c2 84) is refused too, not taken as no id.
+  let client = client_with_header(port, "Last-Event-ID: \u{84}").await;
+  assert_eq!(client.status, 400);
+  let body = client.body().await;
+  assert!(body.contains("Last-Event-ID"), "{body}");
   let unknown_parameter =
     SseClient::connect(port, &format!("{}?since=4", events_path(RACE)), None, false).await;
   assert_eq!(unknown_parameter.status, 400);

@@ -204,6 +204,9 @@ pub enum EventsResponse {
   ),
 }
 
+/// The header by which a reconnecting client says the last event it got.
+const LAST_EVENT_ID: &str = "Last-Event-ID";
+
 fn events_bad_request(error: poem::Error) -> EventsResponse {
   EventsResponse::BadRequest(Json(Problem::new(
     StatusCode::BAD_REQUEST,
@@ -278,23 +281,35 @@ impl EventsApi {
   )]
   async fn events(
     &self,
+    request: &poem::Request,
     state: Data<&AppState>,
     /// Open F1 session key.
     session_key: Path<i32>,
-    /// Resume after this change id (the last event's `id:`, digits only). Browsers send it when they reconnect.
-    #[oai(name = "Last-Event-ID")]
-    last_event_id_header: Header<Option<String>>,
+    /// Resume after this change id (the last event's `id:`). Browsers send it when they reconnect.
+    #[oai(name = "Last-Event-ID", validator(minimum(value = "0")))]
+    last_event_id_header: Header<Option<i64>>,
     /// Resume after this change id, for clients that cannot set the `Last-Event-ID` header (the header wins when
     /// both are given).
     #[oai(validator(minimum(value = "0")))]
     last_event_id: Query<Option<i64>>,
   ) -> EventsAnswer {
+    // poem-openapi hands a header value that is not visible ASCII to the operation as absent: refuse it instead
+    // of starting the stream as if no id had been sent.
+    if request
+      .headers()
+      .get(LAST_EVENT_ID)
+      .is_some_and(|value| value.to_str().is_err())
+    {
+      return EventsAnswer(EventsResponse::from(crate::problem::invalid(
+        LAST_EVENT_ID,
+        "must be a change id (0 or more)",
+      )));
+    }
     EventsAnswer(
       open_stream(
         &state,
         session_key.0,
-        last_event_id_header.0.as_deref(),
-        last_event_id.0,
+        last_event_id_header.0.or(last_event_id.0),
       )
       .await
       .unwrap_or_else(EventsResponse::from),
@@ -305,27 +320,8 @@ impl EventsApi {
 async fn open_stream(
   state: &AppState,
   session_key: i32,
-  header: Option<&str>,
-  query: Option<i64>,
+  resume_after: Option<i64>,
 ) -> Result<EventsResponse, ApiError> {
-  let resume_after = match header.map(str::trim).filter(|value| !value.is_empty()) {
-    Some(value) => Some(value.parse::<i64>().map_err(|_| {
-      crate::problem::invalid(
-        "Last-Event-ID",
-        format!(
-          "must be a change id (an integer), got `{}`",
-          crate::problem::echoed(value)
-        ),
-      )
-    })?),
-    None => query,
-  };
-  if resume_after.is_some_and(|after| after < 0) {
-    return Err(crate::problem::invalid(
-      "Last-Event-ID",
-      "must be a change id (0 or more)",
-    ));
-  }
   let session = state
     .changes
     .find_session(session_key)
