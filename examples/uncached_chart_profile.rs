@@ -110,8 +110,8 @@ async fn get(
 async fn run(url: &str, count: u32, coding: Option<&str>) -> anyhow::Result<()> {
   let prefix = f1_backend::unique_name("profile");
   let mut settings = Settings::for_tests(url);
-  settings.redis_url = Some(Secret::new(f1_backend::redis_url()));
-  settings.cache_prefix.clone_from(&prefix);
+  settings.shared.redis_url = Some(Secret::new(f1_backend::redis_url()));
+  settings.shared.cache_prefix.clone_from(&prefix);
   // Nothing changes the database: polling the change log would only add background work.
   settings.change_poll_interval = Duration::from_secs(3600);
   let application = api::Application::build(settings).await?;

@@ -58,23 +58,10 @@ async fn fill(database: &DatabaseConnection) -> anyhow::Result<()> {
     meetings::Model {
       meeting_key: MEETING_KEY,
       meeting_name: Some("SYNTHETIC Grand Prix".to_owned()),
-      meeting_official_name: None,
-      meeting_code: None,
-      location: None,
-      country_key: None,
-      country_code: None,
-      country_name: None,
-      country_flag: None,
-      circuit_key: None,
-      circuit_short_name: None,
-      circuit_type: None,
-      circuit_info_url: None,
-      circuit_image: None,
-      gmt_offset: None,
       date_start: Some(start),
       date_end: Some(start + TimeDelta::hours(3)),
       year: 2024,
-      is_cancelled: None,
+      ..Default::default()
     }
     .into_active_model(),
   )
@@ -88,15 +75,8 @@ async fn fill(database: &DatabaseConnection) -> anyhow::Result<()> {
       session_type: Some("Race".to_owned()),
       date_start: Some(start),
       date_end: Some(start + TimeDelta::hours(2)),
-      circuit_key: None,
-      circuit_short_name: None,
-      country_key: None,
-      country_code: None,
-      country_name: None,
-      location: None,
-      gmt_offset: None,
       year: 2024,
-      is_cancelled: None,
+      ..Default::default()
     }
     .into_active_model(),
   )

@@ -191,7 +191,7 @@ impl Application {
   /// bound.
   pub async fn build(settings: Settings) -> anyhow::Result<Self> {
     let database = entity::database::connect(
-      settings.database_url.expose(),
+      settings.shared.database_url.expose(),
       &entity::database::DatabaseOptions::default(),
     )
     .await
@@ -213,21 +213,29 @@ impl Application {
     settings: Settings,
     database: DatabaseConnection,
   ) -> anyhow::Result<Self> {
-    let database_monitor = DatabaseMonitor::start(settings.database_url.expose())
+    let database_monitor = DatabaseMonitor::start(settings.shared.database_url.expose())
       .context("watch the database (DATABASE_URL)")?;
     let metrics = Metrics::new().context("register metrics")?;
     let changes = ChangeFeed::start(
       database.clone(),
-      settings.redis_url.as_ref().map(settings::Secret::expose),
-      &settings.cache_prefix,
+      settings
+        .shared
+        .redis_url
+        .as_ref()
+        .map(settings::Secret::expose),
+      &settings.shared.cache_prefix,
       settings.change_poll_interval,
       metrics.clone(),
     )
     .await
     .context("follow the change log (REDIS_URL)")?;
     let cache = ResponseCache::new(
-      settings.redis_url.as_ref().map(settings::Secret::expose),
-      &settings.cache_prefix,
+      settings
+        .shared
+        .redis_url
+        .as_ref()
+        .map(settings::Secret::expose),
+      &settings.shared.cache_prefix,
       settings.cache_memory_bytes,
       changes.clone(),
       metrics.clone(),

@@ -48,22 +48,15 @@ const DEFAULT_CACHE_MEMORY_BYTES_WITH_REDIS: &str = "16777216";
 /// The in-process cache tier's default size without Redis (128 MiB), where it is the only tier.
 const DEFAULT_CACHE_MEMORY_BYTES_ALONE: &str = "134217728";
 
-pub use runtime::{DEFAULT_LOG_FILTER, LogFormat, Secret, SettingsError};
-use runtime::{SharedSettings, parse, positive};
+pub use runtime::{DEFAULT_LOG_FILTER, LogFormat, Secret, SettingsError, SharedSettings};
+use runtime::{parse, positive};
 
 /// The api's settings.
 #[derive(Clone, Debug)]
 pub struct Settings {
-  /// `DATABASE_URL`; default [`entity::database::DEFAULT_DATABASE_URL`] (a SQLite file).
-  pub database_url: Secret,
-  /// `REDIS_URL`; unset means an in-process cache.
-  pub redis_url: Option<Secret>,
-  /// `CACHE_PREFIX`; default `f1`.
-  pub cache_prefix: String,
-  /// `LOG_FORMAT`: `text` (default) or `json`.
-  pub log_format: LogFormat,
-  /// `RUST_LOG`; default `info,sqlx=warn`.
-  pub log_filter: String,
+  /// `DATABASE_URL`, `REDIS_URL` (unset: an in-process cache), `CACHE_PREFIX`, `LOG_FORMAT`, `RUST_LOG`: the settings
+  /// both binaries read.
+  pub shared: SharedSettings,
   /// `API_LISTEN_ADDRESS`; default `0.0.0.0:8080` (tests use port 0).
   pub listen_address: SocketAddr,
   /// `API_METRICS_ADDRESS`: where `/metrics` is served, apart from the public port; default `0.0.0.0:9464`
@@ -125,24 +118,14 @@ impl Settings {
   /// Fails naming the first variable whose value cannot be parsed.
   pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
     let read = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-    let SharedSettings {
-      database_url,
-      redis_url,
-      cache_prefix,
-      log_format,
-      log_filter,
-    } = SharedSettings::from_read(&read)?;
-    let cache_memory_bytes_default = if redis_url.is_some() {
+    let shared = SharedSettings::from_read(&read)?;
+    let cache_memory_bytes_default = if shared.redis_url.is_some() {
       DEFAULT_CACHE_MEMORY_BYTES_WITH_REDIS
     } else {
       DEFAULT_CACHE_MEMORY_BYTES_ALONE
     };
     Ok(Self {
-      database_url,
-      redis_url,
-      cache_prefix,
-      log_format,
-      log_filter,
+      shared,
       listen_address: parse(&read, "API_LISTEN_ADDRESS", "0.0.0.0:8080")?,
       metrics_address: parse(&read, "API_METRICS_ADDRESS", DEFAULT_METRICS_ADDRESS)?,
       public_url: read("API_PUBLIC_URL").unwrap_or_else(|| "http://localhost:8080".to_owned()),
@@ -201,7 +184,7 @@ impl Settings {
   pub fn for_tests(database_url: impl Into<String>) -> Self {
     let mut settings =
       Self::from_lookup(|_| None).unwrap_or_else(|_| unreachable!("defaults parse"));
-    settings.database_url = Secret::new(database_url);
+    settings.shared.database_url = Secret::new(database_url);
     settings.run_migrations = false;
     settings.listen_address = SocketAddr::from(([127, 0, 0, 1], 0));
     settings.metrics_address = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -218,7 +201,7 @@ mod tests {
     let settings = Settings::from_lookup(|_| None).expect("defaults");
     assert_eq!(settings.max_page_size, 1000);
     assert!(settings.run_migrations);
-    assert!(settings.redis_url.is_none());
+    assert!(settings.shared.redis_url.is_none());
     assert_eq!(settings.listen_address.port(), 8080);
     assert_eq!(settings.metrics_address.port(), 9464);
   }

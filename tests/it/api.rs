@@ -348,15 +348,9 @@ async fn a_live_session_is_cached_briefly_and_a_finished_one_long() {
       session_type: Some("Race".to_owned()),
       date_start: Some(now - chrono::Duration::minutes(10)),
       date_end: Some(now + chrono::Duration::hours(2)),
-      circuit_key: None,
-      circuit_short_name: None,
-      country_key: None,
-      country_code: None,
-      country_name: None,
-      location: None,
-      gmt_offset: None,
       year: 2026,
       is_cancelled: Some(false),
+      ..Default::default()
     }
     .into_active_model(),
   )

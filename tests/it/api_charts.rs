@@ -22,8 +22,8 @@ async fn a_session_chart_is_cached_in_redis_under_its_normalised_name_then_serve
   seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
   let prefix = unique_name("charts");
   let mut settings = Settings::for_tests(database.url.clone());
-  settings.redis_url = Some(Secret::new(redis_url()));
-  settings.cache_prefix = prefix.clone();
+  settings.shared.redis_url = Some(Secret::new(redis_url()));
+  settings.shared.cache_prefix = prefix.clone();
   let database_handle = database;
   let api = TestApi::start(settings, None).await;
 
@@ -140,7 +140,7 @@ async fn charts_are_served_from_the_database_when_redis_never_answers() {
   let database = TestDatabase::migrated(Engine::Sqlite).await;
   seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
   let mut settings = Settings::for_tests(database.url.clone());
-  settings.redis_url = Some(Secret::new(format!("redis://127.0.0.1:{port}")));
+  settings.shared.redis_url = Some(Secret::new(format!("redis://127.0.0.1:{port}")));
   let api = TestApi::start(settings, Some(database)).await;
   let chart = api.get("/v1/sessions/9472/charts/lap-times").await;
   assert_eq!(chart.status(), 200);

@@ -178,8 +178,8 @@ async fn cors_headers_are_sent_only_to_allowed_origins() {
 async fn readiness_is_ready_with_database_and_redis_and_degraded_without_redis() {
   let database = TestDatabase::migrated(Engine::MariaDb).await;
   let mut settings = Settings::for_tests(database.url.clone());
-  settings.redis_url = Some(Secret::new(redis_url()));
-  settings.cache_prefix = unique_name("ready");
+  settings.shared.redis_url = Some(Secret::new(redis_url()));
+  settings.shared.cache_prefix = unique_name("ready");
   let api = TestApi::start(settings, Some(database)).await;
   let ready = api.get_json("/readyz").await;
   assert_eq!(ready["status"], "ready");
@@ -188,7 +188,7 @@ async fn readiness_is_ready_with_database_and_redis_and_degraded_without_redis()
   let database = TestDatabase::migrated(Engine::Sqlite).await;
   let (_silent, port) = silent_listener();
   let mut settings = Settings::for_tests(database.url.clone());
-  settings.redis_url = Some(Secret::new(format!("redis://127.0.0.1:{port}")));
+  settings.shared.redis_url = Some(Secret::new(format!("redis://127.0.0.1:{port}")));
   let api = TestApi::start(settings, Some(database)).await;
   let degraded = api.get_json("/readyz").await;
   assert_eq!(degraded["status"], "degraded");

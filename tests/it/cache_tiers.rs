@@ -266,8 +266,8 @@ async fn two_replicas_over_one_redis_both_serve_the_new_figure_within_a_second_o
   let prefix = unique_name("replicas");
   let settings = || {
     let mut settings = Settings::for_tests(database.url.clone());
-    settings.redis_url = Some(Secret::new(redis_url()));
-    settings.cache_prefix = prefix.clone();
+    settings.shared.redis_url = Some(Secret::new(redis_url()));
+    settings.shared.cache_prefix = prefix.clone();
     // Polled once an hour: only the Redis publication can reach the replicas in time.
     settings.change_poll_interval = Duration::from_secs(3600);
     settings
@@ -323,8 +323,8 @@ async fn with_redis_down_the_memory_tier_serves_current_entries_but_not_one_a_co
   let redis_proxy = TcpProxy::in_front_of(&redis_url()).await;
   let prefix = unique_name("redis_down");
   let mut settings = Settings::for_tests(database.url.clone());
-  settings.redis_url = Some(Secret::new(redis_proxy.url()));
-  settings.cache_prefix = prefix.clone();
+  settings.shared.redis_url = Some(Secret::new(redis_proxy.url()));
+  settings.shared.cache_prefix = prefix.clone();
   let committer = committer(&database, Some(&redis_proxy.url()), &prefix);
   let original = lap_duration(&database.connection).await;
   let api = TestApi::start(settings, Some(database)).await;

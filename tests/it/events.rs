@@ -255,8 +255,8 @@ pub(crate) async fn live_api() -> LiveApi {
   })
   .await;
   let mut settings = Settings::for_tests(setup.database.url.clone());
-  settings.redis_url = Some(Secret::new(redis_url()));
-  settings.cache_prefix = setup.cache_prefix.clone();
+  settings.shared.redis_url = Some(Secret::new(redis_url()));
+  settings.shared.cache_prefix = setup.cache_prefix.clone();
   let (api, feed, streams) = start_api(settings).await;
   LiveApi {
     setup,
@@ -594,8 +594,8 @@ async fn two_api_replicas_over_one_redis_both_deliver_each_event() {
   let mut replicas = Vec::new();
   for _ in 0..2 {
     let mut settings = settings_for(&database);
-    settings.redis_url = Some(Secret::new(redis_url()));
-    settings.cache_prefix = prefix.clone();
+    settings.shared.redis_url = Some(Secret::new(redis_url()));
+    settings.shared.cache_prefix = prefix.clone();
     // Only a publication can deliver the change within the deadline.
     settings.change_poll_interval = Duration::from_secs(3600);
     let (api, feed, streams) = start_api(settings).await;

@@ -114,7 +114,7 @@ async fn live_setup_without_calendar(
       extra_roots_pem: Some(broker.certificate_authority_pem()),
     });
   }
-  let cache_prefix = settings.cache_prefix.clone();
+  let cache_prefix = settings.shared.cache_prefix.clone();
   let worker = Worker::build(settings).await.expect("build the worker");
   let cancellation = CancellationToken::new();
   Live {

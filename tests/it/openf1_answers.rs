@@ -35,8 +35,8 @@ async fn a_session_answer_is_cached_in_its_scope_tagged_and_dropped_when_the_wor
  {
   let prefix = unique_name("openf1");
   let compat = Compat::start_with(Engine::MariaDb, |settings: &mut Settings| {
-    settings.redis_url = Some(Secret::new(redis_url()));
-    settings.cache_prefix.clone_from(&prefix);
+    settings.shared.redis_url = Some(Secret::new(redis_url()));
+    settings.shared.cache_prefix.clone_from(&prefix);
   })
   .await;
   let query = "session_key=9472&driver_number=1&lap_number%3C%3D3";
@@ -105,8 +105,8 @@ async fn calendar_answers_are_cached_in_the_calendar_scope_and_answers_spanning_
  {
   let prefix = unique_name("openf1");
   let compat = Compat::start_with(Engine::Sqlite, |settings: &mut Settings| {
-    settings.redis_url = Some(Secret::new(redis_url()));
-    settings.cache_prefix.clone_from(&prefix);
+    settings.shared.redis_url = Some(Secret::new(redis_url()));
+    settings.shared.cache_prefix.clone_from(&prefix);
   })
   .await;
   let sessions = compat
@@ -185,8 +185,8 @@ pub(crate) async fn insert_car_data(compat: &Compat, rows: &[Value]) {
 async fn a_big_answer_streams_in_chunks_uncached_and_still_answers_as_upstream() {
   let prefix = unique_name("openf1");
   let compat = Compat::start_with(Engine::MariaDb, |settings: &mut Settings| {
-    settings.redis_url = Some(Secret::new(redis_url()));
-    settings.cache_prefix.clone_from(&prefix);
+    settings.shared.redis_url = Some(Secret::new(redis_url()));
+    settings.shared.cache_prefix.clone_from(&prefix);
     settings.openf1_cache_max_bytes = STREAMING_THRESHOLD;
   })
   .await;

@@ -242,8 +242,8 @@ async fn the_api_readiness_answers_at_once_whether_mariadb_or_redis_is_frozen() 
   let database_proxy = TcpProxy::in_front_of(&database.url).await;
   let redis_proxy = TcpProxy::in_front_of(&f1_backend::redis_url()).await;
   let mut settings = Settings::for_tests(database_proxy.url());
-  settings.redis_url = Some(Secret::new(redis_proxy.url()));
-  settings.cache_prefix = f1_backend::unique_name("ready");
+  settings.shared.redis_url = Some(Secret::new(redis_proxy.url()));
+  settings.shared.cache_prefix = f1_backend::unique_name("ready");
   settings.request_timeout = PATIENT;
   let application =
     api::Application::build_with_database(settings, patient_pool(&database_proxy.url()).await)
@@ -309,8 +309,8 @@ async fn the_worker_probes_answer_at_once_whether_mariadb_or_redis_is_frozen() {
     worker::settings::Settings::with_database(&database_proxy.url()).expect("settings");
   settings.base_url = server.base_url();
   settings.token_url = server.token_url();
-  settings.redis_url = Some(worker::settings::Secret::new(redis_proxy.url()));
-  settings.cache_prefix = f1_backend::unique_name("probe");
+  settings.shared.redis_url = Some(worker::settings::Secret::new(redis_proxy.url()));
+  settings.shared.cache_prefix = f1_backend::unique_name("probe");
   settings.metrics_address = "127.0.0.1:0".parse().expect("address");
   settings.years = vec![2024];
   let worker = worker::Worker::build(settings)

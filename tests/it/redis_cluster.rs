@@ -219,8 +219,8 @@ async fn two_api_replicas_share_precompressed_figures_through_the_cluster_and_he
   let prefix = unique_name("cluster");
   let settings = || {
     let mut settings = Settings::for_tests(database.url.clone());
-    settings.redis_url = Some(Secret::new(cluster.url()));
-    settings.cache_prefix.clone_from(&prefix);
+    settings.shared.redis_url = Some(Secret::new(cluster.url()));
+    settings.shared.cache_prefix.clone_from(&prefix);
     // The poll would find the change too, but only after an hour: within the deadline, only the cluster's
     // publication can tell the replicas.
     settings.change_poll_interval = Duration::from_secs(3600);

@@ -34,8 +34,8 @@ pub(crate) fn settings(
   let mut settings = Settings::with_database(&database.url).expect("settings");
   settings.base_url = server.base_url();
   settings.token_url = server.token_url();
-  settings.redis_url = redis_url.map(worker::settings::Secret::new);
-  settings.cache_prefix = unique_name("cache");
+  settings.shared.redis_url = redis_url.map(worker::settings::Secret::new);
+  settings.shared.cache_prefix = unique_name("cache");
   settings.max_requests_per_second = std::num::NonZeroU32::new(100_000).expect("non-zero");
   settings.max_requests_per_minute = std::num::NonZeroU32::new(6_000_000).expect("non-zero");
   settings.request_timeout = Duration::from_secs(5);
@@ -201,7 +201,7 @@ async fn a_corrected_upstream_lap_is_updated_and_only_its_session_cache_is_evict
   let server = start_server(ServerOptions::new(fixtures_dir())).await;
   let database = TestDatabase::migrated(Engine::MariaDb).await;
   let settings = settings(&database, &server, Some(f1_backend::redis_url()));
-  let keys = CacheKeys::new(settings.cache_prefix.clone());
+  let keys = CacheKeys::new(settings.shared.cache_prefix.clone());
   let worker = Worker::build(settings).await.expect("build the worker");
   let cancellation = CancellationToken::new();
   worker

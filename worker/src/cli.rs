@@ -106,7 +106,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Command::Migrate => {
       crate::install_tls_provider();
       let database = entity::database::connect(
-        settings.database_url.expose(),
+        settings.shared.database_url.expose(),
         &entity::database::DatabaseOptions::default(),
       )
       .await

@@ -142,18 +142,19 @@ impl Worker {
     install_tls_provider();
     let metrics = Metrics::new().context("could not register the metrics")?;
     let database = entity::database::connect(
-      settings.database_url.expose(),
+      settings.shared.database_url.expose(),
       &entity::database::DatabaseOptions::default(),
     )
     .await
     .context("could not connect to the database (DATABASE_URL)")?;
-    let database_monitor = entity::database::DatabaseMonitor::start(settings.database_url.expose())
-      .context("could not watch the database (DATABASE_URL)")?;
+    let database_monitor =
+      entity::database::DatabaseMonitor::start(settings.shared.database_url.expose())
+        .context("could not watch the database (DATABASE_URL)")?;
     let client =
       OpenF1Client::new(&settings, metrics.clone()).context("could not build the HTTP client")?;
     let invalidator = CacheInvalidator::new(
-      settings.redis_url.as_ref().map(|url| url.expose()),
-      &settings.cache_prefix,
+      settings.shared.redis_url.as_ref().map(|url| url.expose()),
+      &settings.shared.cache_prefix,
       metrics.clone(),
     )
     .context("invalid REDIS_URL")?;
@@ -251,7 +252,7 @@ impl Worker {
     }
     self.metrics.set_lease_held(false);
     // Wait without holding the slot, so `/readyz` answers meanwhile.
-    let lease = Lease::acquire(self.settings.database_url.expose(), cancellation).await?;
+    let lease = Lease::acquire(self.settings.shared.database_url.expose(), cancellation).await?;
     *self.lease.lock().await = Some(lease);
     self.metrics.set_lease_held(true);
     Ok(())

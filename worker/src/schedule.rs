@@ -102,15 +102,8 @@ mod tests {
       session_type: Some("Race".into()),
       date_start: Utc.with_ymd_and_hms(2024, 3, 2, 15, 0, 0).single(),
       date_end: Utc.with_ymd_and_hms(2024, 3, 2, 17, 0, 0).single(),
-      circuit_key: None,
-      circuit_short_name: None,
-      country_key: None,
-      country_code: None,
-      country_name: None,
-      location: None,
-      gmt_offset: None,
       year: 2024,
-      is_cancelled: None,
+      ..Default::default()
     }
   }
 

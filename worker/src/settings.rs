@@ -45,8 +45,7 @@ pub const MQTT_OFF: &str = "off";
 /// Default `WORKER_METRICS_ADDRESS`.
 pub const DEFAULT_METRICS_ADDRESS: &str = "0.0.0.0:9091";
 
-use runtime::SharedSettings;
-pub use runtime::{DEFAULT_LOG_FILTER, LogFormat, Secret, SettingsError};
+pub use runtime::{DEFAULT_LOG_FILTER, LogFormat, Secret, SettingsError, SharedSettings};
 
 /// Open F1 account used to obtain a bearer token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,16 +138,9 @@ impl Default for LiveTuning {
 /// Everything the worker is configured with.
 #[derive(Clone, Debug)]
 pub struct Settings {
-  /// `DATABASE_URL`; unset means [`entity::database::DEFAULT_DATABASE_URL`] (a SQLite file).
-  pub database_url: Secret,
-  /// `REDIS_URL`; unset means no cache to invalidate.
-  pub redis_url: Option<Secret>,
-  /// `CACHE_PREFIX`, default `f1`.
-  pub cache_prefix: String,
-  /// `LOG_FORMAT`: `text` (default) or `json`.
-  pub log_format: LogFormat,
-  /// `RUST_LOG`, default `info,sqlx=warn`.
-  pub log_filter: String,
+  /// `DATABASE_URL`, `REDIS_URL` (unset: no cache to invalidate), `CACHE_PREFIX`, `LOG_FORMAT`, `RUST_LOG`: the
+  /// settings both binaries read.
+  pub shared: SharedSettings,
   /// `OPENF1_BASE_URL`, default `https://api.openf1.org/v1`.
   pub base_url: String,
   /// `OPENF1_TOKEN_URL`, default `https://api.openf1.org/token`.
@@ -218,13 +210,7 @@ impl Settings {
         ));
       }
     };
-    let SharedSettings {
-      database_url,
-      redis_url,
-      cache_prefix,
-      log_format,
-      log_filter,
-    } = SharedSettings::from_read(&get)?;
+    let shared = SharedSettings::from_read(&get)?;
     let years = match get("WORKER_YEARS") {
       None => vec![chrono::Utc::now().year()],
       Some(text) => parse_years(&text)?,
@@ -239,11 +225,7 @@ impl Settings {
       )
     })?;
     Ok(Self {
-      database_url,
-      redis_url,
-      cache_prefix,
-      log_format,
-      log_filter,
+      shared,
       base_url: parse_url("OPENF1_BASE_URL", get("OPENF1_BASE_URL"), DEFAULT_BASE_URL)?,
       token_url: parse_url(
         "OPENF1_TOKEN_URL",
@@ -467,12 +449,12 @@ mod tests {
   fn unset_variables_take_the_documented_defaults() {
     let settings = Settings::from_lookup(lookup(&[])).expect("defaults");
     assert_eq!(
-      settings.database_url.expose(),
+      settings.shared.database_url.expose(),
       entity::database::DEFAULT_DATABASE_URL
     );
-    assert_eq!(settings.redis_url, None);
-    assert_eq!(settings.cache_prefix, "f1");
-    assert_eq!(settings.log_filter, "info,sqlx=warn");
+    assert_eq!(settings.shared.redis_url, None);
+    assert_eq!(settings.shared.cache_prefix, "f1");
+    assert_eq!(settings.shared.log_filter, "info,sqlx=warn");
     assert_eq!(settings.base_url, "https://api.openf1.org/v1");
     assert_eq!(settings.max_requests_per_second.get(), 3);
     assert_eq!(settings.max_requests_per_minute.get(), 30);

@@ -4,5 +4,5 @@ use crate::settings::Settings;
 
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(settings: &Settings) {
-  runtime::init_logging(settings.log_format, &settings.log_filter);
+  runtime::init_logging(settings.shared.log_format, &settings.shared.log_filter);
 }
