@@ -972,21 +972,20 @@ async fn championship_progression_uses_standings_when_stored_and_race_points_oth
   .expect("selection");
   assert_eq!(trace_names(&selected), ["LEC"]);
 
+  // A season chart is asked for by year, never through a session.
   let through_session = build_session_chart(
     &database.connection,
     BAHRAIN_2024_RACE,
     ChartKind::ChampionshipProgression,
-    &ChartRequest {
-      year_scope: true,
-      ..ChartRequest::default()
-    },
+    &ChartRequest::default(),
   )
-  .await
-  .expect("season chart through a session");
-  assert!(title(&through_session).starts_with("2024 season up to Bahrain"));
-  assert_eq!(
-    traces(&through_session)[0]["x"],
-    serde_json::json!(["Bahrain"])
+  .await;
+  assert!(
+    matches!(
+      through_session,
+      Err(ChartError::InvalidParameter { name: "chart", .. })
+    ),
+    "{through_session:?}"
   );
 
   let empty_year = build_season_chart(

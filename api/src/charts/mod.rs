@@ -77,9 +77,6 @@ pub struct ChartRequest {
   pub comparison: Option<LapChoice>,
   /// The session of the compared lap, when it is not the charted session (same circuit).
   pub comparison_session: Option<i32>,
-  /// For a season chart asked through a session: draw the whole year of that session (up to and including
-  /// it) instead of refusing. Ignored by session charts.
-  pub year_scope: bool,
 }
 
 /// Why a chart could not be built.
@@ -107,7 +104,7 @@ pub enum ChartError {
 /// [`ChartError::NotFound`] when the session is unknown; [`ChartError::InvalidParameter`] when the request sets
 /// a parameter the chart does not take, a requested driver did not take part, the lap range is reversed or
 /// negative, the driver count does not fit the chart, a chosen lap does not exist, the comparison session is
-/// unknown or at another circuit, or `kind` is a season chart and `request.year_scope` is false;
+/// unknown or at another circuit, or `kind` is a season chart;
 /// [`ChartError::Database`] when a query fails. A session without data for the chart, or of a type the chart
 /// does not suit, is not an error: it gives an empty figure with a note.
 pub async fn build_session_chart<C: ConnectionTrait>(
@@ -121,25 +118,15 @@ pub async fn build_session_chart<C: ConnectionTrait>(
   let context = context::SessionContext::load(connection, session_key, kind).await?;
   context.validate_drivers(request)?;
   if kind.is_season_chart() {
-    if !request.year_scope {
-      return Err(ChartError::InvalidParameter {
-        name: "chart",
-        message: format!(
-          "`{}` is a season chart: ask for it by year (/v1/seasons/{}/charts/{})",
-          kind.slug(),
-          context.session.year,
-          kind.slug()
-        ),
-      });
-    }
-    return season::build(
-      connection,
-      context.session.year,
-      kind,
-      Some(&context.session),
-      request,
-    )
-    .await;
+    return Err(ChartError::InvalidParameter {
+      name: "chart",
+      message: format!(
+        "`{}` is a season chart: ask for it by year (/v1/seasons/{}/charts/{})",
+        kind.slug(),
+        context.session.year,
+        kind.slug()
+      ),
+    });
   }
   if !kind.suits(context.session.session_type.as_deref()) {
     return Ok(unsuited_session_figure(kind, &context));
@@ -218,7 +205,7 @@ pub async fn build_season_chart<C: ConnectionTrait>(
     });
   }
   check_parameters(kind, request)?;
-  season::build(connection, year, kind, None, request).await
+  season::build(connection, year, kind, request).await
 }
 
 /// The explained empty figure of a chart asked for a session type it does not suit.

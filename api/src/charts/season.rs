@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
 use entity::sessions;
 use plotly::common::{HoverInfo, Marker, MarkerSymbol, Mode, Orientation, Title};
 use plotly::layout::{Axis, AxisType, BarMode, CategoryOrder, HoverMode};
@@ -18,35 +17,19 @@ use super::{ChartError, ChartKind, ChartRequest};
 use crate::bodies::StandingsSource;
 use crate::standings::{Round, SeasonResults, Snapshot, is_sprint};
 
-/// Builds season chart `kind` of `year`, up to and including session `up_to` when given.
+/// Builds season chart `kind` of `year`.
 pub(crate) async fn build<C: ConnectionTrait>(
   connection: &C,
   year: i32,
   kind: ChartKind,
-  up_to: Option<&sessions::Model>,
   request: &ChartRequest,
 ) -> Result<Value, ChartError> {
   let season = SeasonResults::load(connection, year)
     .await?
     .ok_or_else(|| ChartError::NotFound(format!("season {year}")))?;
-  let cutoff = up_to.and_then(|session| session.date_start);
-  let title = match up_to {
-    Some(last) => {
-      let label = season
-        .rounds
-        .iter()
-        .find(|round| round.meeting_key == last.meeting_key)
-        .map_or_else(
-          || last.location.clone().unwrap_or_default(),
-          |round| session_label(round, last),
-        );
-      format!("{year} season up to {label}: {}", kind.title())
-    }
-    None => format!("{year} season: {}", kind.title()),
-  };
+  let title = format!("{year} season: {}", kind.title());
   let chart = SeasonChart {
     season: &season,
-    cutoff,
     title,
     request,
   };
@@ -74,24 +57,14 @@ fn session_label(round: &Round, session: &sessions::Model) -> String {
 /// What every season chart is drawn from.
 struct SeasonChart<'season> {
   season: &'season SeasonResults,
-  cutoff: Option<DateTime<Utc>>,
   title: String,
   request: &'season ChartRequest,
 }
 
 impl SeasonChart<'_> {
-  fn before_cutoff(&self, session: &sessions::Model) -> bool {
-    match (self.cutoff, session.date_start) {
-      (Some(cutoff), Some(start)) => start <= cutoff,
-      _ => true,
-    }
-  }
-
-  /// The championship after every scoring session up to the cutoff.
+  /// The championship after every scoring session.
   fn snapshots(&self) -> Vec<Snapshot> {
-    let mut snapshots = self.season.progression();
-    snapshots.retain(|snapshot| self.before_cutoff(&snapshot.session));
-    snapshots
+    self.season.progression()
   }
 
   fn label(&self, snapshot: &Snapshot) -> String {
@@ -257,16 +230,14 @@ impl SeasonChart<'_> {
     figure.finish()
   }
 
-  /// The rounds up to the cutoff whose Grand Prix has stored results, with that Grand Prix.
+  /// The rounds whose Grand Prix has stored results, with that Grand Prix.
   fn grands_prix(&self) -> Vec<(&Round, &sessions::Model)> {
     self
       .season
       .rounds
       .iter()
       .filter_map(|round| Some((round, round.grand_prix()?)))
-      .filter(|(_, grand_prix)| {
-        self.before_cutoff(grand_prix) && !self.season.results(grand_prix.session_key).is_empty()
-      })
+      .filter(|(_, grand_prix)| !self.season.results(grand_prix.session_key).is_empty())
       .collect()
   }
 
@@ -450,7 +421,7 @@ impl SeasonChart<'_> {
     let mut last_round = None;
     for (round_index, round) in self.season.rounds.iter().enumerate() {
       for (panel, session) in [(0, round.qualifying()), (1, round.grand_prix())] {
-        let Some(session) = session.filter(|session| self.before_cutoff(session)) else {
+        let Some(session) = session else {
           continue;
         };
         let results = self.season.results(session.session_key);

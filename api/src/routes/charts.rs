@@ -240,7 +240,7 @@ struct SessionChartParameters<'query> {
   comparison_session: Option<i32>,
 }
 
-fn chart_request(parameters: &SessionChartParameters<'_>, year_scope: bool) -> ChartRequest {
+fn chart_request(parameters: &SessionChartParameters<'_>) -> ChartRequest {
   let drivers = flatten(parameters.drivers.map(std::slice::from_ref));
   let laps = match (parameters.lap_min, parameters.lap_max) {
     (None, None) => None,
@@ -252,7 +252,6 @@ fn chart_request(parameters: &SessionChartParameters<'_>, year_scope: bool) -> C
     reference: parameters.reference.map(|value| value.0),
     comparison: parameters.comparison.map(|value| value.0),
     comparison_session: parameters.comparison_session,
-    year_scope,
   }
 }
 
@@ -409,7 +408,7 @@ impl ChartsApi {
         comparison: comparison.0,
         comparison_session: comparison_session.0,
       };
-      let request = chart_request(&parameters, false);
+      let request = chart_request(&parameters);
       // From the session directory: a hit reads no database.
       let session = state
         .changes
@@ -477,7 +476,7 @@ impl ChartsApi {
         comparison: None,
         comparison_session: None,
       };
-      let request = chart_request(&parameters, true);
+      let request = chart_request(&parameters);
       if !state.changes.has_season(year.0).await? {
         return Err(ApiError::NotFound(format!("No season {} stored.", year.0)));
       }
