@@ -158,10 +158,7 @@ fn is_unavailable(error: &DbErr) -> bool {
 /// Whether an SQLx error is a failure of the connection rather than of the statement.
 fn is_connection_failure(error: &SqlxError) -> bool {
   match error {
-    SqlxError::Io(_)
-    | SqlxError::Tls(_)
-    | SqlxError::PoolTimedOut
-    | SqlxError::PoolClosed => true,
+    SqlxError::Io(_) | SqlxError::Tls(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed => true,
     SqlxError::Database(error) => error.code().is_some_and(|state| state.starts_with("08")),
     _ => false,
   }
