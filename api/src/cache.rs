@@ -38,6 +38,28 @@ const REDIS_COMMAND_TIMEOUT: Duration = REDIS_TIMEOUT;
 /// After a Redis failure, how long lookups skip Redis (so that an outage does not cost every miss a timeout).
 pub const REDIS_RETRY_DELAY: Duration = Duration::from_secs(1);
 
+/// Why a Redis command of the response cache failed (the cache then carries on without Redis, see
+/// [`ResponseCache::get_or_build`]).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+  /// Redis answered with an error, or the connection to it failed.
+  #[error("Redis failed: {0}")]
+  Redis(#[from] redis::RedisError),
+  /// Redis did not answer within the command timeout.
+  #[error("Redis did not answer within {} ms", .0.as_millis())]
+  Timeout(Duration),
+}
+
+/// Runs one Redis command, giving up after [`REDIS_COMMAND_TIMEOUT`].
+async fn within_timeout<T>(
+  command: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, CacheError> {
+  match tokio::time::timeout(REDIS_COMMAND_TIMEOUT, command).await {
+    Ok(reply) => Ok(reply?),
+    Err(_) => Err(CacheError::Timeout(REDIS_COMMAND_TIMEOUT)),
+  }
+}
+
 /// How a cached answer was obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CacheOutcome {
@@ -134,22 +156,14 @@ impl ResponseCache {
   /// Pings Redis; `Ok` without Redis.
   ///
   /// # Errors
-  /// Returns the Redis error or a timeout.
-  pub async fn ping(&self) -> Result<(), String> {
+  /// [`CacheError::Redis`] when Redis fails, [`CacheError::Timeout`] when it does not answer in time.
+  pub async fn ping(&self) -> Result<(), CacheError> {
     let Some(manager) = &self.redis else {
       return Ok(());
     };
     let mut connection = manager.clone();
-    let reply = tokio::time::timeout(
-      REDIS_COMMAND_TIMEOUT,
-      redis::cmd("PING").query_async::<String>(&mut connection),
-    )
-    .await;
-    match reply {
-      Ok(Ok(_)) => Ok(()),
-      Ok(Err(error)) => Err(error.to_string()),
-      Err(_) => Err("timed out".to_owned()),
-    }
+    within_timeout(redis::cmd("PING").query_async::<String>(&mut connection)).await?;
+    Ok(())
   }
 
   /// Redis, unless it failed less than [`REDIS_RETRY_DELAY`] ago.
@@ -169,7 +183,7 @@ impl ResponseCache {
     }
   }
 
-  fn redis_failed(&self, error: &str, scope: CacheScope, name: &str) {
+  fn redis_failed(&self, error: &CacheError, scope: CacheScope, name: &str) {
     tracing::warn!(%error, %scope, name, "response cache (Redis) unavailable; using the memory tier and the database");
     self.metrics.count_cache("error");
     *self
@@ -217,25 +231,23 @@ impl ResponseCache {
     scope: CacheScope,
     name: &str,
     version: i64,
-  ) -> Result<Option<(i64, Representations)>, String> {
+  ) -> Result<Option<(i64, Representations)>, CacheError> {
     let mut connection = manager;
-    match tokio::time::timeout(
-      REDIS_COMMAND_TIMEOUT,
-      entity::cache::fetch_entry(&mut connection, &self.keys, scope, name),
+    let entry = within_timeout(entity::cache::fetch_entry(
+      &mut connection,
+      &self.keys,
+      scope,
+      name,
+    ))
+    .await?;
+    Ok(
+      entry
+        .filter(|entry| entry.version >= version)
+        .and_then(|entry| {
+          Representations::from_stored(entry.value)
+            .map(|representations| (entry.version, representations))
+        }),
     )
-    .await
-    {
-      Ok(Ok(entry)) => Ok(
-        entry
-          .filter(|entry| entry.version >= version)
-          .and_then(|entry| {
-            Representations::from_stored(entry.value)
-              .map(|representations| (entry.version, representations))
-          }),
-      ),
-      Ok(Err(error)) => Err(error.to_string()),
-      Err(_) => Err("timed out".to_owned()),
-    }
   }
 
   /// Stores entry `name` in Redis at `version`: `Ok(false)` when refused (a change overtook the build).
@@ -247,26 +259,18 @@ impl ResponseCache {
     version: i64,
     value: &[u8],
     time_to_live: Duration,
-  ) -> Result<bool, String> {
+  ) -> Result<bool, CacheError> {
     let mut connection = manager;
-    match tokio::time::timeout(
-      REDIS_COMMAND_TIMEOUT,
-      entity::cache::store_entry(
-        &mut connection,
-        &self.keys,
-        scope,
-        name,
-        version,
-        value,
-        time_to_live,
-      ),
-    )
+    within_timeout(entity::cache::store_entry(
+      &mut connection,
+      &self.keys,
+      scope,
+      name,
+      version,
+      value,
+      time_to_live,
+    ))
     .await
-    {
-      Ok(Ok(stored)) => Ok(stored),
-      Ok(Err(error)) => Err(error.to_string()),
-      Err(_) => Err("timed out".to_owned()),
-    }
   }
 
   fn flight(&self, key: &str) -> Flight {

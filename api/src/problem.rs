@@ -2,6 +2,8 @@
 
 use poem::http::StatusCode;
 use poem_openapi::Object;
+use sea_orm::sqlx::Error as SqlxError;
+use sea_orm::{DbErr, RuntimeErr};
 
 /// The media type of problem details.
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
@@ -140,17 +142,25 @@ impl ApiError {
   }
 }
 
-/// Whether a database error means the database cannot be reached (rather than a bad query).
-fn is_unavailable(error: &sea_orm::DbErr) -> bool {
-  matches!(
-    error,
-    sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_)
-  ) || {
-    let text = error.to_string();
-    text.contains("pool timed out")
-      || text.contains("Connection refused")
-      || text.contains("connection")
-      || text.contains("Io error")
+/// Whether a database error means the database cannot be reached (rather than a bad query): no connection could
+/// be had from the pool or opened, the connection failed while a statement ran (I/O, TLS), or the server refused
+/// the connection (an SQLSTATE of class `08`, "connection exception", e.g. MySQL's "Too many connections").
+fn is_unavailable(error: &DbErr) -> bool {
+  match error {
+    DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+    DbErr::Query(RuntimeErr::SqlxError(error)) | DbErr::Exec(RuntimeErr::SqlxError(error)) => {
+      is_connection_failure(error)
+    }
+    _ => false,
+  }
+}
+
+/// Whether an SQLx error is a failure of the connection rather than of the statement.
+fn is_connection_failure(error: &SqlxError) -> bool {
+  match error {
+    SqlxError::Io(_) | SqlxError::Tls(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed => true,
+    SqlxError::Database(error) => error.code().is_some_and(|state| state.starts_with("08")),
+    _ => false,
   }
 }
 
@@ -175,5 +185,88 @@ mod tests {
     assert!(cut.ends_with('…'));
     assert_eq!(cut, "éé…");
     assert!(echoed(&"x".repeat(10_000)).len() <= MAX_ECHOED_VALUE_BYTES);
+  }
+
+  /// A server error with an SQLSTATE, as MySQL sends one.
+  #[derive(Debug)]
+  struct ServerError(&'static str);
+
+  impl std::fmt::Display for ServerError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+      write!(formatter, "server error {}", self.0)
+    }
+  }
+
+  impl std::error::Error for ServerError {}
+
+  impl sea_orm::sqlx::error::DatabaseError for ServerError {
+    fn message(&self) -> &str {
+      "server error"
+    }
+
+    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+      Some(std::borrow::Cow::Borrowed(self.0))
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+      self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+      self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+      self
+    }
+
+    fn kind(&self) -> sea_orm::sqlx::error::ErrorKind {
+      sea_orm::sqlx::error::ErrorKind::Other
+    }
+  }
+
+  fn query_error(error: SqlxError) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(error)))
+  }
+
+  fn status_of(error: DbErr) -> u16 {
+    ApiError::Database(error).to_problem().status
+  }
+
+  #[test]
+  fn database_errors_of_the_connection_are_answered_503_and_others_500() {
+    let refused = || std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    let unavailable = [
+      DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
+      DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed),
+      DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(SqlxError::Io(
+        refused(),
+      )))),
+      DbErr::Conn(RuntimeErr::Internal("no connection".to_owned())),
+      query_error(SqlxError::Io(refused())),
+      query_error(SqlxError::Io(std::io::ErrorKind::UnexpectedEof.into())),
+      query_error(SqlxError::PoolTimedOut),
+      query_error(SqlxError::PoolClosed),
+      DbErr::Exec(RuntimeErr::SqlxError(std::sync::Arc::new(SqlxError::Io(
+        std::io::ErrorKind::BrokenPipe.into(),
+      )))),
+      // MySQL 1040, "Too many connections".
+      query_error(SqlxError::Database(Box::new(ServerError("08004")))),
+    ];
+    for error in unavailable {
+      assert_eq!(status_of(error.clone()), 503, "{error}");
+    }
+    let failed = [
+      // MySQL 1146, "Table doesn't exist".
+      query_error(SqlxError::Database(Box::new(ServerError("42S02")))),
+      query_error(SqlxError::RowNotFound),
+      query_error(SqlxError::Protocol("connection".to_owned())),
+      DbErr::Query(RuntimeErr::Internal("connection".to_owned())),
+      DbErr::Custom("Connection refused".to_owned()),
+      DbErr::RecordNotFound("connection".to_owned()),
+    ];
+    for error in failed {
+      assert_eq!(status_of(error.clone()), 500, "{error}");
+    }
   }
 }

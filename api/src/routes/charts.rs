@@ -22,7 +22,7 @@ use crate::encoding::{Encoding, Representations};
 use crate::problem::{ApiError, Problem};
 use crate::routes::driver_list::{DriverNumberList, flatten};
 use crate::routes::lap_choice::LapChoiceValue;
-use crate::routes::{ApiTags, season_time_to_live, session_time_to_live};
+use crate::routes::{ApiTags, problem_responses, season_time_to_live, session_time_to_live};
 
 /// Charts.
 pub struct ChartsApi;
@@ -172,24 +172,11 @@ pub enum ChartResponse {
   Unavailable(Json<Problem>),
 }
 
-fn chart_bad_request(error: poem::Error) -> ChartResponse {
-  ChartResponse::BadRequest(Json(Problem::new(
-    poem::http::StatusCode::BAD_REQUEST,
-    crate::routes::parse_error_detail(&error, &["session_key` or `year", "chart"]),
-  )))
-}
-
-impl From<ApiError> for ChartResponse {
-  fn from(error: ApiError) -> Self {
-    let problem = error.to_problem();
-    match problem.status {
-      400 => Self::BadRequest(Json(problem)),
-      404 => Self::NotFound(Json(problem)),
-      503 => Self::Unavailable(Json(problem)),
-      _ => Self::InternalError(Json(problem)),
-    }
-  }
-}
+problem_responses!(
+  ChartResponse,
+  bad_request_handler = chart_bad_request,
+  path_parameters = ["session_key` or `year", "chart"],
+);
 
 impl From<ChartError> for ApiError {
   fn from(error: ChartError) -> Self {

@@ -42,7 +42,7 @@ use crate::charts::catalogue::{ChartKind, ChartScope, charts_reading};
 use crate::metrics::Metrics;
 use crate::middleware::BodyTreatment;
 use crate::problem::{ApiError, Problem, RETRY_AFTER_SECONDS};
-use crate::routes::{ApiTags, parse_error_detail};
+use crate::routes::{ApiTags, problem_responses};
 use crate::{AppState, ChangeFeed};
 
 /// The SSE event name of a change.
@@ -207,24 +207,12 @@ pub enum EventsResponse {
 /// The header by which a reconnecting client says the last event it got.
 const LAST_EVENT_ID: &str = "Last-Event-ID";
 
-fn events_bad_request(error: poem::Error) -> EventsResponse {
-  EventsResponse::BadRequest(Json(Problem::new(
-    StatusCode::BAD_REQUEST,
-    parse_error_detail(&error, &["session_key"]),
-  )))
-}
-
-impl From<ApiError> for EventsResponse {
-  fn from(error: ApiError) -> Self {
-    let problem = error.to_problem();
-    match problem.status {
-      400 => Self::BadRequest(Json(problem)),
-      404 => Self::NotFound(Json(problem)),
-      503 => Self::Unavailable(Json(problem), RETRY_AFTER_SECONDS),
-      _ => Self::InternalError(Json(problem)),
-    }
-  }
-}
+problem_responses!(
+  EventsResponse,
+  bad_request_handler = events_bad_request,
+  path_parameters = ["session_key"],
+  retry_after = RETRY_AFTER_SECONDS,
+);
 
 /// [`EventsResponse`], with the stream marked [`BodyTreatment::Streamed`] so that no layer buffers it.
 pub struct EventsAnswer(EventsResponse);

@@ -4,14 +4,12 @@ use entity::meetings;
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::Query;
-use poem_openapi::payload::Json;
 use sea_orm::{ColumnTrait, EntityTrait};
 
 use crate::AppState;
 use crate::bodies::Meeting;
-use crate::problem::ApiError;
 use crate::routes::{
-  ApiTags, CollectionResponse, Page, SelectFilters, calendar_cache_control, fetch_page, next_link,
+  ApiTags, CollectionRequest, CollectionResponse, SelectFilters, calendar_cache_control,
 };
 
 /// Meetings.
@@ -36,29 +34,16 @@ impl MeetingsApi {
     #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Meeting> {
-    let result: Result<_, ApiError> = async {
-      let max = state.settings.max_page_size;
-      let page = Page::new(limit.0, offset.0, max, max)?;
-      let select = meetings::Entity::find()
-        .filter_optional(year.0.map(|year| meetings::Column::Year.eq(year)));
-      let (rows, total) = fetch_page(
-        &state.database,
-        select,
+    let request = CollectionRequest::new(&state, uri, limit.0, offset.0);
+    request
+      .respond::<meetings::Entity, _>(
         &[meetings::Column::DateStart, meetings::Column::MeetingKey],
-        page,
+        async {
+          let select = meetings::Entity::find()
+            .filter_optional(year.0.map(|year| meetings::Column::Year.eq(year)));
+          Ok((select, calendar_cache_control()))
+        },
       )
-      .await?;
-      Ok((rows, total, page))
-    }
-    .await;
-    match result {
-      Ok((rows, total, page)) => CollectionResponse::Ok(
-        Json(rows.into_iter().map(Meeting::from).collect()),
-        total,
-        next_link(uri, &state.settings.public_url, page, total),
-        calendar_cache_control(),
-      ),
-      Err(error) => error.into(),
-    }
+      .await
   }
 }

@@ -26,6 +26,7 @@ use sea_orm::{
   QuerySelect, Select,
 };
 
+use crate::AppState;
 use crate::problem::{ApiError, Problem, invalid};
 use crate::settings::Settings;
 
@@ -50,6 +51,50 @@ pub enum ApiTags {
   /// Plotly figure JSON, cached.
   Charts,
 }
+
+/// Writes the error side of a response enum once: `From<ApiError>` (the error's problem document goes to the
+/// variant of its status: `BadRequest` for 400, `NotFound` for 404, `Unavailable` for 503, `InternalError` for any
+/// other) and the enum's `bad_request_handler`, which answers a request whose parameters do not parse 400 with
+/// poem-openapi's message, the path parameters named as documented (see [`parse_error_detail`]).
+///
+/// `problem_responses!(Response<T>, bad_request_handler = name, path_parameters = ["session_key"])`; a type
+/// parameter gets the bound `ToJSON + Send + Sync`. With `retry_after = seconds`, the 503 variant also carries
+/// that `Retry-After` header value. The variants stay written out in each enum: every status is documented per
+/// operation.
+macro_rules! problem_responses {
+  (
+    $response:ident $(<$parameter:ident>)?,
+    bad_request_handler = $handler:ident,
+    path_parameters = $path_parameters:expr
+    $(, retry_after = $retry_after:expr)? $(,)?
+  ) => {
+    fn $handler $(<$parameter: ::poem_openapi::types::ToJSON + Send + Sync>)? (
+      error: ::poem::Error,
+    ) -> $response $(<$parameter>)? {
+      <$response $(<$parameter>)?>::BadRequest(::poem_openapi::payload::Json(
+        $crate::problem::Problem::new(
+          ::poem::http::StatusCode::BAD_REQUEST,
+          $crate::routes::parse_error_detail(&error, &$path_parameters),
+        ),
+      ))
+    }
+
+    impl $(<$parameter: ::poem_openapi::types::ToJSON + Send + Sync>)? From<$crate::problem::ApiError>
+      for $response $(<$parameter>)?
+    {
+      fn from(error: $crate::problem::ApiError) -> Self {
+        let problem = ::poem_openapi::payload::Json(error.to_problem());
+        match problem.status {
+          400 => Self::BadRequest(problem),
+          404 => Self::NotFound(problem),
+          503 => Self::Unavailable(problem $(, $retry_after)?),
+          _ => Self::InternalError(problem),
+        }
+      }
+    }
+  };
+}
+pub(crate) use problem_responses;
 
 /// A page of a collection, or why there is none.
 #[derive(ApiResponse)]
@@ -104,24 +149,11 @@ pub fn parse_error_detail(error: &poem::Error, path_parameters: &[&str]) -> Stri
   detail
 }
 
-fn collection_bad_request<T: ToJSON + Send + Sync>(error: poem::Error) -> CollectionResponse<T> {
-  CollectionResponse::BadRequest(Json(Problem::new(
-    poem::http::StatusCode::BAD_REQUEST,
-    parse_error_detail(&error, &["session_key"]),
-  )))
-}
-
-impl<T: ToJSON + Send + Sync> From<ApiError> for CollectionResponse<T> {
-  fn from(error: ApiError) -> Self {
-    let problem = error.to_problem();
-    match problem.status {
-      400 => Self::BadRequest(Json(problem)),
-      404 => Self::NotFound(Json(problem)),
-      503 => Self::Unavailable(Json(problem)),
-      _ => Self::InternalError(Json(problem)),
-    }
-  }
-}
+problem_responses!(
+  CollectionResponse<T>,
+  bad_request_handler = collection_bad_request,
+  path_parameters = ["session_key"],
+);
 
 /// One item, or why there is none.
 #[derive(ApiResponse)]
@@ -155,24 +187,11 @@ pub enum ItemResponse<T: ToJSON + Send + Sync> {
   Unavailable(Json<Problem>),
 }
 
-fn item_bad_request<T: ToJSON + Send + Sync>(error: poem::Error) -> ItemResponse<T> {
-  ItemResponse::BadRequest(Json(Problem::new(
-    poem::http::StatusCode::BAD_REQUEST,
-    parse_error_detail(&error, &["session_key"]),
-  )))
-}
-
-impl<T: ToJSON + Send + Sync> From<ApiError> for ItemResponse<T> {
-  fn from(error: ApiError) -> Self {
-    let problem = error.to_problem();
-    match problem.status {
-      400 => Self::BadRequest(Json(problem)),
-      404 => Self::NotFound(Json(problem)),
-      503 => Self::Unavailable(Json(problem)),
-      _ => Self::InternalError(Json(problem)),
-    }
-  }
-}
+problem_responses!(
+  ItemResponse<T>,
+  bad_request_handler = item_bad_request,
+  path_parameters = ["session_key"],
+);
 
 /// A validated page request.
 #[derive(Clone, Copy, Debug)]
@@ -320,6 +339,91 @@ pub fn next_link(
     uri.path(),
     pairs.join("&")
   ))
+}
+
+/// A request for one page of a collection: its paging parameters, and what answering needs (the settings, the
+/// database, the URI the `Link` to the next page is made from).
+pub struct CollectionRequest<'a> {
+  state: &'a AppState,
+  uri: &'a poem::http::Uri,
+  limit: Option<u64>,
+  offset: Option<u64>,
+  default_limit: Option<u64>,
+}
+
+impl<'a> CollectionRequest<'a> {
+  /// A request for the page `limit` and `offset` (as given) ask for, of `API_MAX_PAGE_SIZE` rows when `limit` is
+  /// not given.
+  #[must_use]
+  pub fn new(
+    state: &'a AppState,
+    uri: &'a poem::http::Uri,
+    limit: Option<u64>,
+    offset: Option<u64>,
+  ) -> Self {
+    Self {
+      state,
+      uri,
+      limit,
+      offset,
+      default_limit: None,
+    }
+  }
+
+  /// The application state the request is answered from.
+  #[must_use]
+  pub fn state(&self) -> &'a AppState {
+    self.state
+  }
+
+  /// The same request, of `default_limit` rows (at most `API_MAX_PAGE_SIZE`) when `limit` is not given.
+  #[must_use]
+  pub fn with_default_limit(self, default_limit: u64) -> Self {
+    Self {
+      default_limit: Some(default_limit),
+      ..self
+    }
+  }
+}
+
+impl CollectionRequest<'_> {
+  /// Validates paging (400), then awaits `select` for the rows to list and their `Cache-Control` value (it may
+  /// fail, e.g. 400 on a filter or 404 on a missing parent), reads one page of them in `order` and answers it with
+  /// `X-Total-Count` and the `Link` to the next page.
+  pub async fn respond<E, B>(
+    self,
+    order: &[E::Column],
+    select: impl Future<Output = Result<(Select<E>, String), ApiError>>,
+  ) -> CollectionResponse<B>
+  where
+    E: EntityTrait,
+    E::Model: Sync + Into<B>,
+    B: ToJSON + Send + Sync,
+  {
+    let state = self.state;
+    let result: Result<_, ApiError> = async {
+      let max = state.settings.max_page_size;
+      let page = Page::new(
+        self.limit,
+        self.offset,
+        self.default_limit.unwrap_or(max),
+        max,
+      )?;
+      let (select, cache_control) = select.await?;
+      let (rows, total) = fetch_page(&state.database, select, order, page).await?;
+      Ok((rows, total, page, cache_control))
+    }
+    .await;
+    match result {
+      Ok((rows, total, page, cache_control)) => CollectionResponse::Ok(
+        Json(rows.into_iter().map(Into::into).collect()),
+        total,
+        next_link(self.uri, &state.settings.public_url, page, total),
+        cache_control,
+      ),
+      Err(error) => error.into(),
+    }
+  }
 }
 
 /// The `Cache-Control` value for data of `session`.

@@ -9,6 +9,7 @@ use poem::{IntoResponse, Response, handler};
 use serde_json::json;
 
 use crate::AppState;
+use crate::cache::CacheError;
 
 /// Longest wait for Redis when checking readiness: `/readyz` answers within this bound whatever Redis does (the
 /// database's state is known without waiting, from the [`entity::database::DatabaseMonitor`]).
@@ -35,11 +36,11 @@ pub async fn readyz(state: Data<&AppState>) -> Response {
   let cache = if state.cache.is_redis() {
     match tokio::time::timeout(READINESS_REDIS_TIMEOUT, state.cache.ping()).await {
       Ok(Ok(())) => "ok",
-      Ok(Err(error)) => {
+      Ok(Err(CacheError::Redis(error))) => {
         tracing::warn!(%error, "readiness: redis unreachable");
         "unreachable"
       }
-      Err(_) => {
+      Ok(Err(CacheError::Timeout(_))) | Err(_) => {
         tracing::warn!("readiness: redis timed out");
         "unreachable"
       }

@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::bodies::{DriversStandings, Season, TeamsStandings};
 use crate::problem::{ApiError, Problem};
 use crate::routes::{
-  ApiTags, CollectionResponse, calendar_cache_control, parse_error_detail, season_time_to_live,
+  ApiTags, CollectionResponse, calendar_cache_control, problem_responses, season_time_to_live,
 };
 use crate::standings::{SeasonResults, StandingsError};
 
@@ -152,24 +152,11 @@ pub enum StandingsResponse<T: ToJSON + Send + Sync> {
   Unavailable(Json<Problem>),
 }
 
-fn standings_bad_request<T: ToJSON + Send + Sync>(error: poem::Error) -> StandingsResponse<T> {
-  StandingsResponse::BadRequest(Json(Problem::new(
-    poem::http::StatusCode::BAD_REQUEST,
-    parse_error_detail(&error, &["year"]),
-  )))
-}
-
-impl<T: ToJSON + Send + Sync> From<ApiError> for StandingsResponse<T> {
-  fn from(error: ApiError) -> Self {
-    let problem = error.to_problem();
-    match problem.status {
-      400 => Self::BadRequest(Json(problem)),
-      404 => Self::NotFound(Json(problem)),
-      503 => Self::Unavailable(Json(problem)),
-      _ => Self::InternalError(Json(problem)),
-    }
-  }
-}
+problem_responses!(
+  StandingsResponse<T>,
+  bad_request_handler = standings_bad_request,
+  path_parameters = ["year"],
+);
 
 impl From<StandingsError> for ApiError {
   fn from(error: StandingsError) -> Self {

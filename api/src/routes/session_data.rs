@@ -12,7 +12,6 @@ use entity::{
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::Json;
 use poem_openapi::types::ToJSON;
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select};
@@ -25,25 +24,21 @@ use crate::bodies::{
 use crate::problem::ApiError;
 use crate::routes::driver_list::{DriverNumberList, flatten};
 use crate::routes::{
-  ApiTags, CollectionResponse, Page, SelectFilters, TELEMETRY_DEFAULT_LIMIT, fetch_page,
-  find_session, next_link, session_cache_control,
+  ApiTags, CollectionRequest, CollectionResponse, SelectFilters, TELEMETRY_DEFAULT_LIMIT,
+  find_session, session_cache_control,
 };
 
 /// Per-session data.
 pub struct SessionDataApi;
 
-/// What every per-session list shares: the request, the session and paging.
+/// What every per-session list shares: the page asked for, of the rows of one session.
 struct ListRequest<'a> {
-  state: &'a AppState,
-  uri: &'a poem::http::Uri,
+  collection: CollectionRequest<'a>,
   session_key: i32,
-  limit: Option<u64>,
-  offset: Option<u64>,
-  default_limit: Option<u64>,
 }
 
 impl ListRequest<'_> {
-  /// Finds the session (404), validates paging, lets `filter` narrow the select, reads one page in `order`.
+  /// Validates paging, lets `filter` narrow the select, finds the session (404), reads one page in `order`.
   async fn respond<E, B>(
     self,
     session_column: E::Column,
@@ -55,30 +50,16 @@ impl ListRequest<'_> {
     E::Model: Sync + Into<B>,
     B: ToJSON + Send + Sync,
   {
-    let state = self.state;
-    let result: Result<_, ApiError> = async {
-      let max = state.settings.max_page_size;
-      let page = Page::new(
-        self.limit,
-        self.offset,
-        self.default_limit.unwrap_or(max),
-        max,
-      )?;
-      let select = filter(E::find().filter(session_column.eq(self.session_key)))?;
-      let session = find_session(&state.database, self.session_key).await?;
-      let (rows, total) = fetch_page(&state.database, select, order, page).await?;
-      Ok((rows, total, page, session))
-    }
-    .await;
-    match result {
-      Ok((rows, total, page, session)) => CollectionResponse::Ok(
-        Json(rows.into_iter().map(Into::into).collect()),
-        total,
-        next_link(self.uri, &state.settings.public_url, page, total),
-        session_cache_control(&session, &state.settings),
-      ),
-      Err(error) => error.into(),
-    }
+    let state = self.collection.state();
+    let session_key = self.session_key;
+    self
+      .collection
+      .respond(order, async {
+        let select = filter(E::find().filter(session_column.eq(session_key)))?;
+        let session = find_session(&state.database, session_key).await?;
+        Ok((select, session_cache_control(&session, &state.settings)))
+      })
+      .await
   }
 }
 
@@ -110,12 +91,8 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Driver> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: None,
     };
     request
       .respond::<drivers::Entity, _>(
@@ -162,12 +139,8 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Lap> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: None,
     };
     request
       .respond::<laps::Entity, _>(
@@ -215,12 +188,8 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Stint> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: None,
     };
     request
       .respond::<stints::Entity, _>(
@@ -272,12 +241,8 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<PitStop> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: None,
     };
     request
       .respond::<pit::Entity, _>(
@@ -325,12 +290,8 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Position> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: None,
     };
     request
       .respond::<position::Entity, _>(
@@ -378,12 +339,8 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Interval> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: None,
     };
     request
       .respond::<intervals::Entity, _>(
@@ -428,12 +385,8 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Weather> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: None,
     };
     request
       .respond::<weather::Entity, _>(
@@ -484,12 +437,8 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<RaceControlMessage> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: None,
     };
     request
       .respond::<race_control::Entity, _>(
@@ -551,12 +500,8 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<TeamRadio> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: None,
     };
     request
       .respond::<team_radio::Entity, _>(
@@ -600,12 +545,8 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<SessionResult> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: None,
     };
     request
       .respond::<session_result::Entity, _>(
@@ -644,12 +585,8 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<GridSlot> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: None,
     };
     request
       .respond::<starting_grid::Entity, _>(
@@ -692,12 +629,8 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Overtake> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: None,
     };
     request
       .respond::<overtakes::Entity, _>(
@@ -753,12 +686,9 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<CarData> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0)
+        .with_default_limit(TELEMETRY_DEFAULT_LIMIT),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: Some(TELEMETRY_DEFAULT_LIMIT),
     };
     request
       .respond::<car_data::Entity, _>(
@@ -806,12 +736,9 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<Location> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0)
+        .with_default_limit(TELEMETRY_DEFAULT_LIMIT),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: Some(TELEMETRY_DEFAULT_LIMIT),
     };
     request
       .respond::<location::Entity, _>(
@@ -855,12 +782,8 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<DriverStanding> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: None,
     };
     request
       .respond::<championship_drivers::Entity, _>(
@@ -898,12 +821,8 @@ impl SessionDataApi {
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<TeamStanding> {
     let request = ListRequest {
-      state: &state,
-      uri,
+      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
       session_key: session_key.0,
-      limit: limit.0,
-      offset: offset.0,
-      default_limit: None,
     };
     request
       .respond::<championship_teams::Entity, _>(

@@ -12,8 +12,8 @@ use crate::AppState;
 use crate::bodies::SessionView;
 use crate::problem::ApiError;
 use crate::routes::{
-  ApiTags, CollectionResponse, ItemResponse, Page, SelectFilters, calendar_cache_control,
-  fetch_page, find_session, next_link, session_cache_control,
+  ApiTags, CollectionRequest, CollectionResponse, ItemResponse, SelectFilters,
+  calendar_cache_control, find_session, session_cache_control,
 };
 
 /// Sessions.
@@ -45,47 +45,34 @@ impl SessionsApi {
     #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
     offset: Query<Option<u64>>,
   ) -> CollectionResponse<SessionView> {
-    let result: Result<_, ApiError> = async {
-      let max = state.settings.max_page_size;
-      let page = Page::new(limit.0, offset.0, max, max)?;
-      let select = sessions::Entity::find()
-        .filter_optional(year.0.map(|year| sessions::Column::Year.eq(year)))
-        .filter_optional(
-          meeting_key
-            .0
-            .map(|key| sessions::Column::MeetingKey.eq(key)),
-        )
-        .filter_optional(
-          session_type
-            .0
-            .clone()
-            .map(|value| sessions::Column::SessionType.eq(value)),
-        )
-        .filter_optional(
-          session_name
-            .0
-            .clone()
-            .map(|value| sessions::Column::SessionName.eq(value)),
-        );
-      let (rows, total) = fetch_page(
-        &state.database,
-        select,
+    let request = CollectionRequest::new(&state, uri, limit.0, offset.0);
+    request
+      .respond::<sessions::Entity, _>(
         &[sessions::Column::DateStart, sessions::Column::SessionKey],
-        page,
+        async {
+          let select = sessions::Entity::find()
+            .filter_optional(year.0.map(|year| sessions::Column::Year.eq(year)))
+            .filter_optional(
+              meeting_key
+                .0
+                .map(|key| sessions::Column::MeetingKey.eq(key)),
+            )
+            .filter_optional(
+              session_type
+                .0
+                .clone()
+                .map(|value| sessions::Column::SessionType.eq(value)),
+            )
+            .filter_optional(
+              session_name
+                .0
+                .clone()
+                .map(|value| sessions::Column::SessionName.eq(value)),
+            );
+          Ok((select, calendar_cache_control()))
+        },
       )
-      .await?;
-      Ok((rows, total, page))
-    }
-    .await;
-    match result {
-      Ok((rows, total, page)) => CollectionResponse::Ok(
-        Json(rows.into_iter().map(SessionView::from).collect()),
-        total,
-        next_link(uri, &state.settings.public_url, page, total),
-        calendar_cache_control(),
-      ),
-      Err(error) => error.into(),
-    }
+      .await
   }
 
   /// Latest session
