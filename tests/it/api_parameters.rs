@@ -77,11 +77,20 @@ async fn every_native_route_refuses_an_unknown_query_parameter_naming_it_and_the
     if !documented.is_empty() {
       let answer = api.get(&format!("{path}?{documented}")).await;
       let status = answer.status();
-      let body = answer.text().await.expect("body");
-      assert!(
-        !body.contains("Unknown query parameter"),
-        "{template}?{documented}: {status} {body}"
-      );
+      let streaming = answer
+        .headers()
+        .get("content-type")
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"));
+      if streaming {
+        // An event stream that opened took its parameters; its body lasts as long as the stream, so it is not read.
+        assert_eq!(status, 200, "{template}?{documented}");
+      } else {
+        let body = answer.text().await.expect("body");
+        assert!(
+          !body.contains("Unknown query parameter"),
+          "{template}?{documented}: {status} {body}"
+        );
+      }
     }
     checked += 1;
   }

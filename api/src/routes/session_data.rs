@@ -63,782 +63,391 @@ impl ListRequest<'_> {
   }
 }
 
-#[OpenApi(tag = "ApiTags::SessionData")]
-#[allow(clippy::too_many_arguments)]
-impl SessionDataApi {
-  /// Drivers
-  ///
-  /// The drivers entered in the session, by car number.
-  #[oai(
-    path = "/v1/sessions/:session_key/drivers",
-    method = "get",
-    operation_id = "list_drivers"
-  )]
-  async fn list_drivers(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
-    #[oai(explode = true)]
-    driver_number: Query<Option<Vec<DriverNumberList>>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<Driver> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
-      session_key: session_key.0,
-    };
-    request
-      .respond::<drivers::Entity, _>(
-        drivers::Column::SessionKey,
-        &[drivers::Column::DriverNumber],
-        |select| {
-          let drivers = flatten(driver_number.0.as_deref());
-          Ok(select.filter_in(drivers::Column::DriverNumber, &drivers))
-        },
-      )
-      .await
-  }
-
-  /// Laps
-  ///
-  /// Laps by driver, then lap number.
-  #[oai(
-    path = "/v1/sessions/:session_key/laps",
-    method = "get",
-    operation_id = "list_laps"
-  )]
-  async fn list_laps(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
-    #[oai(explode = true)]
-    driver_number: Query<Option<Vec<DriverNumberList>>>,
-    /// Lowest lap number (inclusive).
-    lap_min: Query<Option<i32>>,
-    /// Highest lap number (inclusive).
-    lap_max: Query<Option<i32>>,
-    /// Earliest time (inclusive, RFC 3339).
-    date_from: Query<Option<DateTime<Utc>>>,
-    /// Latest time (inclusive, RFC 3339).
-    date_to: Query<Option<DateTime<Utc>>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<Lap> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
-      session_key: session_key.0,
-    };
-    request
-      .respond::<laps::Entity, _>(
-        laps::Column::SessionKey,
-        &[laps::Column::DriverNumber, laps::Column::LapNumber],
-        |select| {
-          let drivers = flatten(driver_number.0.as_deref());
-          let (lap_min, lap_max) = (lap_min.0, lap_max.0);
-          let (date_from, date_to) = (date_from.0, date_to.0);
-          Ok(
-            select
-              .filter_in(laps::Column::DriverNumber, &drivers)
-              .filter_range(laps::Column::LapNumber, lap_min, lap_max)
-              .filter_range(laps::Column::DateStart, date_from, date_to),
+/// Writes the per-session list operations from one table of them: each entry gives the operation's documentation,
+/// path, `operationId`, handler name and row type, the table and its order, the page size (`default`:
+/// `API_MAX_PAGE_SIZE`, `telemetry`: [`TELEMETRY_DEFAULT_LIMIT`]), its filter parameters and how they narrow the
+/// select. The parameters every list shares (`session_key` first; `limit` and `offset` last) and the answer
+/// ([`ListRequest::respond`]) are written once, here. `#[OpenApi]` reads the impl only after this macro has written
+/// it, so the OpenAPI document is the one the handlers would give written out by hand.
+macro_rules! session_list_operations {
+  // Each entry's page size becomes the documentation of its `limit` and its default page size.
+  (@entries [$($done:tt)*] { page: default, $($entry:tt)* } $($rest:tt)*) => {
+    session_list_operations!(@entries [$($done)*] {
+      limit: ("Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).", None), $($entry)*
+    } $($rest)*);
+  };
+  (@entries [$($done:tt)*] { page: telemetry, $($entry:tt)* } $($rest:tt)*) => {
+    session_list_operations!(@entries [$($done)*] {
+      limit: ("Page size (1 to `API_MAX_PAGE_SIZE`, default `100`).", Some(TELEMETRY_DEFAULT_LIMIT)), $($entry)*
+    } $($rest)*);
+  };
+  (@entries [$($done:tt)*] {
+    limit: ($limit_documentation:literal, $default_limit:expr),
+    $(#[doc = $documentation:literal])*
+    get $path:literal as $operation_id:literal => fn $name:ident -> $row:ty;
+    rows of $table:ident ordered by [$($order:ident),+];
+    filters ($($(#[$($filter_attribute:tt)*])* $filter:ident: $filter_type:ty),* $(,)?);
+    |$select:ident| $narrow:expr;
+  } $($rest:tt)*) => {
+    session_list_operations!(@entries [$($done)*
+      $(#[doc = $documentation])*
+      #[oai(path = $path, method = "get", operation_id = $operation_id)]
+      async fn $name(
+        &self,
+        state: Data<&AppState>,
+        uri: &poem::http::Uri,
+        /// Open F1 session key.
+        session_key: Path<i32>,
+        $($(#[$($filter_attribute)*])* $filter: $filter_type,)*
+        #[doc = $limit_documentation]
+        #[oai(validator(minimum(value = "1")))]
+        limit: Query<Option<u64>>,
+        /// Rows to skip (default 0).
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
+        offset: Query<Option<u64>>,
+      ) -> CollectionResponse<$row> {
+        let collection = CollectionRequest::new(&state, uri, limit.0, offset.0);
+        let default_limit: Option<u64> = $default_limit;
+        let request = ListRequest {
+          collection: match default_limit {
+            Some(default_limit) => collection.with_default_limit(default_limit),
+            None => collection,
+          },
+          session_key: session_key.0,
+        };
+        request
+          .respond::<$table::Entity, _>(
+            $table::Column::SessionKey,
+            &[$($table::Column::$order),+],
+            |$select| Ok($narrow),
           )
-        },
-      )
-      .await
-  }
+          .await
+      }
+    ] $($rest)*);
+  };
+  (@entries [$($done:tt)*]) => {
+    #[OpenApi(tag = "ApiTags::SessionData")]
+    #[allow(clippy::too_many_arguments)]
+    impl SessionDataApi {
+      $($done)*
+    }
+  };
+  ($($entries:tt)*) => {
+    session_list_operations!(@entries [] $($entries)*);
+  };
+}
 
-  /// Stints
-  ///
-  /// Tyre stints by driver, then stint number. `compound` matches case-insensitively (SOFT, MEDIUM, HARD, INTERMEDIATE, WET).
-  #[oai(
-    path = "/v1/sessions/:session_key/stints",
-    method = "get",
-    operation_id = "list_stints"
-  )]
-  async fn list_stints(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
-    #[oai(explode = true)]
-    driver_number: Query<Option<Vec<DriverNumberList>>>,
-    /// Tyre compound, e.g. `SOFT`.
-    compound: Query<Option<String>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<Stint> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
-      session_key: session_key.0,
-    };
-    request
-      .respond::<stints::Entity, _>(
-        stints::Column::SessionKey,
-        &[stints::Column::DriverNumber, stints::Column::StintNumber],
-        |select| {
-          let drivers = flatten(driver_number.0.as_deref());
-          Ok(
-            select
-              .filter_in(stints::Column::DriverNumber, &drivers)
-              .filter_optional(
-                compound
-                  .0
-                  .as_ref()
-                  .map(|compound| stints::Column::Compound.eq(compound.to_uppercase())),
-              ),
-          )
-        },
-      )
-      .await
+session_list_operations! {
+  {
+    page: default,
+    /// Drivers
+    ///
+    /// The drivers entered in the session, by car number.
+    get "/v1/sessions/:session_key/drivers" as "list_drivers" => fn list_drivers -> Driver;
+    rows of drivers ordered by [DriverNumber];
+    filters (
+      /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
+      #[oai(explode = true)]
+      driver_number: Query<Option<Vec<DriverNumberList>>>,
+    );
+    |select| select.filter_in(drivers::Column::DriverNumber, &flatten(driver_number.0.as_deref()));
   }
-
-  /// Pit stops
-  ///
-  /// Pit-lane visits by driver, then lap number.
-  #[oai(
-    path = "/v1/sessions/:session_key/pit",
-    method = "get",
-    operation_id = "list_pit_stops"
-  )]
-  async fn list_pit_stops(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
-    #[oai(explode = true)]
-    driver_number: Query<Option<Vec<DriverNumberList>>>,
-    /// Lowest lap number (inclusive).
-    lap_min: Query<Option<i32>>,
-    /// Highest lap number (inclusive).
-    lap_max: Query<Option<i32>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<PitStop> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
-      session_key: session_key.0,
-    };
-    request
-      .respond::<pit::Entity, _>(
-        pit::Column::SessionKey,
-        &[pit::Column::DriverNumber, pit::Column::LapNumber],
-        |select| {
-          let drivers = flatten(driver_number.0.as_deref());
-          let (lap_min, lap_max) = (lap_min.0, lap_max.0);
-          Ok(
-            select
-              .filter_in(pit::Column::DriverNumber, &drivers)
-              .filter_range(pit::Column::LapNumber, lap_min, lap_max),
-          )
-        },
-      )
-      .await
+  {
+    page: default,
+    /// Laps
+    ///
+    /// Laps by driver, then lap number.
+    get "/v1/sessions/:session_key/laps" as "list_laps" => fn list_laps -> Lap;
+    rows of laps ordered by [DriverNumber, LapNumber];
+    filters (
+      /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
+      #[oai(explode = true)]
+      driver_number: Query<Option<Vec<DriverNumberList>>>,
+      /// Lowest lap number (inclusive).
+      lap_min: Query<Option<i32>>,
+      /// Highest lap number (inclusive).
+      lap_max: Query<Option<i32>>,
+      /// Earliest time (inclusive, RFC 3339).
+      date_from: Query<Option<DateTime<Utc>>>,
+      /// Latest time (inclusive, RFC 3339).
+      date_to: Query<Option<DateTime<Utc>>>,
+    );
+    |select| select
+      .filter_in(laps::Column::DriverNumber, &flatten(driver_number.0.as_deref()))
+      .filter_range(laps::Column::LapNumber, lap_min.0, lap_max.0)
+      .filter_range(laps::Column::DateStart, date_from.0, date_to.0);
   }
-
-  /// Positions
-  ///
-  /// Running-position changes by driver, then time.
-  #[oai(
-    path = "/v1/sessions/:session_key/position",
-    method = "get",
-    operation_id = "list_positions"
-  )]
-  async fn list_positions(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
-    #[oai(explode = true)]
-    driver_number: Query<Option<Vec<DriverNumberList>>>,
-    /// Earliest time (inclusive, RFC 3339).
-    date_from: Query<Option<DateTime<Utc>>>,
-    /// Latest time (inclusive, RFC 3339).
-    date_to: Query<Option<DateTime<Utc>>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<Position> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
-      session_key: session_key.0,
-    };
-    request
-      .respond::<position::Entity, _>(
-        position::Column::SessionKey,
-        &[position::Column::DriverNumber, position::Column::Date],
-        |select| {
-          let drivers = flatten(driver_number.0.as_deref());
-          let (date_from, date_to) = (date_from.0, date_to.0);
-          Ok(
-            select
-              .filter_in(position::Column::DriverNumber, &drivers)
-              .filter_range(position::Column::Date, date_from, date_to),
-          )
-        },
-      )
-      .await
+  {
+    page: default,
+    /// Stints
+    ///
+    /// Tyre stints by driver, then stint number. `compound` matches case-insensitively (SOFT, MEDIUM, HARD, INTERMEDIATE, WET).
+    get "/v1/sessions/:session_key/stints" as "list_stints" => fn list_stints -> Stint;
+    rows of stints ordered by [DriverNumber, StintNumber];
+    filters (
+      /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
+      #[oai(explode = true)]
+      driver_number: Query<Option<Vec<DriverNumberList>>>,
+      /// Tyre compound, e.g. `SOFT`.
+      compound: Query<Option<String>>,
+    );
+    |select| select
+      .filter_in(stints::Column::DriverNumber, &flatten(driver_number.0.as_deref()))
+      .filter_optional(
+        compound
+          .0
+          .as_ref()
+          .map(|compound| stints::Column::Compound.eq(compound.to_uppercase())),
+      );
   }
-
-  /// Intervals
-  ///
-  /// Gap samples by driver, then time. `gap_to_leader` and `interval` are a number of seconds, a text such as "+1 LAP", or null, as upstream sent them.
-  #[oai(
-    path = "/v1/sessions/:session_key/intervals",
-    method = "get",
-    operation_id = "list_intervals"
-  )]
-  async fn list_intervals(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
-    #[oai(explode = true)]
-    driver_number: Query<Option<Vec<DriverNumberList>>>,
-    /// Earliest time (inclusive, RFC 3339).
-    date_from: Query<Option<DateTime<Utc>>>,
-    /// Latest time (inclusive, RFC 3339).
-    date_to: Query<Option<DateTime<Utc>>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<Interval> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
-      session_key: session_key.0,
-    };
-    request
-      .respond::<intervals::Entity, _>(
-        intervals::Column::SessionKey,
-        &[intervals::Column::DriverNumber, intervals::Column::Date],
-        |select| {
-          let drivers = flatten(driver_number.0.as_deref());
-          let (date_from, date_to) = (date_from.0, date_to.0);
-          Ok(
-            select
-              .filter_in(intervals::Column::DriverNumber, &drivers)
-              .filter_range(intervals::Column::Date, date_from, date_to),
-          )
-        },
-      )
-      .await
+  {
+    page: default,
+    /// Pit stops
+    ///
+    /// Pit-lane visits by driver, then lap number.
+    get "/v1/sessions/:session_key/pit" as "list_pit_stops" => fn list_pit_stops -> PitStop;
+    rows of pit ordered by [DriverNumber, LapNumber];
+    filters (
+      /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
+      #[oai(explode = true)]
+      driver_number: Query<Option<Vec<DriverNumberList>>>,
+      /// Lowest lap number (inclusive).
+      lap_min: Query<Option<i32>>,
+      /// Highest lap number (inclusive).
+      lap_max: Query<Option<i32>>,
+    );
+    |select| select
+      .filter_in(pit::Column::DriverNumber, &flatten(driver_number.0.as_deref()))
+      .filter_range(pit::Column::LapNumber, lap_min.0, lap_max.0);
   }
-
-  /// Weather
-  ///
-  /// Weather samples by time.
-  #[oai(
-    path = "/v1/sessions/:session_key/weather",
-    method = "get",
-    operation_id = "list_weather"
-  )]
-  async fn list_weather(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Earliest time (inclusive, RFC 3339).
-    date_from: Query<Option<DateTime<Utc>>>,
-    /// Latest time (inclusive, RFC 3339).
-    date_to: Query<Option<DateTime<Utc>>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<Weather> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
-      session_key: session_key.0,
-    };
-    request
-      .respond::<weather::Entity, _>(
-        weather::Column::SessionKey,
-        &[weather::Column::Date],
-        |select| {
-          let (date_from, date_to) = (date_from.0, date_to.0);
-          Ok(select.filter_range(weather::Column::Date, date_from, date_to))
-        },
-      )
-      .await
+  {
+    page: default,
+    /// Positions
+    ///
+    /// Running-position changes by driver, then time.
+    get "/v1/sessions/:session_key/position" as "list_positions" => fn list_positions -> Position;
+    rows of position ordered by [DriverNumber, Date];
+    filters (
+      /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
+      #[oai(explode = true)]
+      driver_number: Query<Option<Vec<DriverNumberList>>>,
+      /// Earliest time (inclusive, RFC 3339).
+      date_from: Query<Option<DateTime<Utc>>>,
+      /// Latest time (inclusive, RFC 3339).
+      date_to: Query<Option<DateTime<Utc>>>,
+    );
+    |select| select
+      .filter_in(position::Column::DriverNumber, &flatten(driver_number.0.as_deref()))
+      .filter_range(position::Column::Date, date_from.0, date_to.0);
   }
-
-  /// Race control messages
-  ///
-  /// Messages by time. `category` (e.g. `Flag`, `SafetyCar`) and `flag` (e.g. `YELLOW`) match exactly.
-  #[oai(
-    path = "/v1/sessions/:session_key/race_control",
-    method = "get",
-    operation_id = "list_race_control"
-  )]
-  async fn list_race_control(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
-    #[oai(explode = true)]
-    driver_number: Query<Option<Vec<DriverNumberList>>>,
-    /// Message category, e.g. `Flag`, `SafetyCar`, `Drs`, `Other`.
-    category: Query<Option<String>>,
-    /// Flag, e.g. `YELLOW`, `GREEN`, `CHEQUERED`.
-    flag: Query<Option<String>>,
-    /// Lowest lap number (inclusive).
-    lap_min: Query<Option<i32>>,
-    /// Highest lap number (inclusive).
-    lap_max: Query<Option<i32>>,
-    /// Earliest time (inclusive, RFC 3339).
-    date_from: Query<Option<DateTime<Utc>>>,
-    /// Latest time (inclusive, RFC 3339).
-    date_to: Query<Option<DateTime<Utc>>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<RaceControlMessage> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
-      session_key: session_key.0,
-    };
-    request
-      .respond::<race_control::Entity, _>(
-        race_control::Column::SessionKey,
-        &[race_control::Column::Date, race_control::Column::EventKey],
-        |select| {
-          let drivers = flatten(driver_number.0.as_deref());
-          let (lap_min, lap_max) = (lap_min.0, lap_max.0);
-          let (date_from, date_to) = (date_from.0, date_to.0);
-          Ok(
-            select
-              .filter_in(race_control::Column::DriverNumber, &drivers)
-              .filter_optional(
-                category
-                  .0
-                  .clone()
-                  .map(|category| race_control::Column::Category.eq(category)),
-              )
-              .filter_optional(
-                flag
-                  .0
-                  .clone()
-                  .map(|flag| race_control::Column::Flag.eq(flag)),
-              )
-              .filter_range(race_control::Column::LapNumber, lap_min, lap_max)
-              .filter_range(race_control::Column::Date, date_from, date_to),
-          )
-        },
-      )
-      .await
+  {
+    page: default,
+    /// Intervals
+    ///
+    /// Gap samples by driver, then time. `gap_to_leader` and `interval` are a number of seconds, a text such as "+1 LAP", or null, as upstream sent them.
+    get "/v1/sessions/:session_key/intervals" as "list_intervals" => fn list_intervals -> Interval;
+    rows of intervals ordered by [DriverNumber, Date];
+    filters (
+      /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
+      #[oai(explode = true)]
+      driver_number: Query<Option<Vec<DriverNumberList>>>,
+      /// Earliest time (inclusive, RFC 3339).
+      date_from: Query<Option<DateTime<Utc>>>,
+      /// Latest time (inclusive, RFC 3339).
+      date_to: Query<Option<DateTime<Utc>>>,
+    );
+    |select| select
+      .filter_in(intervals::Column::DriverNumber, &flatten(driver_number.0.as_deref()))
+      .filter_range(intervals::Column::Date, date_from.0, date_to.0);
   }
-
-  /// Team radio
-  ///
-  /// Radio recordings by driver, then time.
-  #[oai(
-    path = "/v1/sessions/:session_key/team_radio",
-    method = "get",
-    operation_id = "list_team_radio"
-  )]
-  async fn list_team_radio(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
-    #[oai(explode = true)]
-    driver_number: Query<Option<Vec<DriverNumberList>>>,
-    /// Earliest time (inclusive, RFC 3339).
-    date_from: Query<Option<DateTime<Utc>>>,
-    /// Latest time (inclusive, RFC 3339).
-    date_to: Query<Option<DateTime<Utc>>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<TeamRadio> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
-      session_key: session_key.0,
-    };
-    request
-      .respond::<team_radio::Entity, _>(
-        team_radio::Column::SessionKey,
-        &[team_radio::Column::DriverNumber, team_radio::Column::Date],
-        |select| {
-          let drivers = flatten(driver_number.0.as_deref());
-          let (date_from, date_to) = (date_from.0, date_to.0);
-          Ok(
-            select
-              .filter_in(team_radio::Column::DriverNumber, &drivers)
-              .filter_range(team_radio::Column::Date, date_from, date_to),
-          )
-        },
-      )
-      .await
+  {
+    page: default,
+    /// Weather
+    ///
+    /// Weather samples by time.
+    get "/v1/sessions/:session_key/weather" as "list_weather" => fn list_weather -> Weather;
+    rows of weather ordered by [Date];
+    filters (
+      /// Earliest time (inclusive, RFC 3339).
+      date_from: Query<Option<DateTime<Utc>>>,
+      /// Latest time (inclusive, RFC 3339).
+      date_to: Query<Option<DateTime<Utc>>>,
+    );
+    |select| select.filter_range(weather::Column::Date, date_from.0, date_to.0);
   }
-
-  /// Session result
-  ///
-  /// Classified results by car number. `duration` and `gap_to_leader` are as upstream sent them: a number, a text such as "+1 LAP", or `[Q1, Q2, Q3]` in qualifying.
-  #[oai(
-    path = "/v1/sessions/:session_key/session_result",
-    method = "get",
-    operation_id = "list_session_results"
-  )]
-  async fn list_session_results(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
-    #[oai(explode = true)]
-    driver_number: Query<Option<Vec<DriverNumberList>>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<SessionResult> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
-      session_key: session_key.0,
-    };
-    request
-      .respond::<session_result::Entity, _>(
-        session_result::Column::SessionKey,
-        &[session_result::Column::DriverNumber],
-        |select| {
-          let drivers = flatten(driver_number.0.as_deref());
-          Ok(select.filter_in(session_result::Column::DriverNumber, &drivers))
-        },
-      )
-      .await
+  {
+    page: default,
+    /// Race control messages
+    ///
+    /// Messages by time. `category` (e.g. `Flag`, `SafetyCar`) and `flag` (e.g. `YELLOW`) match exactly.
+    get "/v1/sessions/:session_key/race_control" as "list_race_control" => fn list_race_control -> RaceControlMessage;
+    rows of race_control ordered by [Date, EventKey];
+    filters (
+      /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
+      #[oai(explode = true)]
+      driver_number: Query<Option<Vec<DriverNumberList>>>,
+      /// Message category, e.g. `Flag`, `SafetyCar`, `Drs`, `Other`.
+      category: Query<Option<String>>,
+      /// Flag, e.g. `YELLOW`, `GREEN`, `CHEQUERED`.
+      flag: Query<Option<String>>,
+      /// Lowest lap number (inclusive).
+      lap_min: Query<Option<i32>>,
+      /// Highest lap number (inclusive).
+      lap_max: Query<Option<i32>>,
+      /// Earliest time (inclusive, RFC 3339).
+      date_from: Query<Option<DateTime<Utc>>>,
+      /// Latest time (inclusive, RFC 3339).
+      date_to: Query<Option<DateTime<Utc>>>,
+    );
+    |select| select
+      .filter_in(race_control::Column::DriverNumber, &flatten(driver_number.0.as_deref()))
+      .filter_optional(category.0.clone().map(|category| race_control::Column::Category.eq(category)))
+      .filter_optional(flag.0.clone().map(|flag| race_control::Column::Flag.eq(flag)))
+      .filter_range(race_control::Column::LapNumber, lap_min.0, lap_max.0)
+      .filter_range(race_control::Column::Date, date_from.0, date_to.0);
   }
-
-  /// Starting grid
-  ///
-  /// Grid slots set by this (qualifying) session, by car number.
-  #[oai(
-    path = "/v1/sessions/:session_key/starting_grid",
-    method = "get",
-    operation_id = "list_starting_grid"
-  )]
-  async fn list_starting_grid(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
-    #[oai(explode = true)]
-    driver_number: Query<Option<Vec<DriverNumberList>>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<GridSlot> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
-      session_key: session_key.0,
-    };
-    request
-      .respond::<starting_grid::Entity, _>(
-        starting_grid::Column::SessionKey,
-        &[starting_grid::Column::DriverNumber],
-        |select| {
-          let drivers = flatten(driver_number.0.as_deref());
-          Ok(select.filter_in(starting_grid::Column::DriverNumber, &drivers))
-        },
-      )
-      .await
+  {
+    page: default,
+    /// Team radio
+    ///
+    /// Radio recordings by driver, then time.
+    get "/v1/sessions/:session_key/team_radio" as "list_team_radio" => fn list_team_radio -> TeamRadio;
+    rows of team_radio ordered by [DriverNumber, Date];
+    filters (
+      /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
+      #[oai(explode = true)]
+      driver_number: Query<Option<Vec<DriverNumberList>>>,
+      /// Earliest time (inclusive, RFC 3339).
+      date_from: Query<Option<DateTime<Utc>>>,
+      /// Latest time (inclusive, RFC 3339).
+      date_to: Query<Option<DateTime<Utc>>>,
+    );
+    |select| select
+      .filter_in(team_radio::Column::DriverNumber, &flatten(driver_number.0.as_deref()))
+      .filter_range(team_radio::Column::Date, date_from.0, date_to.0);
   }
-
-  /// Overtakes
-  ///
-  /// Overtakes by time. `driver_number` matches the overtaking or the overtaken driver.
-  #[oai(
-    path = "/v1/sessions/:session_key/overtakes",
-    method = "get",
-    operation_id = "list_overtakes"
-  )]
-  async fn list_overtakes(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
-    #[oai(explode = true)]
-    driver_number: Query<Option<Vec<DriverNumberList>>>,
-    /// Earliest time (inclusive, RFC 3339).
-    date_from: Query<Option<DateTime<Utc>>>,
-    /// Latest time (inclusive, RFC 3339).
-    date_to: Query<Option<DateTime<Utc>>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<Overtake> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
-      session_key: session_key.0,
-    };
-    request
-      .respond::<overtakes::Entity, _>(
-        overtakes::Column::SessionKey,
-        &[
-          overtakes::Column::Date,
-          overtakes::Column::OvertakingDriverNumber,
-          overtakes::Column::OvertakenDriverNumber,
-        ],
-        |select| {
-          let drivers = flatten(driver_number.0.as_deref());
-          let (date_from, date_to) = (date_from.0, date_to.0);
-          Ok(
-            select
-              .filter_optional((!drivers.is_empty()).then(|| {
-                Condition::any()
-                  .add(overtakes::Column::OvertakingDriverNumber.is_in(drivers.clone()))
-                  .add(overtakes::Column::OvertakenDriverNumber.is_in(drivers.clone()))
-              }))
-              .filter_range(overtakes::Column::Date, date_from, date_to),
-          )
-        },
-      )
-      .await
+  {
+    page: default,
+    /// Session result
+    ///
+    /// Classified results by car number. `duration` and `gap_to_leader` are as upstream sent them: a number, a text such as "+1 LAP", or `[Q1, Q2, Q3]` in qualifying.
+    get "/v1/sessions/:session_key/session_result" as "list_session_results" => fn list_session_results -> SessionResult;
+    rows of session_result ordered by [DriverNumber];
+    filters (
+      /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
+      #[oai(explode = true)]
+      driver_number: Query<Option<Vec<DriverNumberList>>>,
+    );
+    |select| select.filter_in(session_result::Column::DriverNumber, &flatten(driver_number.0.as_deref()));
   }
-
-  /// Car telemetry
-  ///
-  /// Telemetry samples (~3.7 Hz per car) by driver, then time; served from the `(session_key, driver_number, date)` primary key. Default page size 100.
-  #[oai(
-    path = "/v1/sessions/:session_key/car_data",
-    method = "get",
-    operation_id = "list_car_data"
-  )]
-  async fn list_car_data(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
-    #[oai(explode = true)]
-    driver_number: Query<Option<Vec<DriverNumberList>>>,
-    /// Earliest time (inclusive, RFC 3339).
-    date_from: Query<Option<DateTime<Utc>>>,
-    /// Latest time (inclusive, RFC 3339).
-    date_to: Query<Option<DateTime<Utc>>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `100`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<CarData> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0)
-        .with_default_limit(TELEMETRY_DEFAULT_LIMIT),
-      session_key: session_key.0,
-    };
-    request
-      .respond::<car_data::Entity, _>(
-        car_data::Column::SessionKey,
-        &[car_data::Column::DriverNumber, car_data::Column::Date],
-        |select| {
-          let drivers = flatten(driver_number.0.as_deref());
-          let (date_from, date_to) = (date_from.0, date_to.0);
-          Ok(
-            select
-              .filter_in(car_data::Column::DriverNumber, &drivers)
-              .filter_range(car_data::Column::Date, date_from, date_to),
-          )
-        },
-      )
-      .await
+  {
+    page: default,
+    /// Starting grid
+    ///
+    /// Grid slots set by this (qualifying) session, by car number.
+    get "/v1/sessions/:session_key/starting_grid" as "list_starting_grid" => fn list_starting_grid -> GridSlot;
+    rows of starting_grid ordered by [DriverNumber];
+    filters (
+      /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
+      #[oai(explode = true)]
+      driver_number: Query<Option<Vec<DriverNumberList>>>,
+    );
+    |select| select.filter_in(starting_grid::Column::DriverNumber, &flatten(driver_number.0.as_deref()));
   }
-
-  /// Car locations
-  ///
-  /// Track-map positions (~3.7 Hz per car) by driver, then time; served from the `(session_key, driver_number, date)` primary key. Default page size 100.
-  #[oai(
-    path = "/v1/sessions/:session_key/location",
-    method = "get",
-    operation_id = "list_locations"
-  )]
-  async fn list_locations(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
-    #[oai(explode = true)]
-    driver_number: Query<Option<Vec<DriverNumberList>>>,
-    /// Earliest time (inclusive, RFC 3339).
-    date_from: Query<Option<DateTime<Utc>>>,
-    /// Latest time (inclusive, RFC 3339).
-    date_to: Query<Option<DateTime<Utc>>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `100`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<Location> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0)
-        .with_default_limit(TELEMETRY_DEFAULT_LIMIT),
-      session_key: session_key.0,
+  {
+    page: default,
+    /// Overtakes
+    ///
+    /// Overtakes by time. `driver_number` matches the overtaking or the overtaken driver.
+    get "/v1/sessions/:session_key/overtakes" as "list_overtakes" => fn list_overtakes -> Overtake;
+    rows of overtakes ordered by [Date, OvertakingDriverNumber, OvertakenDriverNumber];
+    filters (
+      /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
+      #[oai(explode = true)]
+      driver_number: Query<Option<Vec<DriverNumberList>>>,
+      /// Earliest time (inclusive, RFC 3339).
+      date_from: Query<Option<DateTime<Utc>>>,
+      /// Latest time (inclusive, RFC 3339).
+      date_to: Query<Option<DateTime<Utc>>>,
+    );
+    |select| {
+      let drivers = flatten(driver_number.0.as_deref());
+      select
+        .filter_optional((!drivers.is_empty()).then(|| {
+          Condition::any()
+            .add(overtakes::Column::OvertakingDriverNumber.is_in(drivers.clone()))
+            .add(overtakes::Column::OvertakenDriverNumber.is_in(drivers.clone()))
+        }))
+        .filter_range(overtakes::Column::Date, date_from.0, date_to.0)
     };
-    request
-      .respond::<location::Entity, _>(
-        location::Column::SessionKey,
-        &[location::Column::DriverNumber, location::Column::Date],
-        |select| {
-          let drivers = flatten(driver_number.0.as_deref());
-          let (date_from, date_to) = (date_from.0, date_to.0);
-          Ok(
-            select
-              .filter_in(location::Column::DriverNumber, &drivers)
-              .filter_range(location::Column::Date, date_from, date_to),
-          )
-        },
-      )
-      .await
   }
-
-  /// Drivers' championship
-  ///
-  /// Drivers' standings before and after this race, by car number.
-  #[oai(
-    path = "/v1/sessions/:session_key/championship_drivers",
-    method = "get",
-    operation_id = "list_championship_drivers"
-  )]
-  async fn list_championship_drivers(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
-    #[oai(explode = true)]
-    driver_number: Query<Option<Vec<DriverNumberList>>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<DriverStanding> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
-      session_key: session_key.0,
-    };
-    request
-      .respond::<championship_drivers::Entity, _>(
-        championship_drivers::Column::SessionKey,
-        &[championship_drivers::Column::DriverNumber],
-        |select| {
-          let drivers = flatten(driver_number.0.as_deref());
-          Ok(select.filter_in(championship_drivers::Column::DriverNumber, &drivers))
-        },
-      )
-      .await
+  {
+    page: telemetry,
+    /// Car telemetry
+    ///
+    /// Telemetry samples (~3.7 Hz per car) by driver, then time; served from the `(session_key, driver_number, date)` primary key. Default page size 100.
+    get "/v1/sessions/:session_key/car_data" as "list_car_data" => fn list_car_data -> CarData;
+    rows of car_data ordered by [DriverNumber, Date];
+    filters (
+      /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
+      #[oai(explode = true)]
+      driver_number: Query<Option<Vec<DriverNumberList>>>,
+      /// Earliest time (inclusive, RFC 3339).
+      date_from: Query<Option<DateTime<Utc>>>,
+      /// Latest time (inclusive, RFC 3339).
+      date_to: Query<Option<DateTime<Utc>>>,
+    );
+    |select| select
+      .filter_in(car_data::Column::DriverNumber, &flatten(driver_number.0.as_deref()))
+      .filter_range(car_data::Column::Date, date_from.0, date_to.0);
   }
-
-  /// Teams' championship
-  ///
-  /// Teams' standings before and after this race, by team name.
-  #[oai(
-    path = "/v1/sessions/:session_key/championship_teams",
-    method = "get",
-    operation_id = "list_championship_teams"
-  )]
-  async fn list_championship_teams(
-    &self,
-    state: Data<&AppState>,
-    uri: &poem::http::Uri,
-    /// Open F1 session key.
-    session_key: Path<i32>,
-    /// Team name, exactly.
-    team_name: Query<Option<String>>,
-    /// Page size (1 to `API_MAX_PAGE_SIZE`, default `API_MAX_PAGE_SIZE`).
-    #[oai(validator(minimum(value = "1")))]
-    limit: Query<Option<u64>>,
-    /// Rows to skip (default 0).
-    #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
-    offset: Query<Option<u64>>,
-  ) -> CollectionResponse<TeamStanding> {
-    let request = ListRequest {
-      collection: CollectionRequest::new(&state, uri, limit.0, offset.0),
-      session_key: session_key.0,
-    };
-    request
-      .respond::<championship_teams::Entity, _>(
-        championship_teams::Column::SessionKey,
-        &[championship_teams::Column::TeamName],
-        |select| {
-          Ok(
-            select.filter_optional(
-              team_name
-                .0
-                .clone()
-                .map(|team_name| championship_teams::Column::TeamName.eq(team_name)),
-            ),
-          )
-        },
-      )
-      .await
+  {
+    page: telemetry,
+    /// Car locations
+    ///
+    /// Track-map positions (~3.7 Hz per car) by driver, then time; served from the `(session_key, driver_number, date)` primary key. Default page size 100.
+    get "/v1/sessions/:session_key/location" as "list_locations" => fn list_locations -> Location;
+    rows of location ordered by [DriverNumber, Date];
+    filters (
+      /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
+      #[oai(explode = true)]
+      driver_number: Query<Option<Vec<DriverNumberList>>>,
+      /// Earliest time (inclusive, RFC 3339).
+      date_from: Query<Option<DateTime<Utc>>>,
+      /// Latest time (inclusive, RFC 3339).
+      date_to: Query<Option<DateTime<Utc>>>,
+    );
+    |select| select
+      .filter_in(location::Column::DriverNumber, &flatten(driver_number.0.as_deref()))
+      .filter_range(location::Column::Date, date_from.0, date_to.0);
+  }
+  {
+    page: default,
+    /// Drivers' championship
+    ///
+    /// Drivers' standings before and after this race, by car number.
+    get "/v1/sessions/:session_key/championship_drivers" as "list_championship_drivers" => fn list_championship_drivers -> DriverStanding;
+    rows of championship_drivers ordered by [DriverNumber];
+    filters (
+      /// Car numbers: repeat the parameter or give a comma-separated list (`1,44`).
+      #[oai(explode = true)]
+      driver_number: Query<Option<Vec<DriverNumberList>>>,
+    );
+    |select| select.filter_in(championship_drivers::Column::DriverNumber, &flatten(driver_number.0.as_deref()));
+  }
+  {
+    page: default,
+    /// Teams' championship
+    ///
+    /// Teams' standings before and after this race, by team name.
+    get "/v1/sessions/:session_key/championship_teams" as "list_championship_teams" => fn list_championship_teams -> TeamStanding;
+    rows of championship_teams ordered by [TeamName];
+    filters (
+      /// Team name, exactly.
+      team_name: Query<Option<String>>,
+    );
+    |select| select.filter_optional(
+      team_name.0.clone().map(|team_name| championship_teams::Column::TeamName.eq(team_name)),
+    );
   }
 }
