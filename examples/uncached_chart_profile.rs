@@ -20,7 +20,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use api::settings::{Secret, Settings};
+use api::{Secret, Settings};
 use sea_orm::{ConnectionTrait, Database};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 

@@ -281,7 +281,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 
   let worker_settings = worker::settings::Settings::from_lookup(lookup(&overrides))?;
   worker::telemetry::init(&worker_settings);
-  let api_settings = api::settings::Settings::from_lookup(lookup(&overrides))?;
+  let api_settings = api::Settings::from_lookup(lookup(&overrides))?;
   // The api creates the schema (API_RUN_MIGRATIONS) before the worker starts writing.
   let application = api::Application::build(api_settings)
     .await

@@ -712,8 +712,9 @@ impl Access {
     }
   }
 
-  /// How many addresses have buckets (after pending evictions; for tests and metrics).
-  pub async fn tracked_addresses(&self) -> u64 {
+  /// How many addresses have buckets (after pending evictions; for tests).
+  #[cfg(test)]
+  async fn tracked_addresses(&self) -> u64 {
     match &self.inner.limits {
       Some(limits) => {
         limits.addresses.run_pending_tasks().await;

@@ -14,7 +14,7 @@ use crate::settings::Settings;
 pub struct Cli {
   /// What to do (default: `serve`).
   #[command(subcommand)]
-  pub command: Option<Command>,
+  command: Option<Command>,
 }
 
 /// An api command.
@@ -26,25 +26,27 @@ pub enum Command {
   Healthcheck,
 }
 
-/// Runs the command line; the exit code tells success.
-///
-/// # Errors
-/// Fails when the settings are invalid or the server cannot start or fails.
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-  let settings = Settings::from_environment()?;
-  match cli.command.unwrap_or(Command::Serve) {
-    Command::Serve => {
-      crate::telemetry::init(&settings);
-      let application = crate::Application::build(settings).await?;
-      application
-        .run_until_stopped(runtime::shutdown_signal())
-        .await?;
-      Ok(ExitCode::SUCCESS)
+impl Cli {
+  /// Runs the command line; the exit code tells success.
+  ///
+  /// # Errors
+  /// Fails when the settings are invalid or the server cannot start or fails.
+  pub async fn run(self) -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_environment()?;
+    match self.command.unwrap_or(Command::Serve) {
+      Command::Serve => {
+        crate::telemetry::init(&settings);
+        let application = crate::Application::build(settings).await?;
+        application
+          .run_until_stopped(runtime::shutdown_signal())
+          .await?;
+        Ok(ExitCode::SUCCESS)
+      }
+      Command::Healthcheck => Ok(if crate::healthcheck(&settings).await {
+        ExitCode::SUCCESS
+      } else {
+        ExitCode::FAILURE
+      }),
     }
-    Command::Healthcheck => Ok(if crate::healthcheck(&settings).await {
-      ExitCode::SUCCESS
-    } else {
-      ExitCode::FAILURE
-    }),
   }
 }

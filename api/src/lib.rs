@@ -1,39 +1,45 @@
 //! The `api` crate: an HTTP server (poem + poem-openapi) serving Open F1 data from MySQL/MariaDB (or SQLite)
 //! and cached Plotly chart JSON.
 //!
-//! - [`settings`]: typed settings from environment variables, every default in one place.
-//! - [`routes`]: the resources under `/v1` (one `#[OpenApi]` struct per file) and the operational endpoints.
-//! - [`bodies`]: response bodies (the public contract), converted from the SeaORM models.
-//! - [`problem`]: RFC 9457 problem details for every error.
-//! - [`access`]: optional API keys and per-client rate limits (cheap and expensive budgets).
-//! - [`middleware`]: request id, metrics, limits, timeout, problem conversion, compression, ETag/304.
-//! - [`encoding`]: content-coding negotiation, compression and precompressed [`encoding::Representations`].
-//! - [`cache`]: the versioned two-tier response cache (in process, in front of Redis when configured;
-//!   single-flight; degrades without Redis).
-//! - [`ChangeFeed`]: the worker's commits, from the change log (and Redis pub/sub), with the versions of the cache
-//!   scopes and the [`SessionDirectory`] a cache hit reads instead of the database.
-//! - [`charts`]: the chart builders and their catalogue.
-//! - [`standings`]: championship standings after any round, and the season results the season charts share.
+//! Its modules (private; what other crates use is re-exported below):
+//!
+//! - `settings`: typed settings from environment variables, every default in one place ([`Settings`]).
+//! - `routes`: the resources under `/v1` (one `#[OpenApi]` struct per file) and the operational endpoints.
+//! - `bodies`: response bodies (the public contract), converted from the SeaORM models.
+//! - `problem`: RFC 9457 problem details for every error.
+//! - `access`: optional API keys and per-client rate limits (cheap and expensive budgets).
+//! - `middleware`: request id, metrics, limits, timeout, problem conversion, compression, ETag/304.
+//! - `encoding`: content-coding negotiation, compression and precompressed representations.
+//! - `cache`: the versioned two-tier response cache ([`ResponseCache`]: in process, in front of Redis when
+//!   configured; single-flight; degrades without Redis).
+//! - `changes`: the worker's commits ([`ChangeFeed`]), from the change log (and Redis pub/sub), with the versions
+//!   of the cache scopes and the session directory a cache hit reads instead of the database.
+//! - `charts`: the chart builders ([`build_session_chart`], [`build_season_chart`]) and their catalogue.
+//! - `standings`: championship standings after any round, and the season results the season charts share
+//!   ([`SeasonResults`]).
 //! - [`openf1`]: the Open F1 drop-in at `/openf1/v1/{endpoint}` (one query compiler, cached or streamed answers).
-//! - [`parameters`]: native routes reject query parameters their OpenAPI operation does not document.
-//! - [`metrics`], [`telemetry`]: Prometheus metrics and logging. [`cli`]: the command line (`serve`, `healthcheck`).
+//! - `parameters`: native routes reject query parameters their OpenAPI operation does not document.
+//! - `metrics`, `telemetry`: Prometheus metrics ([`Metrics`]) and logging. `cli`: the command line ([`Cli`]:
+//!   `serve`, `healthcheck`).
+//!
+//! [`Application::build`] then [`Application::run_until_stopped`] run the server; the tests call the same two.
 
-pub mod access;
-pub mod bodies;
-pub mod cache;
+mod access;
+mod bodies;
+mod cache;
 mod changes;
-pub mod charts;
-pub mod cli;
-pub mod encoding;
-pub mod metrics;
-pub mod middleware;
+mod charts;
+mod cli;
+mod encoding;
+mod metrics;
+mod middleware;
 pub mod openf1;
-pub mod parameters;
-pub mod problem;
-pub mod routes;
-pub mod settings;
-pub mod standings;
-pub mod telemetry;
+mod parameters;
+mod problem;
+mod routes;
+mod settings;
+mod standings;
+mod telemetry;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -47,18 +53,29 @@ use poem::{Endpoint, EndpointExt, Route, Server, get};
 use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 
-pub use crate::changes::{ChangeFeed, FeedHealth, SessionDirectory};
-
-use crate::cache::ResponseCache;
-use crate::metrics::Metrics;
-use crate::settings::Settings;
+pub use crate::access::{AccessSettings, hash_key};
+pub use crate::bodies::StandingsSource;
+pub use crate::cache::{CacheOutcome, ResponseCache};
+pub use crate::changes::ChangeFeed;
+pub use crate::charts::{
+  ChartError, ChartKind, ChartRequest, LapChoice, NO_DATA_TEXT, build_season_chart,
+  build_session_chart,
+};
+pub use crate::cli::Cli;
+pub use crate::encoding::MIN_COMPRESSED_BYTES;
+pub use crate::metrics::Metrics;
+pub use crate::problem::MAX_INSTANCE_BYTES;
+pub use crate::routes::events::EventStreams;
+pub use crate::settings::{ENVIRONMENT_VARIABLES, Secret, Settings};
+pub use crate::standings::SeasonResults;
+pub use runtime::shutdown_signal;
 
 /// The title of the OpenAPI document.
-pub const API_TITLE: &str = "F1 data API";
+const API_TITLE: &str = "F1 data API";
 
 /// What every request handler shares (cheap to clone).
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
   /// The database pool.
   pub database: DatabaseConnection,
   /// Whether the database answers (probed in the background; never waits).
@@ -89,7 +106,7 @@ type Apis = (
 
 /// The OpenAPI service: every documented resource, with the server URL from settings.
 #[must_use]
-pub fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
+fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
   OpenApiService::new(
     (
       routes::seasons::SeasonsApi,
@@ -124,7 +141,7 @@ pub fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
 /// The OpenAPI document served at `/openapi.json`: the generated one, with every `limit` parameter's maximum set
 /// to the configured `API_MAX_PAGE_SIZE` (so that the document states exactly what the server accepts).
 #[must_use]
-pub fn openapi_document(public_url: &str, max_page_size: u64) -> String {
+fn openapi_document(public_url: &str, max_page_size: u64) -> String {
   let spec = openapi_service(public_url).spec();
   let Ok(mut document) = serde_json::from_str::<serde_json::Value>(&spec) else {
     return spec;
@@ -433,10 +450,8 @@ fn build_endpoint(state: AppState) -> poem::endpoint::BoxEndpoint<'static> {
   middleware::wrap(endpoint, layers).boxed()
 }
 
-pub use runtime::shutdown_signal;
-
 /// `api healthcheck`: GETs `/healthz` on the port of `API_LISTEN_ADDRESS` (from inside the container: an
 /// unspecified address becomes loopback), so that the image needs no curl. True on a 200.
-pub async fn healthcheck(settings: &Settings) -> bool {
+pub(crate) async fn healthcheck(settings: &Settings) -> bool {
   runtime::is_healthy(settings.listen_address, "/healthz").await
 }

@@ -6,5 +6,5 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
-  api::cli::run(api::cli::Cli::parse()).await
+  api::Cli::parse().run().await
 }

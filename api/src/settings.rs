@@ -48,7 +48,7 @@ const DEFAULT_CACHE_MEMORY_BYTES_WITH_REDIS: &str = "16777216";
 /// The in-process cache tier's default size without Redis (128 MiB), where it is the only tier.
 const DEFAULT_CACHE_MEMORY_BYTES_ALONE: &str = "134217728";
 
-pub use runtime::{DEFAULT_LOG_FILTER, LogFormat, Secret, SettingsError, SharedSettings};
+pub use runtime::{Secret, SettingsError, SharedSettings};
 use runtime::{parse, positive};
 
 /// The api's settings.

@@ -358,7 +358,7 @@ async fn a_live_session_is_cached_briefly_and_a_finished_one_long() {
   .await
   .expect("synthetic live session");
   f1_backend::seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
-  let settings = api::settings::Settings::for_tests(database.url.clone());
+  let settings = api::Settings::for_tests(database.url.clone());
   let api = TestApi::start(settings, Some(database)).await;
   for path in ["/v1/sessions/990001", "/v1/sessions/990001/laps"] {
     let response = api.get(path).await;
@@ -376,7 +376,7 @@ async fn a_live_session_is_cached_briefly_and_a_finished_one_long() {
 #[tokio::test]
 async fn shutdown_stops_the_server_within_the_drain_timeout() {
   let database = f1_backend::TestDatabase::migrated(Engine::Sqlite).await;
-  let mut settings = api::settings::Settings::for_tests(database.url.clone());
+  let mut settings = api::Settings::for_tests(database.url.clone());
   settings.shutdown_timeout = std::time::Duration::from_secs(1);
   let application = api::Application::build(settings).await.expect("build");
   let port = application.port();
@@ -423,7 +423,7 @@ async fn the_latest_session_skips_cancelled_sessions_like_open_f1() {
     .await
     .expect("cancel the race");
   let api = TestApi::start(
-    api::settings::Settings::for_tests(database.url.clone()),
+    api::Settings::for_tests(database.url.clone()),
     Some(database),
   )
   .await;

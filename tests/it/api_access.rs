@@ -3,8 +3,7 @@
 //!
 //! Budgets refill at one token a minute here, so that nothing refills while a test runs: every count is exact.
 
-use api::access::{AccessSettings, hash_key};
-use api::settings::Settings;
+use api::{AccessSettings, Settings, hash_key};
 use f1_backend::{Engine, TestDatabase, seed_fixtures};
 
 use crate::api_support::TestApi;

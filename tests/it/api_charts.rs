@@ -6,10 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use api::cache::{CacheOutcome, ResponseCache};
-use api::charts::ChartKind;
-use api::metrics::Metrics;
-use api::settings::{Secret, Settings};
+use api::{CacheOutcome, ChartKind, Metrics, ResponseCache, Secret, Settings};
 use entity::Endpoint;
 use entity::cache::{CacheKeys, CacheScope};
 use f1_backend::{Engine, TestDatabase, redis_url, seed_fixtures, unique_name};

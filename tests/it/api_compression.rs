@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::io::Read;
 
-use api::settings::Settings;
+use api::Settings;
 use f1_backend::Engine;
 use reqwest::header::HeaderMap;
 
@@ -167,7 +167,7 @@ async fn a_small_body_stays_identity_and_an_unwanted_coding_is_never_sent() {
   )
   .await;
   assert_eq!(small.status, 200);
-  assert!(small.body.len() < api::encoding::MIN_COMPRESSED_BYTES);
+  assert!(small.body.len() < api::MIN_COMPRESSED_BYTES);
   assert!(header(&small.headers, "content-encoding").is_none());
   assert!(
     varies_by_encoding(&small.headers),

@@ -1,6 +1,6 @@
 //! The committed OpenAPI document matches the served one, and the api runs with SELECT-only database grants.
 
-use api::settings::Settings;
+use api::Settings;
 use f1_backend::{Engine, TestDatabase, admin_url, seed_fixtures, unique_name};
 use sea_orm::ConnectionTrait;
 

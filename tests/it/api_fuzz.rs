@@ -116,7 +116,7 @@ async fn schemathesis_finds_no_server_errors_or_spec_violations() {
 #[ignore = "needs schemathesis (pip install schemathesis); run scripts/fuzz-api.sh --with-keys"]
 async fn schemathesis_with_api_keys_finds_no_server_errors_or_spec_violations() {
   let key = format!("fuzz-{}", uuid::Uuid::new_v4().simple());
-  let hash = api::access::hash_key(&key);
+  let hash = api::hash_key(&key);
   let mut api = TestApi::seeded_with(Engine::Sqlite, &SEEDED_FOLDERS, |settings| {
     let variables = [
       ("API_KEY_HASHES", hash.as_str()),
@@ -126,7 +126,7 @@ async fn schemathesis_with_api_keys_finds_no_server_errors_or_spec_violations() 
       ("API_RATE_LIMIT_EXPENSIVE_PER_MINUTE", "1000000"),
       ("API_RATE_LIMIT_EXPENSIVE_BURST", "1000000"),
     ];
-    settings.access = api::access::AccessSettings::from_lookup(&|name: &str| {
+    settings.access = api::AccessSettings::from_lookup(&|name: &str| {
       variables
         .iter()
         .find(|(variable, _)| *variable == name)

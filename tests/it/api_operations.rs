@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use api::settings::{Secret, Settings};
+use api::{Secret, Settings};
 use f1_backend::{Engine, TestDatabase, redis_url, unique_name};
 use serde_json::Value;
 

@@ -1,6 +1,6 @@
 //! Starting the real api on port 0 for end-to-end tests, and a small HTTP client around it.
 
-use api::settings::Settings;
+use api::Settings;
 use f1_backend::{Engine, TestDatabase, seed_fixtures};
 use sea_orm::{EntityTrait, IntoActiveModel};
 

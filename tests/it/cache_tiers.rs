@@ -6,9 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use api::cache::{CacheOutcome, ResponseCache};
-use api::metrics::Metrics;
-use api::settings::{Secret, Settings};
+use api::{CacheOutcome, Metrics, ResponseCache, Secret, Settings};
 use chrono::Utc;
 use entity::Endpoint;
 use entity::cache::{CacheKeys, CacheScope};

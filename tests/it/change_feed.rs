@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use api::ChangeFeed;
-use api::metrics::Metrics;
+use api::{ChangeFeed, Metrics};
 use entity::Endpoint;
 use entity::cache::CacheScope;
 use f1_backend::{Engine, TestDatabase, fixture_rows, fixtures_dir, redis_url, unique_name};

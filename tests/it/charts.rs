@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use api::charts::{
+use api::{
   ChartError, ChartKind, ChartRequest, NO_DATA_TEXT, build_season_chart, build_session_chart,
 };
 use chrono::{DateTime, Duration, Utc};
@@ -1228,7 +1228,7 @@ async fn a_parameter_the_chart_does_not_take_is_an_invalid_parameter() {
     BAHRAIN_2024_RACE,
     ChartKind::LapTimes,
     &ChartRequest {
-      reference: Some(api::charts::LapChoice {
+      reference: Some(api::LapChoice {
         driver: 1,
         lap: Some(3),
       }),

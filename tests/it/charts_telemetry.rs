@@ -3,9 +3,7 @@
 //! recorded full-lap telemetry (only tiny real samples), so every telemetry row below is invented by the test and
 //! says so.
 
-use api::charts::{
-  ChartError, ChartKind, ChartRequest, LapChoice, NO_DATA_TEXT, build_session_chart,
-};
+use api::{ChartError, ChartKind, ChartRequest, LapChoice, NO_DATA_TEXT, build_session_chart};
 use chrono::{DateTime, Duration, Utc};
 use entity::{car_data, laps, location};
 use f1_backend::{Engine, TestDatabase, fixture_rows, fixtures_dir, seed_fixtures};

@@ -41,7 +41,7 @@ fn the_api_container_gets_exactly_the_variables_the_api_reads() {
   let compose = compose_file();
   assert_eq!(
     environment_of(&compose, "api"),
-    set_of(api::settings::ENVIRONMENT_VARIABLES)
+    set_of(api::ENVIRONMENT_VARIABLES)
   );
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use api::settings::{Secret, Settings};
+use api::{Secret, Settings};
 use entity::change_log::{self, PendingChange};
 use f1_backend::{Engine, TestDatabase, fixture_rows, fixtures_dir, redis_url, unique_name};
 use sea_orm::TransactionTrait;
@@ -225,9 +225,7 @@ fn settings_for(database: &TestDatabase) -> Settings {
 }
 
 /// Starts the api on `settings`, returning it with its change feed and event streams.
-pub(crate) async fn start_api(
-  settings: Settings,
-) -> (TestApi, api::ChangeFeed, api::routes::events::EventStreams) {
+pub(crate) async fn start_api(settings: Settings) -> (TestApi, api::ChangeFeed, api::EventStreams) {
   let application = api::Application::build(settings)
     .await
     .expect("build the api");
@@ -243,7 +241,7 @@ pub(crate) struct LiveApi {
   pub(crate) live: worker::live::LiveHandle,
   pub(crate) api: TestApi,
   pub(crate) feed: api::ChangeFeed,
-  pub(crate) streams: api::routes::events::EventStreams,
+  pub(crate) streams: api::EventStreams,
 }
 
 /// Starts a [`LiveApi`].
@@ -268,7 +266,7 @@ pub(crate) async fn live_api() -> LiveApi {
 }
 
 /// Waits until `streams` counts `open` open streams (the server has subscribed them).
-pub(crate) async fn wait_for_open_streams(streams: &api::routes::events::EventStreams, open: i64) {
+pub(crate) async fn wait_for_open_streams(streams: &api::EventStreams, open: i64) {
   let deadline = tokio::time::Instant::now() + DEADLINE;
   while streams.open() != open {
     assert!(

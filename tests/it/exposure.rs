@@ -78,7 +78,7 @@ async fn a_huge_path_is_not_echoed_in_full_in_the_problem_document() {
     );
     let problem: serde_json::Value = serde_json::from_slice(&body).expect("problem+json");
     let instance = problem["instance"].as_str().expect("instance");
-    assert!(instance.len() <= api::problem::MAX_INSTANCE_BYTES);
+    assert!(instance.len() <= api::MAX_INSTANCE_BYTES);
     assert!(instance.ends_with('…'), "{instance}");
     assert!(path.starts_with(instance.trim_end_matches('…')));
   }

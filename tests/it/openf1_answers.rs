@@ -2,7 +2,7 @@
 //! worker's invalidation), answers spanning sessions not cached, big ones streamed in chunks and still identical to
 //! upstream's; and what happens to raw `<`, `>` and `"` in a request target.
 
-use api::settings::{Secret, Settings};
+use api::{Secret, Settings};
 use chrono::{TimeDelta, TimeZone, Utc};
 use f1_backend::{Engine, redis_url, unique_name};
 use sea_orm::{EntityTrait, IntoActiveModel};
@@ -153,7 +153,7 @@ pub(crate) fn synthetic_car_data(cars: i64, samples: i64) -> Vec<Value> {
     for sample in 0..samples {
       let date = start + TimeDelta::milliseconds(sample * 270 + car * 13);
       rows.push(json!({
-        "date": api::openf1::encode::format_timestamp(date), "session_key": 9472, "meeting_key": 1229,
+        "date": api::openf1::format_timestamp(date), "session_key": 9472, "meeting_key": 1229,
         "driver_number": 60 + car, "rpm": 9000 + (sample * 31) % 3000, "speed": (sample * 7) % 340,
         "n_gear": sample % 9, "throttle": (sample * 3) % 101, "brake": if sample % 11 == 0 { 100 } else { 0 },
         "drs": if sample % 5 == 0 { Value::Null } else { json!(8) },

@@ -1,7 +1,7 @@
 //! The Open F1 drop-in answers exactly as upstream: a differential corpus against the local Open F1 server (the
 //! independent model of upstream) on MariaDB and SQLite, and one test per rule with explicit expectations.
 
-use api::openf1::catalogue::Endpoint;
+use api::openf1::Endpoint;
 use f1_backend::Engine;
 use serde_json::Value;
 

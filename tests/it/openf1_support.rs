@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use api::openf1::catalogue::{Endpoint, EndpointCatalogue};
-use api::settings::Settings;
+use api::Settings;
+use api::openf1::{Endpoint, EndpointCatalogue};
 use chrono::{TimeDelta, TimeZone, Utc};
 use f1_backend::{Engine, TestDatabase, fixtures_dir, seed_fixtures};
 use openf1_server::store::ANSWER_SORT_FIELDS;
@@ -28,7 +28,7 @@ pub fn fixture_folders() -> Vec<String> {
 }
 
 fn timestamp(instant: chrono::DateTime<Utc>) -> String {
-  api::openf1::encode::format_timestamp(instant)
+  api::openf1::format_timestamp(instant)
 }
 
 /// SYNTHETIC rows, generated here (nothing recorded): upstream serves these endpoints but the fixtures hold no

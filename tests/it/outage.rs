@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use api::settings::{Secret, Settings};
+use api::{Secret, Settings};
 use f1_backend::{Engine, Outage, TcpProxy, TestDatabase, seed_fixtures};
 use openf1_server::{OpenF1Server, ServerOptions};
 use serde_json::Value;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use api::settings::{Secret, Settings};
+use api::{Secret, Settings};
 use entity::cache::{CacheKeys, CacheScope};
 use entity::change_log::Change;
 use entity::redis_client::RedisTarget;

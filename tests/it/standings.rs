@@ -2,8 +2,7 @@
 //! recorded results of the first five rounds of 2024 (`season_2024_opening_rounds`: Bahrain, Saudi Arabia,
 //! Australia, Japan and China with its sprint), checked against a table computed by hand from those results.
 
-use api::charts::{ChartKind, ChartRequest, build_season_chart};
-use api::settings::Settings;
+use api::{ChartKind, ChartRequest, Settings, build_season_chart};
 use entity::championship_drivers;
 use f1_backend::{Engine, TestDatabase, seed_fixtures};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, Statement};
@@ -255,7 +254,7 @@ async fn results_without_published_points_score_by_position_and_the_fastest_lap(
     "UPDATE session_result SET points = NULL WHERE session_key = 9472",
   )
   .await;
-  let season = api::standings::SeasonResults::load(&database.connection, 2024)
+  let season = api::SeasonResults::load(&database.connection, 2024)
     .await
     .expect("load")
     .expect("season");
@@ -283,7 +282,7 @@ async fn results_without_published_points_score_by_position_and_the_fastest_lap(
     "DELETE FROM laps WHERE session_key = 9472",
   )
   .await;
-  let season = api::standings::SeasonResults::load(&database.connection, 2024)
+  let season = api::SeasonResults::load(&database.connection, 2024)
     .await
     .expect("load")
     .expect("season");
@@ -315,19 +314,19 @@ async fn championship_tables_take_precedence_over_summed_results() {
   .exec(&database.connection)
   .await
   .expect("insert synthetic championship row");
-  let season = api::standings::SeasonResults::load(&database.connection, 2024)
+  let season = api::SeasonResults::load(&database.connection, 2024)
     .await
     .expect("load")
     .expect("season");
   let drivers = season.driver_standings(None).expect("drivers");
-  assert_eq!(drivers.source, api::bodies::StandingsSource::Championship);
+  assert_eq!(drivers.source, api::StandingsSource::Championship);
   assert_eq!(drivers.standings[0].points, 111.0);
   assert_eq!(
     drivers.standings[1].points, 85.0,
     "cars the table does not list keep their summed results"
   );
   let teams = season.team_standings(None).expect("teams");
-  assert_eq!(teams.source, api::bodies::StandingsSource::SessionResults);
+  assert_eq!(teams.source, api::StandingsSource::SessionResults);
 }
 
 async fn season_chart(database: &TestDatabase, year: i32, kind: ChartKind) -> Value {

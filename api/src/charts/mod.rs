@@ -36,12 +36,8 @@ pub mod viewer;
 
 use sea_orm::ConnectionTrait;
 
-pub use catalogue::{
-  ChartKind, ChartParameter, ChartScope, ChartSpec, SessionType, charts_reading,
-};
-pub use figure::{NO_DATA_TEXT, format_lap_time};
-pub use laps::CLEAN_LAP_RULE;
-pub use tyres::FUEL_MODEL;
+pub use catalogue::{ChartKind, ChartParameter, ChartScope, SessionType};
+pub use figure::NO_DATA_TEXT;
 
 /// A lap chosen by a query parameter: lap `lap` of car `driver`, or that driver's fastest lap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -103,12 +103,6 @@ impl<E: EntityTrait> RowWriter<E> {
     }
   }
 
-  /// How many rows were written.
-  #[must_use]
-  pub fn rows(&self) -> usize {
-    self.rows
-  }
-
   /// Appends `model` to `out`, preceded by the opening (`[` or the CSV header) for the first row.
   pub fn write_row(&mut self, model: &E::Model, out: &mut Vec<u8>) {
     match self.format {

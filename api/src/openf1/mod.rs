@@ -10,12 +10,15 @@
 //!
 //! Where our answers can differ from upstream's, and why, is listed in the README ("Point your Open F1 code here").
 
-pub mod answer;
-pub mod catalogue;
-pub mod compile;
-pub mod encode;
-pub mod query;
-pub mod service;
+mod answer;
+mod catalogue;
+mod compile;
+mod encode;
+pub(crate) mod query;
+pub(crate) mod service;
+
+pub use catalogue::{Endpoint, EndpointCatalogue};
+pub use encode::format_timestamp;
 
 /// Where the drop-in is served: `{api}/openf1/v1/{endpoint}`.
 pub const OPENF1_PREFIX: &str = "/openf1/v1";

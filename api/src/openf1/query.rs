@@ -76,18 +76,6 @@ impl Operator {
     }
   }
 
-  /// Whether a value ordered `ordering` relative to the filter value passes.
-  #[must_use]
-  pub fn accepts(self, ordering: Ordering) -> bool {
-    match self {
-      Self::Equal => ordering == Ordering::Equal,
-      Self::Greater => ordering == Ordering::Greater,
-      Self::GreaterOrEqual => ordering != Ordering::Less,
-      Self::Less => ordering == Ordering::Less,
-      Self::LessOrEqual => ordering != Ordering::Greater,
-    }
-  }
-
   fn is_lower_bound(self) -> bool {
     matches!(self, Self::Greater | Self::GreaterOrEqual)
   }
