@@ -191,7 +191,7 @@ async fn start_replay(options: &Options, overrides: &mut Overrides) -> anyhow::R
     ("OPENF1_USERNAME", "local".to_owned()),
     ("OPENF1_PASSWORD", "local".to_owned()),
     // REST polling: no MQTT broker is needed.
-    ("OPENF1_MQTT_URL", worker::settings::MQTT_OFF.to_owned()),
+    ("OPENF1_MQTT_URL", worker::MQTT_OFF.to_owned()),
     (
       "OPENF1_MAX_REQUESTS_PER_SECOND",
       LOCAL_REQUESTS_PER_SECOND.to_string(),
@@ -279,8 +279,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     (None, path.display().to_string())
   };
 
-  let worker_settings = worker::settings::Settings::from_lookup(lookup(&overrides))?;
-  worker::telemetry::init(&worker_settings);
+  let worker_settings = worker::Settings::from_lookup(lookup(&overrides))?;
+  worker::init_telemetry(&worker_settings);
   let api_settings = api::Settings::from_lookup(lookup(&overrides))?;
   // The api creates the schema (API_RUN_MIGRATIONS) before the worker starts writing.
   let application = api::Application::build(api_settings)

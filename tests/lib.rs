@@ -235,9 +235,9 @@ pub fn fixture_rows(path: &std::path::Path) -> Vec<serde_json::Value> {
 pub async fn seed_fixtures(
   connection: &DatabaseConnection,
   folders: &[&str],
-) -> worker::store::StoreOutcome {
+) -> worker::StoreOutcome {
   use sea_orm::TransactionTrait;
-  let mut outcome = worker::store::StoreOutcome::default();
+  let mut outcome = worker::StoreOutcome::default();
   for folder in folders {
     let mut paths: Vec<_> = std::fs::read_dir(fixtures_dir().join(folder))
       .unwrap_or_else(|error| panic!("read fixture folder {folder}: {error}"))
@@ -256,7 +256,7 @@ pub async fn seed_fixtures(
       };
       let rows = fixture_rows(&path);
       let transaction = connection.begin().await.expect("begin");
-      let stored = worker::store::store_rows(&transaction, endpoint, &rows)
+      let stored = worker::store_rows(&transaction, endpoint, &rows)
         .await
         .expect("store fixture rows");
       transaction.commit().await.expect("commit");

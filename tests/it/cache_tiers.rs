@@ -16,7 +16,7 @@ use f1_backend::{
 };
 use openf1_server::{OpenF1Server, ServerOptions};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use worker::commit::Batch;
+use worker::Batch;
 
 use crate::api_support::TestApi;
 use crate::change_feed::{committer, race_rows, wait_for};

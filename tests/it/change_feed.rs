@@ -8,15 +8,14 @@ use api::{ChangeFeed, Metrics};
 use entity::Endpoint;
 use entity::cache::CacheScope;
 use f1_backend::{Engine, TestDatabase, fixture_rows, fixtures_dir, redis_url, unique_name};
-use worker::commit::{Batch, Committer};
-use worker::invalidation::CacheInvalidator;
+use worker::{Batch, CacheInvalidator, Committer};
 
 /// Generous bound for a feed to apply a change (the assertion is that it happens, not how fast).
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
 /// The worker's commit path on `database`, announcing on Redis under `prefix` when `redis` is given.
 pub fn committer(database: &TestDatabase, redis: Option<&str>, prefix: &str) -> Committer {
-  let metrics = worker::metrics::Metrics::new().expect("metrics");
+  let metrics = worker::Metrics::new().expect("metrics");
   let invalidator = CacheInvalidator::new(redis, prefix, metrics.clone()).expect("redis url");
   Committer::new(database.connection.clone(), invalidator, metrics)
 }

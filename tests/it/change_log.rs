@@ -12,10 +12,7 @@ use f1_backend::{Engine, TestDatabase, fixture_rows, fixtures_dir, redis_url, un
 use futures::StreamExt;
 use openf1_server::{OpenF1Server, ServerOptions};
 use tokio_util::sync::CancellationToken;
-use worker::commit::{Batch, Committer};
-use worker::invalidation::CacheInvalidator;
-use worker::metrics::Metrics;
-use worker::{BackfillTarget, Worker};
+use worker::{BackfillTarget, Batch, CacheInvalidator, Committer, Metrics, Worker};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -181,7 +178,7 @@ async fn a_backfill_records_the_sessions_it_wrote_and_a_second_one_records_nothi
     .await
     .expect("start the local Open F1 server");
   let database = TestDatabase::migrated(Engine::Sqlite).await;
-  let mut settings = worker::settings::Settings::with_database(&database.url).expect("settings");
+  let mut settings = worker::Settings::with_database(&database.url).expect("settings");
   settings.base_url = server.base_url();
   settings.token_url = server.token_url();
   settings.max_requests_per_second = std::num::NonZeroU32::new(100_000).expect("non-zero");

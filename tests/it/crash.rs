@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use clap::Parser as _;
 use f1_backend::{Engine, TestDatabase, fixtures_dir};
 use openf1_server::{OpenF1Server, ServerOptions};
 use rand::{Rng, SeedableRng};
@@ -49,16 +50,9 @@ async fn backfill_as_a_child_process() {
   if std::env::var_os(CHILD_VARIABLE).is_none() {
     return;
   }
-  let cli = worker::cli::Cli {
-    command: Some(worker::cli::Command::Backfill(
-      worker::cli::BackfillArguments {
-        year: None,
-        meeting: None,
-        session: Some(SESSION_KEY),
-      },
-    )),
-  };
-  let code = worker::cli::run(cli).await.expect("the backfill succeeds");
+  let session = SESSION_KEY.to_string();
+  let cli = worker::Cli::parse_from(["worker", "backfill", "--session", &session]);
+  let code = cli.run().await.expect("the backfill succeeds");
   assert_eq!(code, std::process::ExitCode::SUCCESS);
 }
 

@@ -50,7 +50,7 @@ fn the_worker_container_gets_exactly_the_variables_the_worker_reads() {
   let compose = compose_file();
   assert_eq!(
     environment_of(&compose, "worker"),
-    set_of(worker::settings::ENVIRONMENT_VARIABLES)
+    set_of(worker::ENVIRONMENT_VARIABLES)
   );
 }
 
@@ -58,7 +58,7 @@ fn the_worker_container_gets_exactly_the_variables_the_worker_reads() {
 fn the_migrate_step_only_gets_variables_the_worker_reads() {
   let compose = compose_file();
   let migrate = environment_of(&compose, "migrate");
-  let worker_variables = set_of(worker::settings::ENVIRONMENT_VARIABLES);
+  let worker_variables = set_of(worker::ENVIRONMENT_VARIABLES);
   assert!(
     migrate.is_subset(&worker_variables),
     "unknown variables: {:?}",

@@ -5,14 +5,14 @@
 use std::time::Duration;
 
 use api::{Secret, Settings};
+use entity::Endpoint;
 use entity::change_log::{self, PendingChange};
 use f1_backend::{Engine, TestDatabase, fixture_rows, fixtures_dir, redis_url, unique_name};
 use sea_orm::TransactionTrait;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use worker::commit::{Batch, Committer};
-use worker::store::Endpoint;
+use worker::{Batch, Committer};
 
 use crate::api_support::TestApi;
 use crate::change_feed::{DEADLINE, commit_rows, committer, race_rows, wait_for};
@@ -238,7 +238,7 @@ pub(crate) async fn start_api(settings: Settings) -> (TestApi, api::ChangeFeed, 
 /// on the same database and Redis prefix.
 pub(crate) struct LiveApi {
   pub(crate) setup: crate::live::Live,
-  pub(crate) live: worker::live::LiveHandle,
+  pub(crate) live: worker::LiveHandle,
   pub(crate) api: TestApi,
   pub(crate) feed: api::ChangeFeed,
   pub(crate) streams: api::EventStreams,

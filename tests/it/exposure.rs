@@ -7,7 +7,7 @@ use std::time::Duration;
 use f1_backend::{Engine, TestDatabase};
 use sea_orm::sqlx::{self, ConnectOptions, Connection};
 use tokio_util::sync::CancellationToken;
-use worker::lease::Lease;
+use worker::Lease;
 
 use crate::api_support::TestApi;
 use crate::logs::capture_logs;
@@ -31,7 +31,7 @@ async fn a_standby_worker_waits_for_the_lease_without_slow_statement_warnings() 
     cancellation.cancel();
   };
   let (standby, ()) = tokio::join!(standby, watcher);
-  assert!(matches!(standby, Err(worker::lease::LeaseError::Cancelled)));
+  assert!(matches!(standby, Err(worker::LeaseError::Cancelled)));
   let text = logs.text();
   assert!(
     !text.contains("slow statement"),

@@ -15,10 +15,10 @@ use openf1_server::{ManualClock, OpenF1Server, ReplayOptions, ServerOptions};
 use sea_orm::{ActiveModelTrait, ActiveValue, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-use worker::Worker;
-use worker::live::{LiveHandle, LiveStatus};
 use worker::records::RecordError;
-use worker::settings::{BrokerAddress, Credentials, LiveTuning, MqttSettings, Secret};
+use worker::{
+  BrokerAddress, Credentials, LiveHandle, LiveStatus, LiveTuning, MqttSettings, Secret, Worker,
+};
 
 use crate::worker::{redis_connection, settings, start_server};
 
@@ -735,7 +735,7 @@ async fn the_stream_runs_over_tls_and_the_broker_certificate_is_verified() {
   live.stop().await;
 
   // A certificate signed by an authority nobody trusts is refused.
-  let untrusted = worker::live::tls_configuration(None).expect("the platform's roots");
+  let untrusted = worker::tls_configuration(None).expect("the platform's roots");
   let connector = rumqttc::tokio_rustls::TlsConnector::from(std::sync::Arc::new(untrusted));
   let stream = tokio::net::TcpStream::connect(("127.0.0.1", setup.broker.tls_port().expect("TLS")))
     .await
@@ -882,7 +882,7 @@ async fn concurrent_writers_commit_on_sqlite_without_busy_errors() {
       .collect();
     tokio::spawn(async move {
       committer
-        .commit(&[worker::commit::Batch {
+        .commit(&[worker::Batch {
           endpoint: entity::Endpoint::Laps,
           rows: &rows,
           year: Some(SEASON),

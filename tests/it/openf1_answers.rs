@@ -80,12 +80,11 @@ async fn a_session_answer_is_cached_in_its_scope_tagged_and_dropped_when_the_wor
     json!({"meeting_key": 1229, "session_key": 9472, "driver_number": 1, "lap_number": 2,
     "lap_duration": 95.001, "is_pit_out_lap": false}),
   ];
-  let metrics = worker::metrics::Metrics::new().expect("metrics");
-  let invalidator =
-    worker::invalidation::CacheInvalidator::new(Some(&redis_url()), &prefix, metrics.clone())
-      .expect("a Redis URL");
-  let committed = worker::commit::Committer::new(database, invalidator, metrics)
-    .commit(&[worker::commit::Batch {
+  let metrics = worker::Metrics::new().expect("metrics");
+  let invalidator = worker::CacheInvalidator::new(Some(&redis_url()), &prefix, metrics.clone())
+    .expect("a Redis URL");
+  let committed = worker::Committer::new(database, invalidator, metrics)
+    .commit(&[worker::Batch {
       endpoint: entity::Endpoint::Laps,
       rows: &corrected,
       year: Some(2024),

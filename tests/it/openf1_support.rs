@@ -141,7 +141,7 @@ impl Compat {
       .await
       .expect("start the local Open F1 server");
     for (endpoint, rows) in synthetic_rows() {
-      let stored = worker::store::store_rows(
+      let stored = worker::store_rows(
         &database.connection,
         entity::Endpoint::from_name(endpoint).expect("an endpoint"),
         &rows,

@@ -305,11 +305,10 @@ async fn the_worker_probes_answer_at_once_whether_mariadb_or_redis_is_frozen() {
   let database = TestDatabase::migrated(Engine::MariaDb).await;
   let database_proxy = TcpProxy::in_front_of(&database.url).await;
   let redis_proxy = TcpProxy::in_front_of(&f1_backend::redis_url()).await;
-  let mut settings =
-    worker::settings::Settings::with_database(&database_proxy.url()).expect("settings");
+  let mut settings = worker::Settings::with_database(&database_proxy.url()).expect("settings");
   settings.base_url = server.base_url();
   settings.token_url = server.token_url();
-  settings.shared.redis_url = Some(worker::settings::Secret::new(redis_proxy.url()));
+  settings.shared.redis_url = Some(worker::Secret::new(redis_proxy.url()));
   settings.shared.cache_prefix = f1_backend::unique_name("probe");
   settings.metrics_address = "127.0.0.1:0".parse().expect("address");
   settings.years = vec![2024];

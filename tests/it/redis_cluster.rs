@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use api::{Secret, Settings};
+use entity::Endpoint;
 use entity::cache::{CacheKeys, CacheScope};
 use entity::change_log::Change;
 use entity::redis_client::RedisTarget;
@@ -13,10 +14,7 @@ use f1_backend::{
   Engine, RedisCluster, TestDatabase, fixture_rows, fixtures_dir, seed_fixtures, unique_name,
 };
 use futures::StreamExt;
-use worker::commit::{Batch, Committer};
-use worker::invalidation::CacheInvalidator;
-use worker::metrics::Metrics;
-use worker::store::Endpoint;
+use worker::{Batch, CacheInvalidator, Committer, Metrics};
 
 use crate::api_support::TestApi;
 

@@ -146,7 +146,7 @@ async fn sse_bench_a_thousand_clients_on_one_api_for_a_minute() {
   let committer = crate::change_feed::committer(&database, None, "unused");
   crate::change_feed::commit_rows(
     &committer,
-    worker::store::Endpoint::Sessions,
+    entity::Endpoint::Sessions,
     &crate::change_feed::race_rows("sessions.json"),
   )
   .await;

@@ -1,10 +1,10 @@
 //! The worker's store keeps exactly the upstream rows: counts equal the fixtures, re-storing writes nothing,
 //! and a corrected upstream row replaces the stored one.
 
-use entity::{laps, overtakes, position, race_control, session_result, weather};
+use entity::{Endpoint, laps, overtakes, position, race_control, session_result, weather};
 use f1_backend::{Engine, TestDatabase, fixture_rows, fixtures_dir, seed_fixtures};
 use sea_orm::EntityTrait;
-use worker::store::{Endpoint, store_rows};
+use worker::store_rows;
 
 async fn recorded_weekends_are_stored_row_for_row(engine: Engine) {
   let database = TestDatabase::migrated(engine).await;

@@ -12,9 +12,7 @@ use f1_backend::{Engine, TestDatabase, fixtures_dir, unique_name};
 use openf1_server::{Credentials, Fault, OpenF1Server, ServerOptions};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use tokio_util::sync::CancellationToken;
-use worker::lease::Lease;
-use worker::settings::{RetrySettings, Settings};
-use worker::{BackfillTarget, PollOutcome, Worker};
+use worker::{BackfillTarget, Lease, PollOutcome, RetrySettings, Settings, Worker};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -34,7 +32,7 @@ pub(crate) fn settings(
   let mut settings = Settings::with_database(&database.url).expect("settings");
   settings.base_url = server.base_url();
   settings.token_url = server.token_url();
-  settings.shared.redis_url = redis_url.map(worker::settings::Secret::new);
+  settings.shared.redis_url = redis_url.map(worker::Secret::new);
   settings.shared.cache_prefix = unique_name("cache");
   settings.max_requests_per_second = std::num::NonZeroU32::new(100_000).expect("non-zero");
   settings.max_requests_per_minute = std::num::NonZeroU32::new(6_000_000).expect("non-zero");
@@ -414,9 +412,9 @@ async fn with_credentials_every_request_carries_a_token_refreshed_after_a_401() 
   let server = start_server(options).await;
   let database = TestDatabase::migrated(Engine::Sqlite).await;
   let mut settings = settings(&database, &server, None);
-  settings.credentials = Some(worker::settings::Credentials {
+  settings.credentials = Some(worker::Credentials {
     username: "fan".into(),
-    password: worker::settings::Secret::new("correct horse"),
+    password: worker::Secret::new("correct horse"),
   });
   let worker = Worker::build(settings).await.expect("build the worker");
   server.push_fault(Fault::SessionInProgress, 1, Some("/v1/laps"));
@@ -714,9 +712,9 @@ async fn a_live_session_is_polled_incrementally_with_a_token() {
   let server = start_server(options).await;
   let database = TestDatabase::migrated(Engine::Sqlite).await;
   let mut settings = settings(&database, &server, None);
-  settings.credentials = Some(worker::settings::Credentials {
+  settings.credentials = Some(worker::Credentials {
     username: "fan".into(),
-    password: worker::settings::Secret::new("any"),
+    password: worker::Secret::new("any"),
   });
   let worker = Worker::build(settings).await.expect("build the worker");
   let cancellation = CancellationToken::new();

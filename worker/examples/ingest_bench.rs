@@ -15,10 +15,11 @@ use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{TimeDelta, TimeZone, Utc};
+use entity::Endpoint;
 use migration::MigratorTrait;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
 use serde_json::{Value, json};
-use worker::store::{Endpoint, store_rows};
+use worker::store_rows;
 
 const LAP_COPIES: i32 = 20;
 const DRIVERS: i32 = 20;

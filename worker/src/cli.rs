@@ -18,7 +18,7 @@ use crate::{BackfillTarget, Worker};
 pub struct Cli {
   /// What to do (default: `run`).
   #[command(subcommand)]
-  pub command: Option<Command>,
+  command: Option<Command>,
 }
 
 /// A worker command.
@@ -63,67 +63,69 @@ impl BackfillArguments {
 
 /// A token cancelled on SIGTERM or Ctrl-C (a batch in flight is finished first).
 #[must_use]
-pub fn shutdown_token() -> CancellationToken {
+fn shutdown_token() -> CancellationToken {
   runtime::shutdown_token()
 }
 
-/// Runs the command line; the exit code tells success.
-///
-/// # Errors
-/// Fails when the settings are invalid or the command fails.
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-  let mut settings = Settings::from_environment()?;
-  crate::telemetry::init(&settings);
-  match cli.command.unwrap_or(Command::Run) {
-    Command::Run => {
-      tracing::info!(?settings, "starting the worker");
-      let worker = Worker::build(settings).await?;
-      worker.run_until_stopped(shutdown_token()).await?;
-    }
-    Command::Once => {
-      // A one-off pass must not collide with a running daemon's metrics port.
-      settings.metrics_address = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
-      let worker = Worker::build(settings).await?;
-      let cancellation = shutdown_token();
-      worker.acquire_lease(&cancellation).await?;
-      let outcome = worker.poll_once(&cancellation).await?;
-      tracing::info!(?outcome, "sync pass finished");
-      if matches!(outcome, crate::PollOutcome::PartlyFailed { .. }) {
-        return Ok(ExitCode::FAILURE);
+impl Cli {
+  /// Runs the command line; the exit code tells success.
+  ///
+  /// # Errors
+  /// Fails when the settings are invalid or the command fails.
+  pub async fn run(self) -> anyhow::Result<ExitCode> {
+    let mut settings = Settings::from_environment()?;
+    crate::telemetry::init(&settings);
+    match self.command.unwrap_or(Command::Run) {
+      Command::Run => {
+        tracing::info!(?settings, "starting the worker");
+        let worker = Worker::build(settings).await?;
+        worker.run_until_stopped(shutdown_token()).await?;
+      }
+      Command::Once => {
+        // A one-off pass must not collide with a running daemon's metrics port.
+        settings.metrics_address = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+        let worker = Worker::build(settings).await?;
+        let cancellation = shutdown_token();
+        worker.acquire_lease(&cancellation).await?;
+        let outcome = worker.poll_once(&cancellation).await?;
+        tracing::info!(?outcome, "sync pass finished");
+        if matches!(outcome, crate::PollOutcome::PartlyFailed { .. }) {
+          return Ok(ExitCode::FAILURE);
+        }
+      }
+      Command::Backfill(arguments) => {
+        let target = arguments
+          .target()
+          .context("give --year, --meeting or --session")?;
+        settings.metrics_address = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+        let worker = Worker::build(settings).await?;
+        let cancellation = shutdown_token();
+        worker.acquire_lease(&cancellation).await?;
+        let report = worker.backfill(target, &cancellation).await?;
+        tracing::info!(?report, "backfill finished");
+      }
+      Command::Migrate => {
+        crate::install_tls_provider();
+        let database = entity::database::connect(
+          settings.shared.database_url.expose(),
+          &entity::database::DatabaseOptions::default(),
+        )
+        .await
+        .context("could not connect to the database (DATABASE_URL)")?;
+        migration::Migrator::up(&database, None)
+          .await
+          .context("migrations failed")?;
+        tracing::info!("migrations applied");
+      }
+      Command::Healthcheck => {
+        let healthy = runtime::is_healthy(settings.metrics_address, "/healthz").await;
+        return Ok(if healthy {
+          ExitCode::SUCCESS
+        } else {
+          ExitCode::FAILURE
+        });
       }
     }
-    Command::Backfill(arguments) => {
-      let target = arguments
-        .target()
-        .context("give --year, --meeting or --session")?;
-      settings.metrics_address = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
-      let worker = Worker::build(settings).await?;
-      let cancellation = shutdown_token();
-      worker.acquire_lease(&cancellation).await?;
-      let report = worker.backfill(target, &cancellation).await?;
-      tracing::info!(?report, "backfill finished");
-    }
-    Command::Migrate => {
-      crate::install_tls_provider();
-      let database = entity::database::connect(
-        settings.shared.database_url.expose(),
-        &entity::database::DatabaseOptions::default(),
-      )
-      .await
-      .context("could not connect to the database (DATABASE_URL)")?;
-      migration::Migrator::up(&database, None)
-        .await
-        .context("migrations failed")?;
-      tracing::info!("migrations applied");
-    }
-    Command::Healthcheck => {
-      let healthy = runtime::is_healthy(settings.metrics_address, "/healthz").await;
-      return Ok(if healthy {
-        ExitCode::SUCCESS
-      } else {
-        ExitCode::FAILURE
-      });
-    }
+    Ok(ExitCode::SUCCESS)
   }
-  Ok(ExitCode::SUCCESS)
 }

@@ -19,13 +19,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use entity::Endpoint;
 use entity::change_log::{self, Change, PendingChange};
 use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, TransactionTrait};
 use serde_json::Value;
 
 use crate::invalidation::CacheInvalidator;
 use crate::metrics::Metrics;
-use crate::store::{Endpoint, StoreOutcome, store_rows};
+use crate::store::{StoreOutcome, store_rows};
 
 /// Rows of one endpoint to store, with the season they belong to (for season-wide cache scopes).
 #[derive(Clone, Copy, Debug)]
@@ -70,12 +71,6 @@ impl Committer {
       metrics,
       commit_order: Arc::new(tokio::sync::Mutex::new(())),
     }
-  }
-
-  /// The database connection.
-  #[must_use]
-  pub fn database(&self) -> &DatabaseConnection {
-    &self.database
   }
 
   /// Stores `batches` in one transaction with their change log rows, commits, then invalidates and publishes

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::ingest_state::status;
-use entity::{drivers, ingest_state, sessions};
+use entity::{Endpoint, drivers, ingest_state, sessions};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
   ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
@@ -20,7 +20,7 @@ use crate::commit::{Batch, Committer};
 use crate::invalidation::CacheInvalidator;
 use crate::metrics::Metrics;
 use crate::schedule::{self, SessionWork};
-use crate::store::{Endpoint, StoreOutcome};
+use crate::store::StoreOutcome;
 
 /// Per-session endpoints fetched with `?session_key=K`, in order (drivers first: telemetry needs them).
 pub const SESSION_ENDPOINTS: [Endpoint; 14] = [

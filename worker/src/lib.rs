@@ -1,35 +1,41 @@
 //! The worker keeps the database in step with the Open F1 API and evicts exactly the cache entries it makes
 //! stale.
 //!
-//! - [`settings`]: the typed settings read from environment variables.
-//! - [`client`]: the rate-limited, retrying, authenticating Open F1 client.
+//! Its modules (private but [`records`]; what other crates use is re-exported below):
+//!
+//! - `settings`: the typed settings read from environment variables ([`Settings`]).
+//! - `client`: the rate-limited, retrying, authenticating Open F1 client.
 //! - [`records`]: parsing upstream rows into validated models (unknown fields ignored, bad rows rejected).
-//! - [`store`]: upserting parsed rows on their natural keys, writing only what is new or changed.
-//! - [`commit`]: the one commit path every writer uses: store, append the change log, COMMIT, invalidate, publish.
-//! - [`ingest`]: fetch, store one response per transaction (through [`commit`]), keep `ingest_state`.
-//! - [`live`]: live ingest from Open F1's MQTT stream (with credentials, through [`commit`]), gaps filled over REST.
-//! - [`schedule`]: when a session is due (first ingest, live polling, re-polls for corrections).
-//! - [`invalidation`]: Redis cache invalidation and change publication that never block ingest.
-//! - [`lease`]: the single-writer lease (MySQL `GET_LOCK` or a SQLite lock file).
-//! - [`metrics`], [`server`]: Prometheus metrics and the health/readiness/metrics HTTP server.
-//! - [`telemetry`]: logging setup. [`cli`]: the command line (`run`, `once`, `backfill`, `migrate`, `healthcheck`).
+//! - `store`: upserting parsed rows on their natural keys, writing only what is new or changed ([`store_rows`]).
+//! - `commit`: the one commit path every writer uses ([`Committer`]): store, append the change log, COMMIT,
+//!   invalidate, publish.
+//! - `ingest`: fetch, store one response per transaction (through `commit`), keep `ingest_state`.
+//! - `live`: live ingest from Open F1's MQTT stream (with credentials, through `commit`), gaps filled over REST
+//!   ([`LiveHandle`]).
+//! - `schedule`: when a session is due (first ingest, live polling, re-polls for corrections).
+//! - `invalidation`: Redis cache invalidation and change publication that never block ingest
+//!   ([`CacheInvalidator`]).
+//! - `lease`: the single-writer lease (MySQL `GET_LOCK` or a SQLite lock file; [`Lease`]).
+//! - `metrics`, `server`: Prometheus metrics ([`Metrics`]) and the health/readiness/metrics HTTP server.
+//! - `telemetry`: logging setup ([`init_telemetry`]). `cli`: the command line ([`Cli`]: `run`, `once`, `backfill`,
+//!   `migrate`, `healthcheck`).
 //!
 //! [`Worker::build`] then [`Worker::run_until_stopped`] run the daemon; tests drive [`Worker::poll_once`].
 
-pub mod cli;
-pub mod client;
-pub mod commit;
-pub mod ingest;
-pub mod invalidation;
-pub mod lease;
-pub mod live;
-pub mod metrics;
+mod cli;
+mod client;
+mod commit;
+mod ingest;
+mod invalidation;
+mod lease;
+mod live;
+mod metrics;
 pub mod records;
-pub mod schedule;
-pub mod server;
-pub mod settings;
-pub mod store;
-pub mod telemetry;
+mod schedule;
+mod server;
+mod settings;
+mod store;
+mod telemetry;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -47,22 +53,30 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::OpenF1Client;
 use crate::ingest::{IngestError, IngestReport, Ingestor, error_chain};
-use crate::invalidation::CacheInvalidator;
-use crate::lease::{Lease, LeaseError};
-use crate::live::{LiveHandle, LiveStatus};
-use crate::metrics::Metrics;
 use crate::schedule::SessionWork;
-use crate::settings::Settings;
 use entity::sessions::SessionPhase;
 
+pub use crate::cli::Cli;
+pub use crate::commit::{Batch, Committer};
+pub use crate::invalidation::CacheInvalidator;
+pub use crate::lease::{Lease, LeaseError};
+pub use crate::live::{LiveHandle, LiveStatus, tls_configuration};
+pub use crate::metrics::Metrics;
+pub use crate::settings::{
+  BrokerAddress, Credentials, ENVIRONMENT_VARIABLES, LiveTuning, MQTT_OFF, MqttSettings,
+  RetrySettings, Secret, Settings,
+};
+pub use crate::store::{StoreOutcome, store_rows};
+pub use crate::telemetry::init as init_telemetry;
+
 /// How long the daemon waits after upstream said a session is live and no token is configured.
-pub const UPSTREAM_LOCKED_BACKOFF: Duration = Duration::from_secs(300);
+pub(crate) const UPSTREAM_LOCKED_BACKOFF: Duration = Duration::from_secs(300);
 /// First wait after a poll that failed as a whole (e.g. database down); doubles up to [`MAX_ERROR_BACKOFF`].
-pub const MIN_ERROR_BACKOFF: Duration = Duration::from_secs(5);
+const MIN_ERROR_BACKOFF: Duration = Duration::from_secs(5);
 /// Longest wait after failed polls.
-pub const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(300);
+const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(300);
 /// How long the HTTP server may take to finish its requests at shutdown.
-pub const SERVER_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+const SERVER_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What one poll did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,7 +133,10 @@ pub fn install_tls_provider() {
 }
 
 /// Sleeps for `duration` unless cancelled first; returns whether the sleep completed.
-pub async fn sleep_unless_cancelled(duration: Duration, cancellation: &CancellationToken) -> bool {
+pub(crate) async fn sleep_unless_cancelled(
+  duration: Duration,
+  cancellation: &CancellationToken,
+) -> bool {
   tokio::select! {
     () = cancellation.cancelled() => false,
     () = tokio::time::sleep(duration) => true,
@@ -128,7 +145,7 @@ pub async fn sleep_unless_cancelled(duration: Duration, cancellation: &Cancellat
 
 /// Whether the calendar must be synced at `now`, given when it last was.
 #[must_use]
-pub fn calendar_sync_due(last: Option<Instant>, now: Instant, interval: Duration) -> bool {
+fn calendar_sync_due(last: Option<Instant>, now: Instant, interval: Duration) -> bool {
   last.is_none_or(|last| now.duration_since(last) >= interval)
 }
 

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use entity::sessions;
+use entity::{Endpoint, sessions};
 use rand::Rng;
 use rumqttc::{
   AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Packet, QoS,
@@ -50,7 +50,6 @@ use crate::ingest::{IngestError, IngestReport, Ingestor, error_chain};
 use crate::metrics::Metrics;
 use crate::schedule::SessionWork;
 use crate::settings::{BrokerAddress, LiveTuning, MqttSettings, Settings};
-use crate::store::Endpoint;
 use entity::sessions::SessionPhase;
 
 /// Pending rows beyond which the writer gives up on them (the database has been failing for long): they are
@@ -229,9 +228,10 @@ impl PendingRows {
     self.versioned.len() + self.unversioned.len()
   }
 
-  /// Messages received since the last [`PendingRows::take`] (before deduplication).
+  /// Messages received since the last [`PendingRows::take`] (before deduplication; for tests).
+  #[cfg(test)]
   #[must_use]
-  pub fn messages(&self) -> usize {
+  fn messages(&self) -> usize {
     self.messages
   }
 
@@ -306,15 +306,17 @@ impl VersionTracker {
     }
   }
 
-  /// Keys remembered.
+  /// Keys remembered (for tests).
+  #[cfg(test)]
   #[must_use]
-  pub fn len(&self) -> usize {
+  fn len(&self) -> usize {
     self.newest.len()
   }
 
-  /// Whether nothing is remembered.
+  /// Whether nothing is remembered (for tests).
+  #[cfg(test)]
   #[must_use]
-  pub fn is_empty(&self) -> bool {
+  fn is_empty(&self) -> bool {
     self.newest.is_empty()
   }
 }

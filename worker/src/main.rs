@@ -6,5 +6,5 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
-  worker::cli::run(worker::cli::Cli::parse()).await
+  worker::Cli::parse().run().await
 }

@@ -3,6 +3,9 @@
 //! Upstream rows are flat JSON objects whose fields come and go between seasons: unknown fields are ignored,
 //! missing fields become null, and a row whose identifying fields are missing or of the wrong type is rejected
 //! with a [`RecordError`] naming the field (the caller logs and skips it; one bad row never stops a batch).
+//!
+//! Outside the crate, [`RecordError`] and the parsers the live-ingest tests compare with ([`lap`], [`car_sample`],
+//! [`position_change`], [`pit_stop`]) are public; the other parsers are the crate's own.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use entity::{
@@ -151,7 +154,7 @@ impl<'a> Row<'a> {
 
 /// Parses an Open F1 timestamp: RFC 3339 (`2024-03-02T15:03:42.341000+00:00`), or without offset (taken as UTC).
 #[must_use]
-pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
   let text = text.trim();
   if let Ok(parsed) = DateTime::parse_from_rfc3339(text) {
     return Some(parsed.with_timezone(&Utc));
@@ -166,7 +169,7 @@ pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
 ///
 /// # Errors
 /// [`RecordError`] when `meeting_key` or `year` is missing, or a field has the wrong type.
-pub fn meeting(value: &Value) -> Result<meetings::Model, RecordError> {
+pub(crate) fn meeting(value: &Value) -> Result<meetings::Model, RecordError> {
   let row = Row::new(value)?;
   let date_start = row.datetime("date_start")?;
   Ok(meetings::Model {
@@ -206,7 +209,7 @@ fn year_of(row: &Row<'_>, date_start: Option<DateTime<Utc>>) -> Result<i32, Reco
 ///
 /// # Errors
 /// [`RecordError`] when `session_key`, `meeting_key` or `year` is missing, or a field has the wrong type.
-pub fn session(value: &Value) -> Result<sessions::Model, RecordError> {
+pub(crate) fn session(value: &Value) -> Result<sessions::Model, RecordError> {
   let row = Row::new(value)?;
   let date_start = row.datetime("date_start")?;
   Ok(sessions::Model {
@@ -232,7 +235,7 @@ pub fn session(value: &Value) -> Result<sessions::Model, RecordError> {
 ///
 /// # Errors
 /// [`RecordError`] when a key field is missing or a field has the wrong type.
-pub fn driver(value: &Value) -> Result<drivers::Model, RecordError> {
+pub(crate) fn driver(value: &Value) -> Result<drivers::Model, RecordError> {
   let row = Row::new(value)?;
   Ok(drivers::Model {
     session_key: row.required_int("session_key")?,
@@ -300,7 +303,7 @@ pub fn car_sample(value: &Value) -> Result<car_data::Model, RecordError> {
 ///
 /// # Errors
 /// [`RecordError`] when a key field is missing or a field has the wrong type.
-pub fn location_sample(value: &Value) -> Result<location::Model, RecordError> {
+pub(crate) fn location_sample(value: &Value) -> Result<location::Model, RecordError> {
   let row = Row::new(value)?;
   Ok(location::Model {
     session_key: row.required_int("session_key")?,
@@ -332,7 +335,7 @@ pub fn position_change(value: &Value) -> Result<position::Model, RecordError> {
 ///
 /// # Errors
 /// [`RecordError`] when a key field is missing or a field has the wrong type.
-pub fn interval(value: &Value) -> Result<intervals::Model, RecordError> {
+pub(crate) fn interval(value: &Value) -> Result<intervals::Model, RecordError> {
   let row = Row::new(value)?;
   let (gap_to_leader, gap_to_leader_text) = row.seconds_or_text("gap_to_leader")?;
   let (interval, interval_text) = row.seconds_or_text("interval")?;
@@ -370,7 +373,7 @@ pub fn pit_stop(value: &Value) -> Result<pit::Model, RecordError> {
 ///
 /// # Errors
 /// [`RecordError`] when a key field is missing or a field has the wrong type.
-pub fn stint(value: &Value) -> Result<stints::Model, RecordError> {
+pub(crate) fn stint(value: &Value) -> Result<stints::Model, RecordError> {
   let row = Row::new(value)?;
   Ok(stints::Model {
     session_key: row.required_int("session_key")?,
@@ -388,7 +391,7 @@ pub fn stint(value: &Value) -> Result<stints::Model, RecordError> {
 ///
 /// # Errors
 /// [`RecordError`] when a key field is missing or a field has the wrong type.
-pub fn weather_sample(value: &Value) -> Result<weather::Model, RecordError> {
+pub(crate) fn weather_sample(value: &Value) -> Result<weather::Model, RecordError> {
   let row = Row::new(value)?;
   Ok(weather::Model {
     session_key: row.required_int("session_key")?,
@@ -409,7 +412,7 @@ pub fn weather_sample(value: &Value) -> Result<weather::Model, RecordError> {
 ///
 /// # Errors
 /// [`RecordError`] when a key field is missing or a field has the wrong type.
-pub fn race_control_message(value: &Value) -> Result<race_control::Model, RecordError> {
+pub(crate) fn race_control_message(value: &Value) -> Result<race_control::Model, RecordError> {
   let row = Row::new(value)?;
   let model = race_control::Model {
     session_key: row.required_int("session_key")?,
@@ -433,7 +436,7 @@ pub fn race_control_message(value: &Value) -> Result<race_control::Model, Record
 
 /// The identity of a race control message: 32 hex digits of SHA-256 over its identifying fields.
 #[must_use]
-pub fn race_control_event_key(message: &race_control::Model) -> String {
+pub(crate) fn race_control_event_key(message: &race_control::Model) -> String {
   let parts = [
     message.date.map(|date| date.timestamp_micros().to_string()),
     message.driver_number.map(|number| number.to_string()),
@@ -461,7 +464,7 @@ pub fn race_control_event_key(message: &race_control::Model) -> String {
 ///
 /// # Errors
 /// [`RecordError`] when a key field is missing or a field has the wrong type.
-pub fn team_radio_message(value: &Value) -> Result<team_radio::Model, RecordError> {
+pub(crate) fn team_radio_message(value: &Value) -> Result<team_radio::Model, RecordError> {
   let row = Row::new(value)?;
   Ok(team_radio::Model {
     session_key: row.required_int("session_key")?,
@@ -476,7 +479,7 @@ pub fn team_radio_message(value: &Value) -> Result<team_radio::Model, RecordErro
 ///
 /// # Errors
 /// [`RecordError`] when a key field is missing or a field has the wrong type.
-pub fn result(value: &Value) -> Result<session_result::Model, RecordError> {
+pub(crate) fn result(value: &Value) -> Result<session_result::Model, RecordError> {
   let row = Row::new(value)?;
   Ok(session_result::Model {
     session_key: row.required_int("session_key")?,
@@ -497,7 +500,7 @@ pub fn result(value: &Value) -> Result<session_result::Model, RecordError> {
 ///
 /// # Errors
 /// [`RecordError`] when a key field is missing or a field has the wrong type.
-pub fn grid_slot(value: &Value) -> Result<starting_grid::Model, RecordError> {
+pub(crate) fn grid_slot(value: &Value) -> Result<starting_grid::Model, RecordError> {
   let row = Row::new(value)?;
   Ok(starting_grid::Model {
     session_key: row.required_int("session_key")?,
@@ -512,7 +515,7 @@ pub fn grid_slot(value: &Value) -> Result<starting_grid::Model, RecordError> {
 ///
 /// # Errors
 /// [`RecordError`] when a key field is missing or a field has the wrong type.
-pub fn overtake(value: &Value) -> Result<overtakes::Model, RecordError> {
+pub(crate) fn overtake(value: &Value) -> Result<overtakes::Model, RecordError> {
   let row = Row::new(value)?;
   Ok(overtakes::Model {
     session_key: row.required_int("session_key")?,
@@ -528,7 +531,7 @@ pub fn overtake(value: &Value) -> Result<overtakes::Model, RecordError> {
 ///
 /// # Errors
 /// [`RecordError`] when a key field is missing or a field has the wrong type.
-pub fn driver_standing(value: &Value) -> Result<championship_drivers::Model, RecordError> {
+pub(crate) fn driver_standing(value: &Value) -> Result<championship_drivers::Model, RecordError> {
   let row = Row::new(value)?;
   Ok(championship_drivers::Model {
     session_key: row.required_int("session_key")?,
@@ -545,7 +548,7 @@ pub fn driver_standing(value: &Value) -> Result<championship_drivers::Model, Rec
 ///
 /// # Errors
 /// [`RecordError`] when a key field is missing or a field has the wrong type.
-pub fn team_standing(value: &Value) -> Result<championship_teams::Model, RecordError> {
+pub(crate) fn team_standing(value: &Value) -> Result<championship_teams::Model, RecordError> {
   let row = Row::new(value)?;
   Ok(championship_teams::Model {
     session_key: row.required_int("session_key")?,

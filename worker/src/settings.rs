@@ -45,7 +45,7 @@ pub const MQTT_OFF: &str = "off";
 /// Default `WORKER_METRICS_ADDRESS`.
 pub const DEFAULT_METRICS_ADDRESS: &str = "0.0.0.0:9091";
 
-pub use runtime::{DEFAULT_LOG_FILTER, LogFormat, Secret, SettingsError, SharedSettings};
+pub use runtime::{Secret, SettingsError, SharedSettings};
 
 /// Open F1 account used to obtain a bearer token.
 #[derive(Clone, Debug, PartialEq, Eq)]

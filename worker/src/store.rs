@@ -8,9 +8,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use entity::{
-  car_data, championship_drivers, championship_teams, drivers, intervals, laps, location, meetings,
-  overtakes, pit, position, race_control, session_result, sessions, starting_grid, stints,
-  team_radio, weather,
+  Endpoint, car_data, championship_drivers, championship_teams, drivers, intervals, laps, location,
+  meetings, overtakes, pit, position, race_control, session_result, sessions, starting_grid,
+  stints, team_radio, weather,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, ValueTuple};
 use sea_orm::{
@@ -20,8 +20,6 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::records::{self, RecordError};
-
-pub use entity::Endpoint;
 
 /// What storing one batch did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
