@@ -63,7 +63,7 @@ impl fmt::Display for CacheScope {
 /// (season charts are built from them); meetings and sessions stale the calendar and their season
 /// ([`Endpoint::stales_season`], [`Endpoint::is_calendar`]).
 #[must_use]
-pub fn scopes_affected_by(
+pub(crate) fn scopes_affected_by(
   table: Endpoint,
   session_key: Option<i32>,
   year: Option<i32>,
@@ -86,7 +86,7 @@ pub fn scopes_affected_by(
 /// [`scopes_affected_by`] for a table named in the change log. A name no [`Endpoint`] has (a newer worker's
 /// table) stales every scope it could: its session, its season and the calendar.
 #[must_use]
-pub fn scopes_affected_by_name(
+pub(crate) fn scopes_affected_by_name(
   table: &str,
   session_key: Option<i32>,
   year: Option<i32>,
@@ -134,7 +134,7 @@ impl CacheKeys {
 
   /// The key of the set listing every entry of `scope`.
   #[must_use]
-  pub fn index(&self, scope: CacheScope) -> String {
+  fn index(&self, scope: CacheScope) -> String {
     format!("{}:{{{scope}}}:index", self.prefix)
   }
 

@@ -50,26 +50,26 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<DatabaseCon
 }
 
 /// How often a [`DatabaseMonitor`] probes the database.
-pub const PROBE_INTERVAL: Duration = Duration::from_millis(200);
+const PROBE_INTERVAL: Duration = Duration::from_millis(200);
 /// Longest wait for one probe (a ping, or connecting then pinging) before the database counts as unreachable. A
 /// healthy server answers a ping in about a millisecond, however busy its queries are.
-pub const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
+const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
 
 /// Whether the database answers, as last probed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reachability {
+enum Reachability {
   /// The last probe was answered.
   Reachable,
   /// The last probe failed or timed out (server down, refused, frozen, network cut).
   Unreachable,
 }
 
-/// Knows, within [`PROBE_INTERVAL`] + [`PROBE_TIMEOUT`], whether the database answers: a background task pings it
-/// every [`PROBE_INTERVAL`] on a connection of its own (so a pool busy with slow queries never looks like an
+/// Knows, within `PROBE_INTERVAL` + `PROBE_TIMEOUT` (600 ms), whether the database answers: a background task pings it
+/// every `PROBE_INTERVAL` (200 ms) on a connection of its own (so a pool busy with slow queries never looks like an
 /// outage) and reconnects after a failure. Readiness probes read it without waiting, and requests use it to fail
 /// fast while the database is unreachable.
 ///
-/// An embedded SQLite file cannot become unreachable: its monitor always says [`Reachability::Reachable`].
+/// An embedded SQLite file cannot become unreachable: its monitor always says reachable.
 /// Cheap to clone; the probing stops when the last clone is dropped.
 #[derive(Clone, Debug)]
 pub struct DatabaseMonitor {
@@ -99,18 +99,9 @@ impl DatabaseMonitor {
     Ok(Self { status })
   }
 
-  /// A monitor that always says [`Reachability::Reachable`] and probes nothing (for code given a connection
-  /// without its URL).
-  #[must_use]
-  pub fn always_reachable() -> Self {
-    let (sender, status) = tokio::sync::watch::channel(Reachability::Reachable);
-    tokio::spawn(async move { sender.closed().await });
-    Self { status }
-  }
-
   /// The database's reachability as last probed (never waits).
   #[must_use]
-  pub fn reachability(&self) -> Reachability {
+  fn reachability(&self) -> Reachability {
     *self.status.borrow()
   }
 

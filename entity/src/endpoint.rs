@@ -109,7 +109,7 @@ impl Endpoint {
   /// Whether a change to the endpoint's table stales its whole season (season charts and standings are built
   /// from the calendar, drivers, results and championship tables), not only its session.
   #[must_use]
-  pub fn stales_season(self) -> bool {
+  pub(crate) fn stales_season(self) -> bool {
     matches!(
       self,
       Self::Meetings

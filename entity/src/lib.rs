@@ -1,7 +1,8 @@
 //! The crate shared by the `api` and the `worker`.
 //!
-//! - [`tables`]: one SeaORM entity per Open F1 endpoint (the table is named after the endpoint), each keyed by
-//!   the endpoint's natural key so that ingest can upsert; re-exported at the crate root (`entity::laps`).
+//! - `tables` (private): one SeaORM entity per Open F1 endpoint (the table is named after the endpoint), each
+//!   keyed by the endpoint's natural key so that ingest can upsert; each re-exported at the crate root ([`laps`],
+//!   ...).
 //! - [`Endpoint`]: the 18 Open F1 endpoints (= tables) and which cache scopes a change to each one stales.
 //! - [`ingest_state`]: the worker's bookkeeping of ingested sessions.
 //! - [`change_log`]: what each worker commit changed (written by the worker in the same transaction, read by the
@@ -19,7 +20,7 @@ pub mod database;
 mod endpoint;
 pub mod ingest_state;
 pub mod redis_client;
-pub mod tables;
+mod tables;
 
 pub use endpoint::Endpoint;
 pub use tables::*;

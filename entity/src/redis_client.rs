@@ -28,7 +28,7 @@ use redis::{Cmd, ErrorKind, Pipeline, PushKind, RedisError, RedisFuture, RedisRe
 pub const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The URL scheme of a Redis Cluster (`redis+cluster://host:port,host:port`).
-pub const CLUSTER_SCHEME: &str = "redis+cluster://";
+const CLUSTER_SCHEME: &str = "redis+cluster://";
 
 /// Where Redis is: one node or a cluster (cheap to clone; connects only when asked).
 /// No `Debug`: the URLs may hold a password.
