@@ -233,13 +233,10 @@ impl Application {
     let database_monitor = DatabaseMonitor::start(settings.shared.database_url.expose())
       .context("watch the database (DATABASE_URL)")?;
     let metrics = Metrics::new().context("register metrics")?;
+    let redis_url = settings.shared.redis_url.as_ref().map(Secret::expose);
     let changes = ChangeFeed::start(
       database.clone(),
-      settings
-        .shared
-        .redis_url
-        .as_ref()
-        .map(settings::Secret::expose),
+      redis_url,
       &settings.shared.cache_prefix,
       settings.change_poll_interval,
       metrics.clone(),
@@ -247,11 +244,7 @@ impl Application {
     .await
     .context("follow the change log (REDIS_URL)")?;
     let cache = ResponseCache::new(
-      settings
-        .shared
-        .redis_url
-        .as_ref()
-        .map(settings::Secret::expose),
+      redis_url,
       &settings.shared.cache_prefix,
       settings.cache_memory_bytes,
       changes.clone(),
