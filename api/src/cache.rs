@@ -156,7 +156,7 @@ impl ResponseCache {
   /// Pings Redis; `Ok` without Redis.
   ///
   /// # Errors
-  /// [`CacheError::Redis`] when Redis fails, [`CacheError::Timeout`] when it does not answer in time.
+  /// `CacheError::Redis` when Redis fails, `CacheError::Timeout` when it does not answer in time.
   pub async fn ping(&self) -> Result<(), CacheError> {
     let Some(manager) = &self.redis else {
       return Ok(());
@@ -296,7 +296,7 @@ impl ResponseCache {
 
   /// Returns entry `name` of `scope`: from memory, else from Redis (then kept in memory), else built with `build`
   /// and stored in both tiers, each lookup and store following the version rule of the module documentation.
-  /// A built body is hashed once, before it is stored ([`Representations::build`]), and compressed in a coding
+  /// A built body is hashed once, before it is stored (`Representations::build`), and compressed in a coding
   /// only when a request first asks for it (see [`ResponseCache::get_or_build_for`]): a hit does neither again.
   ///
   /// `build` must read the database only when polled: the scope's version is recorded before it is.

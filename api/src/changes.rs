@@ -209,7 +209,7 @@ pub struct ChangeFeed {
 
 impl ChangeFeed {
   /// Starts following the change log of `database` every `poll_interval`, and the changes channel under `prefix`
-  /// when `redis_url` is given. Waits up to [`START_TIMEOUT`] for the initial load; when the database does not
+  /// when `redis_url` is given. Waits up to `START_TIMEOUT` for the initial load; when the database does not
   /// answer by then, the feed loads in the background.
   ///
   /// # Errors
@@ -275,7 +275,7 @@ impl ChangeFeed {
   }
 
   /// Every change applied from now on, in id order (a change found late, after a gap, comes when it is found).
-  /// A receiver that falls [`BROADCAST_CAPACITY`] changes behind gets `RecvError::Lagged`.
+  /// A receiver that falls `BROADCAST_CAPACITY` changes behind gets `RecvError::Lagged`.
   #[must_use]
   pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
     self.inner.changes.subscribe()

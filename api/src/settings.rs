@@ -99,7 +99,7 @@ pub struct Settings {
   /// `API_SHUTDOWN_TIMEOUT_SECONDS`: how long in-flight requests may drain at shutdown; default 10.
   pub shutdown_timeout: Duration,
   /// API keys, rate limits and trusted proxies (`API_RATE_LIMIT*`, `API_TRUSTED_PROXIES`, `API_KEY*`; see
-  /// [`crate::access`]).
+  /// `crate::access`).
   pub access: crate::access::AccessSettings,
 }
 

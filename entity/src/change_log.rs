@@ -68,7 +68,7 @@ pub struct Change {
 }
 
 impl Change {
-  /// The cache scopes this change makes stale ([`scopes_affected_by_name`] for each table).
+  /// The cache scopes this change makes stale (`scopes_affected_by_name` for each table).
   #[must_use]
   pub fn scopes(&self) -> BTreeSet<CacheScope> {
     self

@@ -91,7 +91,7 @@ impl Lease {
     Self::acquire_within(database_url, Duration::ZERO).await
   }
 
-  /// Waits for the lease, asking again every [`LEASE_WAIT_STEP`], until it is taken or `cancellation` fires.
+  /// Waits for the lease, asking again every `LEASE_WAIT_STEP`, until it is taken or `cancellation` fires.
   ///
   /// # Errors
   /// [`LeaseError::Cancelled`] when cancelled; otherwise the database or file error.

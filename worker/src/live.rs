@@ -439,7 +439,7 @@ pub fn start(
 /// verifier and roots (as the REST client), plus `extra_roots_pem`.
 ///
 /// # Errors
-/// [`LiveError::Tls`] when no verifier can be built or `extra_roots_pem` holds no certificate.
+/// `LiveError::Tls` when no verifier can be built or `extra_roots_pem` holds no certificate.
 pub fn tls_configuration(extra_roots_pem: Option<&str>) -> Result<rustls::ClientConfig, LiveError> {
   use rustls::pki_types::CertificateDer;
   use rustls::pki_types::pem::PemObject;

@@ -171,7 +171,7 @@ pub struct Settings {
   /// environment variable).
   pub telemetry_window: Duration,
   /// How long the daemon and `backfill` wait after Open F1 answered 401 "session in progress" before trying again
-  /// ([`crate::UPSTREAM_LOCKED_BACKOFF`]; not an environment variable, tests shorten it).
+  /// (`crate::UPSTREAM_LOCKED_BACKOFF`; not an environment variable, tests shorten it).
   pub upstream_locked_backoff: Duration,
 }
 

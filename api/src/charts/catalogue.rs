@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub enum ChartKind {
   /// Lap time of every lap per driver; marker symbol = tyre compound, open marker = pit-out lap.
   LapTimes,
-  /// Box plot of each driver's clean laps (see [`super::CLEAN_LAP_RULE`]).
+  /// Box plot of each driver's clean laps (see `super::CLEAN_LAP_RULE`).
   LapTimeDistribution,
   /// Box plot of each team's clean laps, fastest median first.
   TeamPace,

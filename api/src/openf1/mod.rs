@@ -1,12 +1,12 @@
 //! The Open F1 drop-in: `{api}/openf1/v1/{endpoint}` answers as `https://api.openf1.org/v1/{endpoint}` does, for
 //! all 18 endpoints, from the database and the response cache.
 //!
-//! - [`catalogue`]: the endpoints and their fields, derived from the SeaORM entities.
-//! - [`query`]: Open F1's query language, parsed once into a typed [`query::Filter`].
-//! - [`compile`]: the filter checked against an endpoint's fields and turned into SeaORM conditions and ordering.
-//! - [`encode`]: rows written as upstream writes them (JSON or CSV, upstream's timestamps).
-//! - [`answer`]: running a query: cached when small, streamed when big.
-//! - [`service`]: the documented operations and the route.
+//! - `catalogue`: the endpoints and their fields, derived from the SeaORM entities.
+//! - `query`: Open F1's query language, parsed once into a typed `query::Filter`.
+//! - `compile`: the filter checked against an endpoint's fields and turned into SeaORM conditions and ordering.
+//! - `encode`: rows written as upstream writes them (JSON or CSV, upstream's timestamps).
+//! - `answer`: running a query: cached when small, streamed when big.
+//! - `service`: the documented operations and the route.
 //!
 //! Where our answers can differ from upstream's, and why, is listed in the README ("Point your Open F1 code here").
 

@@ -579,7 +579,7 @@ impl SeasonResults {
   /// The drivers' championship after `after_round` (default: the latest round with results).
   ///
   /// # Errors
-  /// [`StandingsError::NotFound`] when the season has no results; [`StandingsError::InvalidRound`] when
+  /// `StandingsError::NotFound` when the season has no results; `StandingsError::InvalidRound` when
   /// `after_round` is not between 1 and the latest round with results.
   pub fn driver_standings(
     &self,
