@@ -376,11 +376,12 @@ impl<'a> CollectionRequest<'a> {
     self.state
   }
 
-  /// The same request, of `default_limit` rows (at most `API_MAX_PAGE_SIZE`) when `limit` is not given.
+  /// The same request, of `default_limit` rows (at most `API_MAX_PAGE_SIZE`) when `limit` is not given; `None`
+  /// keeps `API_MAX_PAGE_SIZE`.
   #[must_use]
-  pub fn with_default_limit(self, default_limit: u64) -> Self {
+  pub fn with_default_limit(self, default_limit: Option<u64>) -> Self {
     Self {
-      default_limit: Some(default_limit),
+      default_limit,
       ..self
     }
   }

@@ -106,13 +106,9 @@ macro_rules! session_list_operations {
         #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
         offset: Query<Option<u64>>,
       ) -> CollectionResponse<$row> {
-        let collection = CollectionRequest::new(&state, uri, limit.0, offset.0);
-        let default_limit: Option<u64> = $default_limit;
         let request = ListRequest {
-          collection: match default_limit {
-            Some(default_limit) => collection.with_default_limit(default_limit),
-            None => collection,
-          },
+          collection: CollectionRequest::new(&state, uri, limit.0, offset.0)
+            .with_default_limit($default_limit),
           session_key: session_key.0,
         };
         request
