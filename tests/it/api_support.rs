@@ -4,6 +4,13 @@ use api::Settings;
 use f1_backend::{Engine, TestDatabase, seed_fixtures};
 use sea_orm::{EntityTrait, IntoActiveModel};
 
+/// The Prometheus text served at `url` (an api's or a worker's `/metrics`), expecting 200.
+pub async fn scrape_metrics(client: &reqwest::Client, url: &str) -> String {
+  let response = client.get(url).send().await.expect("scrape metrics");
+  assert_eq!(response.status(), 200, "{url}");
+  response.text().await.expect("metrics text")
+}
+
 /// A running api; stopped when dropped.
 pub struct TestApi {
   /// `http://127.0.0.1:<port>`.
@@ -124,14 +131,7 @@ impl TestApi {
 
   /// The Prometheus text served on the metrics address.
   pub async fn metrics(&self) -> String {
-    let response = self
-      .client
-      .get(&self.metrics_url)
-      .send()
-      .await
-      .expect("scrape metrics");
-    assert_eq!(response.status(), 200);
-    response.text().await.expect("metrics text")
+    scrape_metrics(&self.client, &self.metrics_url).await
   }
 
   /// GETs `path_and_query` expecting 200 and a JSON body.

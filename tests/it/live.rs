@@ -20,6 +20,7 @@ use worker::{
   BrokerAddress, Credentials, LiveHandle, LiveStatus, LiveTuning, MqttSettings, Secret, Worker,
 };
 
+use crate::api_support::scrape_metrics;
 use crate::worker::{redis_connection, settings, start_server};
 
 /// The recorded race replayed in these tests (Bahrain 2024), and its season.
@@ -822,14 +823,7 @@ async fn the_daemon_streams_live_sessions_once_it_holds_the_lease_and_stops_clea
   let http = reqwest::Client::new();
   let deadline = std::time::Instant::now() + DEADLINE;
   loop {
-    let metrics = http
-      .get(format!("http://127.0.0.1:{port}/metrics"))
-      .send()
-      .await
-      .expect("metrics")
-      .text()
-      .await
-      .expect("metrics body");
+    let metrics = scrape_metrics(&http, &format!("http://127.0.0.1:{port}/metrics")).await;
     if metrics.contains("worker_live_connected 1")
       && metrics.contains(r#"worker_live_gap_fills_total{outcome="ok"} 1"#)
     {

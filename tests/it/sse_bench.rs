@@ -6,19 +6,13 @@ use std::time::{Duration, Instant};
 use chrono::TimeDelta;
 use f1_backend::Engine;
 
+use crate::api_support::scrape_metrics;
 use crate::events::{LiveApi, SseClient, live_api, wait_for_open_streams};
 
 /// The value of counter `series` (name and labels as the metrics text prints them) on the api's metrics port; 0
 /// while it has not been counted.
 async fn counter(http: &reqwest::Client, metrics_port: u16, series: &str) -> u64 {
-  let metrics = http
-    .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
-    .send()
-    .await
-    .expect("metrics")
-    .text()
-    .await
-    .expect("metrics text");
+  let metrics = scrape_metrics(http, &format!("http://127.0.0.1:{metrics_port}/metrics")).await;
   metrics
     .lines()
     .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))

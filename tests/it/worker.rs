@@ -14,6 +14,8 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use tokio_util::sync::CancellationToken;
 use worker::{BackfillTarget, Lease, PollOutcome, RetrySettings, Settings, Worker};
 
+use crate::api_support::scrape_metrics;
+
 const DEADLINE: Duration = Duration::from_secs(30);
 
 pub(crate) async fn start_server(options: ServerOptions) -> OpenF1Server {
@@ -673,14 +675,7 @@ async fn the_running_worker_serves_health_and_metrics() {
   assert_eq!(health.status().as_u16(), 200);
   let deadline = std::time::Instant::now() + DEADLINE;
   loop {
-    let metrics = client
-      .get(format!("http://127.0.0.1:{port}/metrics"))
-      .send()
-      .await
-      .expect("metrics")
-      .text()
-      .await
-      .expect("metrics body");
+    let metrics = scrape_metrics(&client, &format!("http://127.0.0.1:{port}/metrics")).await;
     if metrics.contains(r#"worker_rows_ingested_total{endpoint="sessions"}"#) {
       assert!(metrics.contains("worker_upstream_requests_total"));
       break;
