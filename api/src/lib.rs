@@ -131,7 +131,7 @@ fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
      `Cache-Control` is long for finished sessions and short for live ones.\n\n\
      **Compression**: send `Accept-Encoding` (`zstd`, `br` or `gzip`) to get bodies of 1 KiB or more compressed; \
      responses say `Vary: Accept-Encoding` and each coding has its own `ETag`.\n\n\
-     **Unknown query parameters** are refused with `400`, naming them and listing the accepted ones.\n\n\
+     **Unknown query parameters** are refused with `400`, naming them and listing the accepted ones; so is a parameter that takes one value given more than once.\n\n\
      **Open F1 drop-in**: code written for `https://api.openf1.org/v1` works unchanged against `/openf1/v1` \
      (see the `OpenF1` operations).",
   )

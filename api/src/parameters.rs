@@ -1,8 +1,11 @@
 //! Native routes reject query parameters they do not understand. The accepted names have one home: each
 //! operation's documented query parameters in the OpenAPI document (so they come from the handlers' signatures, and
 //! a new route or parameter is covered without a list to maintain). A request naming anything else is answered
-//! `400` problem+json naming it and listing the accepted ones, before any handler runs. Operations under
-//! [`crate::openf1::OPENF1_PREFIX`] take Open F1 filters on any field and are not checked here.
+//! `400` problem+json naming it and listing the accepted ones, before any handler runs. So is a request repeating a
+//! parameter documented with one value (`limit=3&limit=5`): the extractor would keep the first and silently drop the
+//! rest, the same wrong-data-without-an-error as an ignored filter. Array parameters (`driver_number=1&driver_number=44`)
+//! repeat by design. Operations under [`crate::openf1::OPENF1_PREFIX`] take Open F1 filters on any field, repeated
+//! equalities OR-ed as upstream does, and are not checked here.
 
 use std::collections::BTreeSet;
 
@@ -18,13 +21,30 @@ enum Segment {
   Parameter,
 }
 
-/// One documented operation: its path template, method and accepted query parameter names.
+/// One documented query parameter.
+#[derive(Clone, Debug)]
+struct Parameter {
+  name: String,
+  /// Documented as an array, so it may be repeated.
+  repeatable: bool,
+}
+
+/// One documented operation: its path template, method and accepted query parameters.
 #[derive(Clone, Debug)]
 struct Operation {
   template: String,
   segments: Vec<Segment>,
   method: Method,
-  accepted: Vec<String>,
+  accepted: Vec<Parameter>,
+}
+
+impl Operation {
+  fn parameter(&self, name: &str) -> Option<&Parameter> {
+    self
+      .accepted
+      .iter()
+      .find(|parameter| parameter.name == name)
+  }
 }
 
 /// The accepted query parameters of every checked operation.
@@ -33,9 +53,9 @@ pub struct AcceptedParameters {
   operations: Vec<Operation>,
 }
 
-/// A request naming query parameters its operation does not document.
+/// A request naming query parameters its operation does not document, or repeating one it documents with one value.
 #[derive(Clone, Debug)]
-pub struct UnknownParameters {
+pub struct RejectedParameters {
   /// The operation's documented path template (used as the route label).
   pub template: String,
   /// The problem to answer.
@@ -70,7 +90,12 @@ impl AcceptedParameters {
           .into_iter()
           .flatten()
           .filter(|parameter| parameter["in"] == "query")
-          .filter_map(|parameter| parameter["name"].as_str().map(str::to_owned))
+          .filter_map(|parameter| {
+            Some(Parameter {
+              name: parameter["name"].as_str()?.to_owned(),
+              repeatable: parameter["schema"]["type"] == "array",
+            })
+          })
           .collect();
         operations.push(Operation {
           template: template.clone(),
@@ -129,13 +154,14 @@ impl AcceptedParameters {
   /// Checks the query parameter names of a request.
   ///
   /// # Errors
-  /// [`UnknownParameters`] when the request names a query parameter its operation does not document.
+  /// [`RejectedParameters`] when the request names a query parameter its operation does not document, or repeats
+  /// one documented with a single value.
   pub fn check(
     &self,
     method: &Method,
     path: &str,
     query: Option<&str>,
-  ) -> Result<(), Box<UnknownParameters>> {
+  ) -> Result<(), Box<RejectedParameters>> {
     let Some(query) = query.filter(|query| !query.is_empty()) else {
       return Ok(());
     };
@@ -143,39 +169,70 @@ impl AcceptedParameters {
       return Ok(());
     };
     let mut unknown: Vec<String> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    let mut repeated: Vec<String> = Vec::new();
     for (name, _) in query_pairs(query) {
-      if !operation.accepted.contains(&name) && !unknown.contains(&name) {
-        unknown.push(name);
+      match operation.parameter(&name) {
+        None => {
+          if !unknown.contains(&name) {
+            unknown.push(name);
+          }
+        }
+        Some(parameter) if !parameter.repeatable => {
+          if !seen.contains(&name) {
+            seen.push(name);
+          } else if !repeated.contains(&name) {
+            repeated.push(name);
+          }
+        }
+        Some(_) => {}
       }
     }
-    if unknown.is_empty() {
+    let detail = if !unknown.is_empty() {
+      let subject = if unknown.len() == 1 {
+        format!("Unknown query parameter {}", quoted(&unknown))
+      } else {
+        format!("Unknown query parameters {}", quoted(&unknown))
+      };
+      let accepted: BTreeSet<&String> = operation
+        .accepted
+        .iter()
+        .map(|parameter| &parameter.name)
+        .collect();
+      if accepted.is_empty() {
+        format!("{subject}; this operation takes no query parameters.")
+      } else {
+        format!("{subject}; this operation accepts {}.", quoted(accepted))
+      }
+    } else if !repeated.is_empty() {
+      if repeated.len() == 1 {
+        format!(
+          "Query parameter {} is given more than once; it takes one value.",
+          quoted(&repeated)
+        )
+      } else {
+        format!(
+          "Query parameters {} are given more than once; each takes one value.",
+          quoted(&repeated)
+        )
+      }
+    } else {
       return Ok(());
-    }
-    let quoted = |names: &mut dyn Iterator<Item = &String>| {
-      names
-        .map(|name| format!("`{name}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
     };
-    let subject = if unknown.len() == 1 {
-      format!("Unknown query parameter {}", quoted(&mut unknown.iter()))
-    } else {
-      format!("Unknown query parameters {}", quoted(&mut unknown.iter()))
-    };
-    let accepted: BTreeSet<&String> = operation.accepted.iter().collect();
-    let detail = if accepted.is_empty() {
-      format!("{subject}; this operation takes no query parameters.")
-    } else {
-      format!(
-        "{subject}; this operation accepts {}.",
-        quoted(&mut accepted.into_iter())
-      )
-    };
-    Err(Box::new(UnknownParameters {
+    Err(Box::new(RejectedParameters {
       template: operation.template.clone(),
       problem: Problem::new(StatusCode::BAD_REQUEST, detail),
     }))
   }
+}
+
+/// Names in backticks, comma-separated.
+fn quoted<'name>(names: impl IntoIterator<Item = &'name String>) -> String {
+  names
+    .into_iter()
+    .map(|name| format!("`{name}`"))
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 #[cfg(test)]
@@ -187,8 +244,9 @@ mod tests {
       "paths": {
         "/v1/sessions/{session_key}/laps": {"get": {"parameters": [
           {"in": "path", "name": "session_key"},
-          {"in": "query", "name": "driver_number"},
-          {"in": "query", "name": "lap_min"}
+          {"in": "query", "name": "driver_number", "schema": {"type": "array", "items": {"type": "integer"}}},
+          {"in": "query", "name": "lap_min", "schema": {"type": "integer"}},
+          {"in": "query", "name": "limit", "schema": {"type": "integer"}}
         ]}},
         "/v1/sessions/latest": {"get": {}},
         "/v1/sessions/{session_key}": {"get": {"parameters": [{"in": "path", "name": "session_key"}]}},
@@ -220,7 +278,43 @@ mod tests {
     assert_eq!(error.template, "/v1/sessions/{session_key}/laps");
     assert_eq!(
       error.problem.detail,
-      "Unknown query parameter `lap_number`; this operation accepts `driver_number`, `lap_min`."
+      "Unknown query parameter `lap_number`; this operation accepts `driver_number`, `lap_min`, `limit`."
+    );
+  }
+
+  #[test]
+  fn arrays_repeat_and_single_values_do_not() {
+    let parameters = accepted();
+    assert!(
+      parameters
+        .check(
+          &Method::GET,
+          "/v1/sessions/9472/laps",
+          Some("driver_number=1&driver_number=44&lap_min=3")
+        )
+        .is_ok()
+    );
+    let error = parameters
+      .check(
+        &Method::GET,
+        "/v1/sessions/9472/laps",
+        Some("limit=3&driver_number=1&limit=x&limit=&lap_min=1&lap_min=2"),
+      )
+      .expect_err("repeated");
+    assert_eq!(
+      error.problem.detail,
+      "Query parameters `limit`, `lap_min` are given more than once; each takes one value."
+    );
+    let error = parameters
+      .check(
+        &Method::GET,
+        "/v1/sessions/9472/laps",
+        Some("limit=3&limit=4"),
+      )
+      .expect_err("repeated");
+    assert_eq!(
+      error.problem.detail,
+      "Query parameter `limit` is given more than once; it takes one value."
     );
   }
 

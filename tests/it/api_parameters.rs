@@ -1,5 +1,6 @@
 //! Every native route (enumerated from the served OpenAPI document, so a new route is covered without editing this
-//! test) refuses a query parameter it does not document: 400 problem+json naming it and listing the accepted ones.
+//! test) refuses a query parameter it does not document: 400 problem+json naming it and listing the accepted ones;
+//! and refuses a parameter documented with one value given more than once, instead of keeping the first.
 
 use f1_backend::Engine;
 use serde_json::Value;
@@ -59,6 +60,23 @@ async fn every_native_route_refuses_an_unknown_query_parameter_naming_it_and_the
     }
     assert_eq!(problem["instance"], path.as_str());
 
+    let single_valued = operation["parameters"]
+      .as_array()
+      .into_iter()
+      .flatten()
+      .filter(|parameter| parameter["in"] == "query" && parameter["schema"]["type"] != "array")
+      .filter_map(|parameter| parameter["name"].as_str());
+    for name in single_valued {
+      let answer = api.get(&format!("{path}?{name}=2&{name}=3")).await;
+      assert_eq!(answer.status(), 400, "{template}?{name}=2&{name}=3");
+      let problem: Value = answer.json().await.expect("a problem document");
+      assert_eq!(
+        problem["detail"],
+        format!("Query parameter `{name}` is given more than once; it takes one value."),
+        "{template}"
+      );
+    }
+
     // The documented parameters themselves are accepted (whatever the answer, it is not this refusal).
     let documented = accepted
       .iter()
@@ -116,4 +134,30 @@ async fn a_misspelt_filter_is_refused_instead_of_silently_answering_everything()
     200,
     "names are compared decoded"
   );
+}
+
+#[tokio::test]
+async fn a_repeated_single_value_parameter_is_refused_and_a_repeated_array_is_not() {
+  let api = TestApi::seeded(Engine::Sqlite, &["9472_bahrain_2024_race"]).await;
+  // The request schemathesis found accepted (it answered 200 with the first `limit`).
+  let answer = api
+    .get("/v1/sessions/9472/race_control?limit=3&limit=M%F2%BE&limit=&driver_number=1")
+    .await;
+  assert_eq!(answer.status(), 400);
+  let problem: Value = answer.json().await.expect("a problem document");
+  assert_eq!(
+    problem["detail"],
+    "Query parameter `limit` is given more than once; it takes one value."
+  );
+  let answer = api
+    .get("/v1/sessions/9472/laps?driver_number=1&driver_number=44&limit=5")
+    .await;
+  assert_eq!(answer.status(), 200);
+  let laps: Value = answer.json().await.expect("laps");
+  assert_eq!(laps.as_array().map(Vec::len), Some(5));
+  // The Open F1 surface ORs repeated equalities as upstream does; it is not checked here.
+  let answer = api
+    .get("/openf1/v1/laps?session_key=9472&lap_number=1&lap_number=2&driver_number=1")
+    .await;
+  assert_eq!(answer.status(), 200);
 }
