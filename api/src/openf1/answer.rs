@@ -21,6 +21,7 @@ use chrono::Utc;
 use entity::cache::CacheScope;
 use entity::sessions;
 use futures::{StreamExt, TryStreamExt};
+use openf1_query::{Filter, LatestSession, ParsedQuery, parse_query};
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Body, Response};
 use sea_orm::sea_query::extension::mysql::{IndexHintScope, MySqlSelectStatementExt};
@@ -37,7 +38,6 @@ use crate::middleware::BodyTreatment;
 use crate::openf1::catalogue::{Endpoint, EndpointCatalogue, ScopeKind, with_openf1_entity};
 use crate::openf1::compile::{Compiled, compile, nullable_sort_fields, order};
 use crate::openf1::encode::{Format, RowWriter};
-use crate::openf1::query::{Filter, LatestSession, ParsedQuery, parse_query};
 use crate::problem::ApiError;
 use crate::routes::{calendar_cache_control, session_cache_control, session_time_to_live};
 
