@@ -9,9 +9,9 @@
 
 use std::collections::BTreeSet;
 
+use openf1_query::query_pairs;
 use poem::http::{Method, StatusCode};
 
-use crate::openf1::query::query_pairs;
 use crate::problem::Problem;
 
 /// One segment of a documented path template.

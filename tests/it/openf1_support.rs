@@ -9,7 +9,7 @@ use api::Settings;
 use api::openf1::{Endpoint, EndpointCatalogue};
 use chrono::{TimeDelta, TimeZone, Utc};
 use f1_backend::{Engine, TestDatabase, fixtures_dir, seed_fixtures};
-use openf1_server::store::ANSWER_SORT_FIELDS;
+use openf1_query::ANSWER_SORT_FIELDS;
 use openf1_server::{OpenF1Server, ServerOptions};
 use serde_json::{Value, json};
 

@@ -19,15 +19,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::Utc;
 use entity::cache::CacheScope;
-use entity::sessions;
 use futures::{StreamExt, TryStreamExt};
+use openf1_query::{Filter, LatestSession, ParsedQuery, parse_query};
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Body, Response};
 use sea_orm::sea_query::extension::mysql::{IndexHintScope, MySqlSelectStatementExt};
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func};
 use sea_orm::{
-  ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, Iterable, QueryFilter,
-  QueryOrder, QuerySelect,
+  DatabaseConnection, DbErr, EntityTrait, IdenStatic, Iterable, QueryFilter, QueryOrder,
+  QuerySelect,
 };
 use tokio::sync::mpsc;
 
@@ -37,9 +37,10 @@ use crate::middleware::BodyTreatment;
 use crate::openf1::catalogue::{Endpoint, EndpointCatalogue, ScopeKind, with_openf1_entity};
 use crate::openf1::compile::{Compiled, compile, nullable_sort_fields, order};
 use crate::openf1::encode::{Format, RowWriter};
-use crate::openf1::query::{Filter, LatestSession, ParsedQuery, parse_query};
 use crate::problem::ApiError;
-use crate::routes::{calendar_cache_control, session_cache_control, session_time_to_live};
+use crate::routes::{
+  calendar_cache_control, find_latest_started_session, session_cache_control, session_time_to_live,
+};
 
 /// Upstream's body for an empty answer (and an unknown endpoint), with status 404.
 pub const NO_RESULTS_BODY: &str = r#"{"detail":"No results found."}"#;
@@ -237,17 +238,7 @@ async fn latest_session(state: &AppState) -> Result<Option<LatestSession>, ApiEr
   let database = state.database.clone();
   let build = async move {
     let horizon = Utc::now() + chrono::TimeDelta::seconds(LATEST_LOOKAHEAD_SECONDS);
-    let latest = sessions::Entity::find()
-      .filter(sessions::Column::DateStart.lte(horizon))
-      .filter(
-        Condition::any()
-          .add(sessions::Column::IsCancelled.is_null())
-          .add(sessions::Column::IsCancelled.eq(false)),
-      )
-      .order_by_desc(sessions::Column::DateStart)
-      .order_by_desc(sessions::Column::SessionKey)
-      .one(&database)
-      .await?;
+    let latest = find_latest_started_session(&database, horizon).await?;
     Ok::<_, ApiError>(
       latest
         .map(|session| format!("{} {}", session.session_key, session.meeting_key))

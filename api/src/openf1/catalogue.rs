@@ -206,21 +206,8 @@ fn fields_of<E: EntityTrait>(endpoint: &str) -> Vec<Field> {
     .collect()
 }
 
-/// Upstream's final ordering (`query_api/sort.py`): rows are sorted by these fields, in this order, using only those
-/// present and non-null in every row of the answer.
-pub const SORT_FIELDS: [&str; 9] = [
-  "date",
-  "date_start",
-  "meeting_key",
-  "session_key",
-  "lap_start",
-  "lap_number",
-  "lap_end",
-  "date_end",
-  "driver_number",
-];
-
-/// Upstream's database order, which decides ties of [`SORT_FIELDS`] (`util/db.py`, before its insertion order).
+/// Upstream's database order, which decides ties of [`openf1_query::ANSWER_SORT_FIELDS`] (`util/db.py`, before its
+/// insertion order).
 pub const TIE_FIELDS: [&str; 3] = ["date_start", "meeting_key", "session_key"];
 
 /// What the Open F1 drop-in knows about each [`Endpoint`]: its fields, its documentation and where its answers

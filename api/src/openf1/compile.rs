@@ -8,10 +8,9 @@
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{DatabaseBackend, EntityTrait, IdenStatic, Iterable};
 
-use crate::openf1::catalogue::{
-  Endpoint, EndpointCatalogue, Field, FieldKind, SORT_FIELDS, TIE_FIELDS,
-};
-use crate::openf1::query::{Filter, Operator, Predicate, Value};
+use openf1_query::{ANSWER_SORT_FIELDS, Filter, Operator, Predicate, Value};
+
+use crate::openf1::catalogue::{Endpoint, EndpointCatalogue, Field, FieldKind, TIE_FIELDS};
 
 /// A filter ready to run against entity `E`'s table.
 #[derive(Clone, Debug)]
@@ -196,7 +195,7 @@ fn predicate_expression<E: EntityTrait>(
   }
 }
 
-/// The `ORDER BY` of an answer, as upstream orders it: [`SORT_FIELDS`] the endpoint has, except those with a null
+/// The `ORDER BY` of an answer, as upstream orders it: [`ANSWER_SORT_FIELDS`] the endpoint has, except those with a null
 /// in some matching row (`nullable_with_nulls`), then [`TIE_FIELDS`], then the primary key. Fields the filter pins
 /// to one value are left out (they cannot change the order), and so is `meeting_key` when `session_key` is pinned;
 /// this lets an index on `(session_key, date, driver_number)` serve a session's telemetry in order.
@@ -213,7 +212,7 @@ pub fn order<E: EntityTrait>(
       || (name == "meeting_key" && filter.pinned_session().is_some())
   };
   let mut names: Vec<&'static str> = Vec::new();
-  for name in SORT_FIELDS {
+  for name in ANSWER_SORT_FIELDS {
     if endpoint.field(name).is_some() && !fields_with_nulls.contains(&name) {
       names.push(name);
     }
@@ -236,10 +235,10 @@ pub fn order<E: EntityTrait>(
     .collect()
 }
 
-/// The nullable [`SORT_FIELDS`] of `endpoint`: whether a matching row has a null in one of them decides the order.
+/// The nullable [`ANSWER_SORT_FIELDS`] of `endpoint`: whether a matching row has a null in one of them decides the order.
 #[must_use]
 pub fn nullable_sort_fields(endpoint: Endpoint) -> Vec<&'static str> {
-  SORT_FIELDS
+  ANSWER_SORT_FIELDS
     .into_iter()
     .filter(|name| endpoint.field(name).is_some_and(|field| field.nullable))
     .collect()
@@ -251,7 +250,7 @@ mod tests {
   use sea_orm::{QueryFilter, QueryTrait};
 
   use super::*;
-  use crate::openf1::query::parse_query;
+  use openf1_query::parse_query;
 
   fn sql<E: EntityTrait>(endpoint: Endpoint, query: &str, backend: DatabaseBackend) -> String {
     let filter = Filter::new(&parse_query(query).expect("parse"), None);

@@ -2,8 +2,8 @@
 //! all 18 endpoints, from the database and the response cache.
 //!
 //! - `catalogue`: the endpoints and their fields, derived from the SeaORM entities.
-//! - `query`: Open F1's query language, parsed once into a typed `query::Filter`.
-//! - `compile`: the filter checked against an endpoint's fields and turned into SeaORM conditions and ordering.
+//! - `compile`: the filter (Open F1's query language, parsed once by the `openf1_query` crate into a typed
+//!   `openf1_query::Filter`) checked against an endpoint's fields and turned into SeaORM conditions and ordering.
 //! - `encode`: rows written as upstream writes them (JSON or CSV, upstream's timestamps).
 //! - `answer`: running a query: cached when small, streamed when big.
 //! - `service`: the documented operations and the route.
@@ -14,7 +14,6 @@ mod answer;
 mod catalogue;
 mod compile;
 mod encode;
-pub(crate) mod query;
 pub(crate) mod service;
 
 pub use catalogue::{Endpoint, EndpointCatalogue};

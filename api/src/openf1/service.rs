@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use openf1_query::NEVER_CAST_FIELDS;
 use poem::endpoint::BoxEndpoint;
 use poem::http::Method;
 use poem::{EndpointExt, Request, Response};
@@ -23,7 +24,6 @@ use crate::bodies::{
 use crate::openf1::OPENF1_PREFIX;
 use crate::openf1::answer::answer;
 use crate::openf1::catalogue::{Endpoint, EndpointCatalogue, Field, FieldKind};
-use crate::openf1::query::NEVER_CAST_FIELDS;
 use crate::problem::Problem;
 
 /// The tag of the Open F1 operations.

@@ -15,15 +15,15 @@ pub mod seasons;
 pub mod session_data;
 pub mod sessions;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::sessions as session_table;
 use poem_openapi::payload::Json;
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Tags};
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
-  ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-  QuerySelect, Select,
+  ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+  QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
 use crate::AppState;
@@ -476,4 +476,27 @@ pub async fn find_session(
     .one(connection)
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("No session with session_key {session_key}.")))
+}
+
+/// The session that started last by `horizon`: the latest `date_start` not after it (ties: the highest
+/// `session_key`), cancelled sessions excluded. `/v1/sessions/latest` asks it for now, Open F1's `latest` for a
+/// minute from now.
+///
+/// # Errors
+/// The database error.
+pub async fn find_latest_started_session(
+  connection: &impl ConnectionTrait,
+  horizon: DateTime<Utc>,
+) -> Result<Option<session_table::Model>, DbErr> {
+  session_table::Entity::find()
+    .filter(session_table::Column::DateStart.lte(horizon))
+    .filter(
+      Condition::any()
+        .add(session_table::Column::IsCancelled.is_null())
+        .add(session_table::Column::IsCancelled.eq(false)),
+    )
+    .order_by_desc(session_table::Column::DateStart)
+    .order_by_desc(session_table::Column::SessionKey)
+    .one(connection)
+    .await
 }

@@ -6,14 +6,14 @@ use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait};
 
 use crate::AppState;
 use crate::bodies::SessionView;
 use crate::problem::ApiError;
 use crate::routes::{
   ApiTags, CollectionRequest, CollectionResponse, ItemResponse, SelectFilters,
-  calendar_cache_control, find_session, session_cache_control,
+  calendar_cache_control, find_latest_started_session, find_session, session_cache_control,
 };
 
 /// Sessions.
@@ -82,16 +82,7 @@ impl SessionsApi {
   #[oai(path = "/latest", method = "get", operation_id = "latest_session")]
   async fn latest(&self, state: Data<&AppState>) -> ItemResponse<SessionView> {
     let result: Result<_, ApiError> = async {
-      sessions::Entity::find()
-        .filter(sessions::Column::DateStart.lte(Utc::now()))
-        .filter(
-          Condition::any()
-            .add(sessions::Column::IsCancelled.is_null())
-            .add(sessions::Column::IsCancelled.eq(false)),
-        )
-        .order_by_desc(sessions::Column::DateStart)
-        .order_by_desc(sessions::Column::SessionKey)
-        .one(&state.database)
+      find_latest_started_session(&state.database, Utc::now())
         .await?
         .ok_or_else(|| ApiError::NotFound("No session has started yet.".to_owned()))
     }

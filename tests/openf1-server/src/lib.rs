@@ -3,13 +3,15 @@
 //!
 //! Modules:
 //! - [`store`]: loads every `*.json` under a fixture folder, deduplicated by natural key, sorted like upstream.
-//! - [`query`]: the raw query-string language (operators, casting, repeated keys, ranges, bare dates, `latest`).
+//! - [`query`]: evaluating Open F1 filters over rows in memory (the language itself, shared with the api, is the
+//!   `openf1_query` crate's: operators, casting, repeated keys, ranges, bare dates, `latest`).
 //! - [`faults`]: switchable failures (429, 5xx, 401, slow, truncated or garbage bodies).
 //! - [`replay`]: time-shifted replay of a recorded session as if it were live now.
 //! - [`broker`]: publishing the replay to a real MQTT broker (mosquitto) and upstream's token authentication on it.
 //! - [`clock`]: the injectable clock.
 //! - [`server`]: the HTTP server ([`OpenF1Server`]), token endpoint and control API (`/__control/...`).
 //! - [`cli`]: the `openf1-server` binary's arguments.
+//! - [`time`]: writing datetimes as upstream does.
 
 pub mod broker;
 pub mod cli;

@@ -1,9 +1,10 @@
 //! Time-shifted replay: a recorded session served as if it were running now.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use openf1_query::parse_datetime;
 use serde_json::Value;
 
-use crate::time::{format_datetime, parse_datetime};
+use crate::time::format_datetime;
 
 /// Fields holding datetimes, rewritten to wall-clock time in replay.
 const DATETIME_FIELDS: [&str; 3] = ["date", "date_start", "date_end"];

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use openf1_query::{Filter, LatestSession, QueryError, parse_datetime, parse_query};
 use percent_encoding::percent_decode_str;
 use poem::http::{HeaderMap, Method, StatusCode, header};
 use poem::listener::TcpAcceptor;
@@ -22,11 +23,10 @@ use tokio_util::sync::CancellationToken;
 use crate::broker::{BrokerError, BrokerLink, BrokerOptions};
 use crate::clock::Clock;
 use crate::faults::{Fault, FaultQueue, FaultRequest};
-use crate::query::DATETIME_FIELDS;
-use crate::query::{Filter, LatestSession, parse_query};
+use crate::query::{DATETIME_FIELDS, row_matches};
 use crate::replay::{Presented, ReplayOptions, ReplayView, upstream_key};
 use crate::store::{ENDPOINTS, FixtureError, FixtureStore, sort_answer, sort_rows};
-use crate::time::{format_datetime, parse_datetime};
+use crate::time::format_datetime;
 
 /// Body of every empty result and unknown endpoint.
 pub const NO_RESULTS_BODY: &str = r#"{"detail":"No results found."}"#;
@@ -464,12 +464,12 @@ impl ServerState {
     };
     let parsed = match parse_query(query) {
       Ok(parsed) => parsed,
-      Err(error) => {
+      Err(QueryError::NoOperator(term)) => {
         return Response::builder()
           .status(StatusCode::INTERNAL_SERVER_ERROR)
           .content_type("text/html; charset=utf-8")
           .body(format!(
-            "<h1>An error occurred</h1><pre>Traceback (most recent call last):\n  File \"/app/src/openf1/services/query_api/query_params.py\", in _str_to_query_params\nValueError: {error}</pre>"
+            "<h1>An error occurred</h1><pre>Traceback (most recent call last):\n  File \"/app/src/openf1/services/query_api/query_params.py\", in _str_to_query_params\nValueError: No valid operator found in `{term}`.</pre>"
           ));
       }
     };
@@ -482,7 +482,7 @@ impl ServerState {
         Some(Presented::Shifted(shifted)) => Some(shifted),
       };
       let candidate = served.as_ref().unwrap_or(row);
-      if filter.matches(candidate) {
+      if row_matches(&filter, candidate) {
         selected.push(served.unwrap_or_else(|| row.clone()));
       }
     }

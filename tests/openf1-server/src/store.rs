@@ -4,9 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use openf1_query::{ANSWER_SORT_FIELDS, parse_datetime};
 use serde_json::Value;
-
-use crate::time::parse_datetime;
 
 /// The 18 Open F1 endpoints.
 pub const ENDPOINTS: [&str; 18] = [
@@ -150,20 +149,6 @@ fn sort_key(row: &Value) -> SortKey {
 pub fn sort_rows(rows: &mut [Value]) {
   rows.sort_by_cached_key(sort_key);
 }
-
-/// Upstream's final ordering of an answer (`query_api/sort.py`): by these fields, in order, using only those present
-/// and non-null in every row; a stable sort, so ties keep the database order.
-pub const ANSWER_SORT_FIELDS: [&str; 9] = [
-  "date",
-  "date_start",
-  "meeting_key",
-  "session_key",
-  "lap_start",
-  "lap_number",
-  "lap_end",
-  "date_end",
-  "driver_number",
-];
 
 /// Compares two values of one field as upstream's Python does (datetimes as instants, numbers numerically).
 fn compare_field(field: &str, left: &Value, right: &Value) -> std::cmp::Ordering {
