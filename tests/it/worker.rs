@@ -394,12 +394,7 @@ async fn a_live_session_without_a_token_makes_the_poll_wait_instead_of_failing()
   assert_eq!(outcome, PollOutcome::UpstreamLocked);
   assert_eq!(worker.metrics().upstream_locked(), 1);
   assert_eq!(server.requests().len(), 1, "a lock is not retried");
-  assert!(
-    worker
-      .metrics()
-      .render()
-      .contains("worker_upstream_locked_total 1")
-  );
+  assert!(runtime::render(worker.metrics().registry()).contains("worker_upstream_locked_total 1"));
   server.stop().await;
 }
 
