@@ -10,13 +10,7 @@ use crate::api_support::TestApi;
 use crate::logs::capture_logs_at;
 
 fn access_settings(pairs: &[(&str, &str)]) -> AccessSettings {
-  let lookup = |name: &str| {
-    pairs
-      .iter()
-      .find(|(variable, _)| *variable == name)
-      .map(|(_, value)| (*value).to_owned())
-  };
-  AccessSettings::from_lookup(&lookup).expect("access settings")
+  AccessSettings::from_lookup(&runtime::lookup_in(pairs)).expect("access settings")
 }
 
 /// The api on a database seeded with the Bahrain 2024 race, with the access variables `pairs`.
