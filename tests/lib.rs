@@ -89,7 +89,7 @@ impl TestDatabase {
       }
       Engine::Sqlite => {
         let path = std::env::temp_dir().join(format!("{name}.db"));
-        format!("sqlite://{}?mode=rwc", path.display())
+        entity::database::sqlite_url(&path)
       }
     };
     let connection = entity::database::connect(&url, &entity::database::DatabaseOptions::default())

@@ -195,7 +195,7 @@ async fn main() -> anyhow::Result<()> {
   let name = format!("f1_bench_stream_{}", std::process::id());
   let (database_url, admin) = if target == "sqlite" {
     let path = std::env::temp_dir().join(format!("{name}.db"));
-    (format!("sqlite://{}?mode=rwc", path.display()), None)
+    (entity::database::sqlite_url(&path), None)
   } else {
     let admin = Database::connect(&target).await?;
     admin

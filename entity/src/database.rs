@@ -8,6 +8,12 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbE
 /// The database used when `DATABASE_URL` is not set: a SQLite file in the working directory, created on demand.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://f1.db?mode=rwc";
 
+/// The URL of the SQLite database file at `path`, created when missing (`sqlite://PATH?mode=rwc`).
+#[must_use]
+pub fn sqlite_url(path: &std::path::Path) -> String {
+  format!("sqlite://{}?mode=rwc", path.display())
+}
+
 /// Pool and timeout settings for [`connect`].
 #[derive(Clone, Debug)]
 pub struct DatabaseOptions {
