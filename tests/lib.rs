@@ -115,6 +115,16 @@ impl TestDatabase {
     database
   }
 
+  /// Creates a migrated database on `engine` holding the recorded fixtures of `folders` (see [`seed_fixtures`]).
+  ///
+  /// # Panics
+  /// Panics when the database cannot be created or the fixtures cannot be stored.
+  pub async fn seeded(engine: Engine, folders: &[&str]) -> Self {
+    let database = Self::migrated(engine).await;
+    seed_fixtures(&database.connection, folders).await;
+    database
+  }
+
   /// The engine.
   #[must_use]
   pub fn engine(&self) -> Engine {
@@ -138,6 +148,19 @@ impl TestDatabase {
       .expect("one row");
     let rows = row.try_get::<i64>("", "row_count").expect("row_count");
     usize::try_from(rows).expect("a row count fits in usize")
+  }
+
+  /// The stored lap `lap` of car `driver` in session `session_key`.
+  ///
+  /// # Panics
+  /// Panics when the query fails or the lap is not stored.
+  pub async fn stored_lap(&self, session_key: i32, driver: i32, lap: i32) -> entity::laps::Model {
+    use sea_orm::EntityTrait as _;
+    entity::laps::Entity::find_by_id((session_key, driver, lap))
+      .one(&self.connection)
+      .await
+      .expect("read")
+      .expect("the lap is stored")
   }
 
   /// Names of the tables in the database, sorted.
@@ -201,6 +224,18 @@ impl Drop for TestDatabase {
       }
     }
   }
+}
+
+/// Runs one SQL statement (tests use it to sabotage or trim seeded rows).
+///
+/// # Panics
+/// Panics, naming the statement, when it fails.
+pub async fn execute_sql(connection: &DatabaseConnection, sql: &str) {
+  let backend = connection.get_database_backend();
+  connection
+    .execute_raw(sea_orm::Statement::from_string(backend, sql.to_owned()))
+    .await
+    .expect(sql);
 }
 
 /// The Open F1 endpoint a fixture file holds, by the local Open F1 server's naming rule
