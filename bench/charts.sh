@@ -22,13 +22,11 @@ api_port=$(free_port); openf1_port=$(free_port)
 work=$(mktemp -d)
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  admin_sql -e "DROP DATABASE IF EXISTS \`$database\`; DROP USER IF EXISTS '$user'@'%';" || true
+  cleanup_run "$database" "$user" "${pids[@]}"
   rm -rf "$work"
 }
 trap cleanup EXIT
-admin_sql -e "CREATE DATABASE \`$database\`; CREATE USER '$user'@'%' IDENTIFIED BY '$password';
-  GRANT ALL ON \`$database\`.* TO '$user'@'%';"
+create_database_with_user "$database" "$user" "$password"
 
 export DATABASE_URL="mysql://$user:$password@127.0.0.1:3306/$database" REDIS_URL="redis://127.0.0.1:6379"
 export CACHE_PREFIX="f1bench$$" RUST_LOG=warn

@@ -2,7 +2,6 @@
 //! local Open F1 server in one process.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -78,11 +77,6 @@ fn lookup(overrides: &Overrides) -> impl Fn(&str) -> Option<String> + '_ {
   }
 }
 
-/// `sqlite://` URL of a database file, created when missing.
-fn sqlite_url(path: &Path) -> String {
-  format!("sqlite://{}?mode=rwc", path.display())
-}
-
 /// The base URL clients use to reach `address`.
 fn public_base_url(address: SocketAddr) -> String {
   if address.ip().is_unspecified() || address.ip().is_loopback() {
@@ -138,13 +132,7 @@ fn describe_recorded_session(fixtures: &Path, session_key: i64) -> anyhow::Resul
 /// Empties the replay database (and its SQLite side files), refusing while another `--offline` run uses it (it
 /// holds the worker's lock file beside the database).
 fn empty_replay_database(path: &Path) -> anyhow::Result<()> {
-  let lock_path = PathBuf::from(format!("{}.worker-lock", path.display()));
-  let lock = File::options()
-    .create(true)
-    .truncate(false)
-    .write(true)
-    .open(&lock_path)
-    .with_context(|| format!("open {}", lock_path.display()))?;
+  let (_, lock) = worker::Lease::open_lock_file(path)?;
   if lock.try_lock().is_err() {
     anyhow::bail!(
       "another replay is using {}: stop it, or give this one its own --data-dir",
@@ -264,7 +252,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
   let (replay, database_label) = if options.offline {
     let path = options.data_dir.join(REPLAY_DATABASE_FILE);
     empty_replay_database(&path)?;
-    overrides.insert("DATABASE_URL", Some(sqlite_url(&path)));
+    overrides.insert("DATABASE_URL", Some(entity::database::sqlite_url(&path)));
     overrides.insert("REDIS_URL", None);
     let replay = start_replay(&options, &mut overrides).await?;
     (
@@ -275,7 +263,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     (None, "DATABASE_URL".to_owned())
   } else {
     let path = options.data_dir.join(DATABASE_FILE);
-    overrides.insert("DATABASE_URL", Some(sqlite_url(&path)));
+    overrides.insert("DATABASE_URL", Some(entity::database::sqlite_url(&path)));
     (None, path.display().to_string())
   };
 

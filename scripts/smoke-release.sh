@@ -35,15 +35,13 @@ DB_NAME="$database" OPENF1_MAX_REQUESTS_PER_SECOND=500 OPENF1_MAX_REQUESTS_PER_M
 
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  admin_sql -e "DROP DATABASE IF EXISTS \`$database\`; DROP USER IF EXISTS 'f1_worker'@'%'; DROP USER IF EXISTS 'f1_api'@'%';" || true
+  cleanup_run "$database" "f1_worker f1_api" "${pids[@]}"
   rm -f "$resolved"
 }
 trap cleanup EXIT
 
 # Users as the mysql container creates them: the read-write user by the image, the api user by our init script.
-admin_sql -e "CREATE DATABASE \`$database\`; CREATE USER IF NOT EXISTS 'f1_worker'@'%' IDENTIFIED BY 'change-me-worker';
-  GRANT ALL ON \`$database\`.* TO 'f1_worker'@'%';"
+create_database_with_user "$database" f1_worker change-me-worker
 F1_API_DB_USER=f1_api F1_API_DB_PASSWORD=change-me-api MARIADB_DATABASE="$database" \
   bash deploy/mysql-init/01-api-user.sh
 

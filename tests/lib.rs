@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use migration::MigratorTrait;
 pub use redis_cluster::RedisCluster;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 pub use tcp_proxy::{Outage, TcpProxy};
 
 /// Default admin URL of the test MariaDB.
@@ -73,25 +73,10 @@ impl TestDatabase {
   /// Panics when the database server cannot be reached: a test cannot run without it.
   pub async fn empty(engine: Engine) -> Self {
     let name = unique_name("test");
-    let url = match engine {
-      Engine::MariaDb => {
-        let admin = Database::connect(admin_url())
-          .await
-          .expect("connect to the test MariaDB (TEST_DATABASE_ADMIN_URL)");
-        admin
-          .execute_unprepared(&format!(
-            "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-          ))
-          .await
-          .expect("create the test database");
-        admin.close().await.ok();
-        format!("{}/{name}", admin_url().trim_end_matches('/'))
-      }
-      Engine::Sqlite => {
-        let path = std::env::temp_dir().join(format!("{name}.db"));
-        format!("sqlite://{}?mode=rwc", path.display())
-      }
-    };
+    let url =
+      entity::database::create_scratch_database(scratch_admin_url(engine).as_deref(), &name)
+        .await
+        .expect("create the test database (on MariaDB: TEST_DATABASE_ADMIN_URL)");
     let connection = entity::database::connect(&url, &entity::database::DatabaseOptions::default())
       .await
       .expect("connect to the test database");
@@ -112,6 +97,16 @@ impl TestDatabase {
     migration::Migrator::up(&database.connection, None)
       .await
       .expect("run migrations");
+    database
+  }
+
+  /// Creates a migrated database on `engine` holding the recorded fixtures of `folders` (see [`seed_fixtures`]).
+  ///
+  /// # Panics
+  /// Panics when the database cannot be created or the fixtures cannot be stored.
+  pub async fn seeded(engine: Engine, folders: &[&str]) -> Self {
+    let database = Self::migrated(engine).await;
+    seed_fixtures(&database.connection, folders).await;
     database
   }
 
@@ -138,6 +133,19 @@ impl TestDatabase {
       .expect("one row");
     let rows = row.try_get::<i64>("", "row_count").expect("row_count");
     usize::try_from(rows).expect("a row count fits in usize")
+  }
+
+  /// The stored lap `lap` of car `driver` in session `session_key`.
+  ///
+  /// # Panics
+  /// Panics when the query fails or the lap is not stored.
+  pub async fn stored_lap(&self, session_key: i32, driver: i32, lap: i32) -> entity::laps::Model {
+    use sea_orm::EntityTrait as _;
+    entity::laps::Entity::find_by_id((session_key, driver, lap))
+      .one(&self.connection)
+      .await
+      .expect("read")
+      .expect("the lap is stored")
   }
 
   /// Names of the tables in the database, sorted.
@@ -169,38 +177,46 @@ impl TestDatabase {
   }
 }
 
+/// The admin URL the scratch databases of `engine` are made with (none: a SQLite file).
+fn scratch_admin_url(engine: Engine) -> Option<String> {
+  match engine {
+    Engine::MariaDb => Some(admin_url()),
+    Engine::Sqlite => None,
+  }
+}
+
 impl Drop for TestDatabase {
   fn drop(&mut self) {
     let name = self.name.clone();
-    match self.engine {
-      Engine::MariaDb => {
-        // Dropping needs async I/O; do it on a thread of its own so it works inside or outside a runtime.
-        let handle = std::thread::spawn(move || {
-          let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build();
-          if let Ok(runtime) = runtime {
-            runtime.block_on(async {
-              if let Ok(admin) = Database::connect(admin_url()).await {
-                admin
-                  .execute_unprepared(&format!("DROP DATABASE IF EXISTS `{name}`"))
-                  .await
-                  .ok();
-                admin.close().await.ok();
-              }
-            });
-          }
-        });
-        handle.join().ok();
+    let admin_url = scratch_admin_url(self.engine);
+    // Dropping needs async I/O; do it on a thread of its own so it works inside or outside a runtime.
+    let handle = std::thread::spawn(move || {
+      let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+      if let Ok(runtime) = runtime {
+        runtime
+          .block_on(entity::database::drop_scratch_database(
+            admin_url.as_deref(),
+            &name,
+          ))
+          .ok();
       }
-      Engine::Sqlite => {
-        let path = std::env::temp_dir().join(format!("{name}.db"));
-        for suffix in ["", "-wal", "-shm"] {
-          std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
-        }
-      }
-    }
+    });
+    handle.join().ok();
   }
+}
+
+/// Runs one SQL statement (tests use it to sabotage or trim seeded rows).
+///
+/// # Panics
+/// Panics, naming the statement, when it fails.
+pub async fn execute_sql(connection: &DatabaseConnection, sql: &str) {
+  let backend = connection.get_database_backend();
+  connection
+    .execute_raw(sea_orm::Statement::from_string(backend, sql.to_owned()))
+    .await
+    .expect(sql);
 }
 
 /// The Open F1 endpoint a fixture file holds, by the local Open F1 server's naming rule

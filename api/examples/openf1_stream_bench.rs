@@ -18,7 +18,7 @@ use anyhow::{Context, bail};
 use chrono::{TimeDelta, TimeZone, Utc};
 use entity::{car_data, location, meetings, sessions};
 use migration::MigratorTrait;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, IntoActiveModel};
+use sea_orm::{DatabaseConnection, EntityTrait, IntoActiveModel};
 
 const SESSION_KEY: i32 = 9999;
 const MEETING_KEY: i32 = 9999;
@@ -193,33 +193,10 @@ async fn main() -> anyhow::Result<()> {
     .next()
     .unwrap_or_else(|| "mysql://root@127.0.0.1:3306".to_owned());
   let name = format!("f1_bench_stream_{}", std::process::id());
-  let (database_url, admin) = if target == "sqlite" {
-    let path = std::env::temp_dir().join(format!("{name}.db"));
-    (format!("sqlite://{}?mode=rwc", path.display()), None)
-  } else {
-    let admin = Database::connect(&target).await?;
-    admin
-      .execute_unprepared(&format!("CREATE DATABASE `{name}`"))
-      .await?;
-    (
-      format!("{}/{name}", target.trim_end_matches('/')),
-      Some(admin),
-    )
-  };
+  let admin = (target != "sqlite").then_some(target.as_str());
+  let database_url = entity::database::create_scratch_database(admin, &name).await?;
   let result = run(&binary, &database_url).await;
-  match admin {
-    Some(admin) => {
-      admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS `{name}`"))
-        .await?;
-    }
-    None => {
-      let path = std::env::temp_dir().join(format!("{name}.db"));
-      for suffix in ["", "-wal", "-shm"] {
-        std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
-      }
-    }
-  }
+  entity::database::drop_scratch_database(admin, &name).await?;
   result
 }
 

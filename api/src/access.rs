@@ -1027,13 +1027,7 @@ mod tests {
   use super::*;
 
   fn settings(pairs: &[(&str, &str)]) -> AccessSettings {
-    let lookup = |name: &str| {
-      pairs
-        .iter()
-        .find(|(variable, _)| *variable == name)
-        .map(|(_, value)| (*value).to_owned())
-    };
-    AccessSettings::from_lookup(&lookup).expect("settings")
+    AccessSettings::from_lookup(&runtime::lookup_in(pairs)).expect("settings")
   }
 
   fn address(text: &str) -> IpAddr {

@@ -166,13 +166,8 @@ impl Metrics {
     self.change_feed_newest.set(newest);
   }
 
-  /// The metrics in the Prometheus text format.
-  #[must_use]
-  pub fn render(&self) -> String {
-    runtime::render(&self.registry)
-  }
-
-  /// The registry every metric is registered in (served by [`runtime::metrics_endpoint`]).
+  /// The registry every metric is registered in (served by [`runtime::metrics_endpoint`], rendered by
+  /// [`runtime::render`]).
   #[must_use]
   pub fn registry(&self) -> &Registry {
     &self.registry

@@ -4,12 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Every environment variable the api reads (docker compose passes exactly these).
-pub const ENVIRONMENT_VARIABLES: &[&str] = &[
-  "DATABASE_URL",
-  "REDIS_URL",
-  "CACHE_PREFIX",
-  "LOG_FORMAT",
-  "RUST_LOG",
+pub const ENVIRONMENT_VARIABLES: &[&str] = runtime::environment_variables![
   "API_LISTEN_ADDRESS",
   "API_METRICS_ADDRESS",
   "API_PUBLIC_URL",

@@ -24,10 +24,7 @@ fn help_prints_the_usage_and_exits_0_without_reading_settings_or_a_database() {
 fn a_json_log_line_of_the_api_has_the_shared_shape() {
   let directory = std::env::temp_dir().join(format!("api-json-log-{}", std::process::id()));
   std::fs::create_dir_all(&directory).expect("temporary directory");
-  let database_url = format!(
-    "sqlite://{}?mode=rwc",
-    directory.join("f1.db").to_string_lossy()
-  );
+  let database_url = entity::database::sqlite_url(&directory.join("f1.db"));
   let mut api = Command::new(env!("CARGO_BIN_EXE_api"))
     .env_clear()
     .env("DATABASE_URL", database_url)

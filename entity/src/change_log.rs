@@ -161,17 +161,7 @@ pub async fn changes_after<C: ConnectionTrait>(
   after: i64,
   limit: u64,
 ) -> Result<Vec<Change>, DbErr> {
-  Ok(
-    Entity::find()
-      .filter(Column::Id.gt(after))
-      .order_by_asc(Column::Id)
-      .limit(limit)
-      .all(connection)
-      .await?
-      .into_iter()
-      .map(Change::from)
-      .collect(),
-  )
+  selected_changes_after(connection, Entity::find(), after, limit).await
 }
 
 /// Changes of session `session_key` with an id greater than `after`, oldest first, at most `limit`.
@@ -184,9 +174,24 @@ pub async fn changes_of_session_after<C: ConnectionTrait>(
   after: i64,
   limit: u64,
 ) -> Result<Vec<Change>, DbErr> {
+  selected_changes_after(
+    connection,
+    Entity::find().filter(Column::SessionKey.eq(session_key)),
+    after,
+    limit,
+  )
+  .await
+}
+
+/// The changes `selection` finds with an id greater than `after`, oldest first, at most `limit`.
+async fn selected_changes_after<C: ConnectionTrait>(
+  connection: &C,
+  selection: Select<Entity>,
+  after: i64,
+  limit: u64,
+) -> Result<Vec<Change>, DbErr> {
   Ok(
-    Entity::find()
-      .filter(Column::SessionKey.eq(session_key))
+    selection
       .filter(Column::Id.gt(after))
       .order_by_asc(Column::Id)
       .limit(limit)

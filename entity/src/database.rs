@@ -1,5 +1,6 @@
-//! Connecting to the database (MariaDB/MySQL when `DATABASE_URL` is set, otherwise an embedded SQLite file), and
-//! knowing whether it answers ([`DatabaseMonitor`]).
+//! Connecting to the database (MariaDB/MySQL when `DATABASE_URL` is set, otherwise an embedded SQLite file),
+//! knowing whether it answers ([`DatabaseMonitor`]), and the scratch databases of tests and benchmarks
+//! ([`create_scratch_database`]).
 
 use std::time::Duration;
 
@@ -7,6 +8,58 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbE
 
 /// The database used when `DATABASE_URL` is not set: a SQLite file in the working directory, created on demand.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://f1.db?mode=rwc";
+
+/// The URL of the SQLite database file at `path`, created when missing (`sqlite://PATH?mode=rwc`).
+#[must_use]
+pub fn sqlite_url(path: &std::path::Path) -> String {
+  format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// Creates the scratch database `name` (for one test or benchmark run) and returns its URL: with `admin_url`, a
+/// database on that MariaDB/MySQL server (`utf8mb4_bin`, as the migrations expect), otherwise a SQLite file in the
+/// temporary folder. [`drop_scratch_database`] removes it.
+///
+/// # Errors
+/// Fails when the server cannot be reached or refuses to create the database.
+pub async fn create_scratch_database(admin_url: Option<&str>, name: &str) -> Result<String, DbErr> {
+  let Some(admin_url) = admin_url else {
+    return Ok(sqlite_url(&scratch_sqlite_path(name)));
+  };
+  let admin = Database::connect(admin_url).await?;
+  admin
+    .execute_unprepared(&format!(
+      "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+    ))
+    .await?;
+  admin.close().await.ok();
+  Ok(format!("{}/{name}", admin_url.trim_end_matches('/')))
+}
+
+/// Removes the scratch database `name` that [`create_scratch_database`] made with the same `admin_url` (a SQLite
+/// file with its `-wal` and `-shm` side files; a missing one is no error).
+///
+/// # Errors
+/// Fails when the server cannot be reached or refuses to drop the database.
+pub async fn drop_scratch_database(admin_url: Option<&str>, name: &str) -> Result<(), DbErr> {
+  let Some(admin_url) = admin_url else {
+    let path = scratch_sqlite_path(name);
+    for suffix in ["", "-wal", "-shm"] {
+      std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
+    }
+    return Ok(());
+  };
+  let admin = Database::connect(admin_url).await?;
+  admin
+    .execute_unprepared(&format!("DROP DATABASE IF EXISTS `{name}`"))
+    .await?;
+  admin.close().await.ok();
+  Ok(())
+}
+
+/// Where the scratch SQLite database `name` lives: `NAME.db` in the temporary folder.
+fn scratch_sqlite_path(name: &str) -> std::path::PathBuf {
+  std::env::temp_dir().join(format!("{name}.db"))
+}
 
 /// Pool and timeout settings for [`connect`].
 #[derive(Clone, Debug)]
@@ -185,4 +238,30 @@ async fn probe(
     None => connection.insert(options.connect().await?),
   };
   live.ping().await
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[tokio::test]
+  async fn a_scratch_sqlite_database_is_a_temporary_file_removed_with_its_side_files() {
+    let name = format!("f1_scratch_{}", std::process::id());
+    let url = create_scratch_database(None, &name).await.expect("create");
+    let path = scratch_sqlite_path(&name);
+    assert_eq!(url, sqlite_url(&path));
+    let connection = connect(&url, &DatabaseOptions::default())
+      .await
+      .expect("connect");
+    connection
+      .execute_unprepared("CREATE TABLE t (x INTEGER)")
+      .await
+      .expect("write");
+    connection.close().await.expect("close");
+    assert!(path.exists());
+    drop_scratch_database(None, &name).await.expect("drop");
+    for suffix in ["", "-wal", "-shm"] {
+      assert!(!std::path::Path::new(&format!("{}{suffix}", path.display())).exists());
+    }
+  }
 }

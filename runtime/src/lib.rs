@@ -19,7 +19,7 @@ pub use crate::health::{HEALTHCHECK_TIMEOUT, is_healthy, local_address};
 pub use crate::logging::{JSON_LOG_KEYS, init_logging, subscriber};
 pub use crate::metrics::{metrics_endpoint, register, render};
 pub use crate::settings::{
-  DEFAULT_LOG_FILTER, LogFormat, SHARED_VARIABLES, Secret, SettingsError, SharedSettings, parse,
-  positive,
+  DEFAULT_LOG_FILTER, LogFormat, SHARED_VARIABLES, Secret, SettingsError, SharedSettings,
+  lookup_in, parse, positive,
 };
 pub use crate::shutdown::{shutdown_signal, shutdown_token};

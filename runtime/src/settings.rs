@@ -6,14 +6,18 @@ use std::fmt;
 /// Default `RUST_LOG` filter (sqlx logs every statement at INFO).
 pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn";
 
-/// The environment variables [`SharedSettings`] reads (both binaries list them first).
-pub const SHARED_VARIABLES: [&str; 5] = [
-  "DATABASE_URL",
-  "REDIS_URL",
-  "CACHE_PREFIX",
-  "LOG_FORMAT",
-  "RUST_LOG",
-];
+/// The environment variables [`SharedSettings`] reads.
+pub const SHARED_VARIABLES: &[&str] = crate::environment_variables![];
+
+/// The environment variables a binary reads, as a `&[&str]` constant: the five [`SharedSettings`] reads
+/// (`DATABASE_URL`, `REDIS_URL`, `CACHE_PREFIX`, `LOG_FORMAT`, `RUST_LOG`) first, then the binary's own, given as
+/// string literals: `runtime::environment_variables!["API_LISTEN_ADDRESS", …]`.
+#[macro_export]
+macro_rules! environment_variables {
+  ($($own:literal),* $(,)?) => {
+    &["DATABASE_URL", "REDIS_URL", "CACHE_PREFIX", "LOG_FORMAT", "RUST_LOG", $($own),*]
+  };
+}
 
 /// A value that must never appear in logs (database and Redis URLs carry passwords): `Debug` and `Display`
 /// print `[redacted]`.
@@ -110,6 +114,19 @@ pub fn positive(value: u64, variable: &'static str) -> Result<u64, SettingsError
   Ok(value)
 }
 
+/// A variable lookup over fixed `(name, value)` pairs instead of the environment, for the settings'
+/// `from_lookup` constructors (tests give their variables this way).
+pub fn lookup_in<'pairs>(
+  pairs: &'pairs [(&'pairs str, &'pairs str)],
+) -> impl Fn(&str) -> Option<String> + 'pairs {
+  move |name| {
+    pairs
+      .iter()
+      .find(|(variable, _)| *variable == name)
+      .map(|(_, value)| (*value).to_owned())
+  }
+}
+
 /// The settings both binaries read, with the same defaults.
 #[derive(Clone, Debug)]
 pub struct SharedSettings {
@@ -174,6 +191,28 @@ mod tests {
     let error = SharedSettings::from_read(&|name| (name == "LOG_FORMAT").then(|| "xml".to_owned()))
       .expect_err("xml");
     assert_eq!(error.variable, "LOG_FORMAT");
+  }
+
+  #[test]
+  fn the_shared_variables_are_exactly_those_the_shared_settings_read() {
+    let read = std::cell::RefCell::new(Vec::new());
+    SharedSettings::from_read(&|name| {
+      read.borrow_mut().push(name.to_owned());
+      None
+    })
+    .expect("defaults");
+    let mut read = read.into_inner();
+    read.sort();
+    let mut shared = SHARED_VARIABLES.to_vec();
+    shared.sort_unstable();
+    assert_eq!(read, shared);
+  }
+
+  #[test]
+  fn lookup_in_finds_a_listed_variable_and_nothing_else() {
+    let lookup = lookup_in(&[("LOG_FORMAT", "json"), ("RUST_LOG", "debug")]);
+    assert_eq!(lookup("RUST_LOG").as_deref(), Some("debug"));
+    assert_eq!(lookup("REDIS_URL"), None);
   }
 
   #[test]

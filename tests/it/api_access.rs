@@ -4,25 +4,18 @@
 //! Budgets refill at one token a minute here, so that nothing refills while a test runs: every count is exact.
 
 use api::{AccessSettings, Settings, hash_key};
-use f1_backend::{Engine, TestDatabase, seed_fixtures};
+use f1_backend::{Engine, TestDatabase};
 
 use crate::api_support::TestApi;
 use crate::logs::capture_logs_at;
 
 fn access_settings(pairs: &[(&str, &str)]) -> AccessSettings {
-  let lookup = |name: &str| {
-    pairs
-      .iter()
-      .find(|(variable, _)| *variable == name)
-      .map(|(_, value)| (*value).to_owned())
-  };
-  AccessSettings::from_lookup(&lookup).expect("access settings")
+  AccessSettings::from_lookup(&runtime::lookup_in(pairs)).expect("access settings")
 }
 
 /// The api on a database seeded with the Bahrain 2024 race, with the access variables `pairs`.
 async fn start(pairs: &[(&str, &str)]) -> TestApi {
-  let database = TestDatabase::migrated(Engine::Sqlite).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::Sqlite, &["9472_bahrain_2024_race"]).await;
   let mut settings = Settings::for_tests(database.url.clone());
   settings.access = access_settings(pairs);
   TestApi::start(settings, Some(database)).await

@@ -15,8 +15,7 @@ use crate::api_support::TestApi;
 
 #[tokio::test]
 async fn a_session_chart_is_cached_in_redis_under_its_normalised_name_then_served_as_a_hit() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let prefix = unique_name("charts");
   let mut settings = Settings::for_tests(database.url.clone());
   settings.shared.redis_url = Some(Secret::new(redis_url()));
@@ -134,8 +133,7 @@ async fn a_season_chart_needs_a_stored_season() {
 async fn charts_are_served_from_the_database_when_redis_never_answers() {
   let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
   let port = silent.local_addr().expect("address").port();
-  let database = TestDatabase::migrated(Engine::Sqlite).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::Sqlite, &["9472_bahrain_2024_race"]).await;
   let mut settings = Settings::for_tests(database.url.clone());
   settings.shared.redis_url = Some(Secret::new(format!("redis://127.0.0.1:{port}")));
   let api = TestApi::start(settings, Some(database)).await;

@@ -1,7 +1,7 @@
 //! The committed OpenAPI document matches the served one, and the api runs with SELECT-only database grants.
 
 use api::Settings;
-use f1_backend::{Engine, TestDatabase, admin_url, seed_fixtures, unique_name};
+use f1_backend::{Engine, TestDatabase, admin_url, unique_name};
 use sea_orm::ConnectionTrait;
 
 use crate::api_support::TestApi;
@@ -30,8 +30,7 @@ async fn the_served_openapi_document_matches_the_committed_api_openapi_json() {
 
 #[tokio::test]
 async fn the_api_serves_with_a_select_only_database_user() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let database_name = database
     .url
     .rsplit('/')

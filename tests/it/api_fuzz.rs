@@ -126,13 +126,8 @@ async fn schemathesis_with_api_keys_finds_no_server_errors_or_spec_violations() 
       ("API_RATE_LIMIT_EXPENSIVE_PER_MINUTE", "1000000"),
       ("API_RATE_LIMIT_EXPENSIVE_BURST", "1000000"),
     ];
-    settings.access = api::AccessSettings::from_lookup(&|name: &str| {
-      variables
-        .iter()
-        .find(|(variable, _)| *variable == name)
-        .map(|(_, value)| (*value).to_owned())
-    })
-    .expect("access settings");
+    settings.access =
+      api::AccessSettings::from_lookup(&runtime::lookup_in(&variables)).expect("access settings");
   })
   .await;
   // The dictionaries are read with the key too.

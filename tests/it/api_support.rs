@@ -11,6 +11,27 @@ pub async fn scrape_metrics(client: &reqwest::Client, url: &str) -> String {
   response.text().await.expect("metrics text")
 }
 
+/// The Prometheus text served at `url` once `ready` holds for it, scraped every 20 ms: a daemon's state is read from
+/// its metrics endpoint, and the check itself is the condition. Fails the test, saying `what` did not happen and
+/// showing the last text, after `within`.
+pub async fn wait_for_metrics(
+  client: &reqwest::Client,
+  url: &str,
+  within: std::time::Duration,
+  what: &str,
+  ready: impl Fn(&str) -> bool,
+) -> String {
+  let deadline = std::time::Instant::now() + within;
+  loop {
+    let metrics = scrape_metrics(client, url).await;
+    if ready(&metrics) {
+      return metrics;
+    }
+    assert!(std::time::Instant::now() < deadline, "{what}: {metrics}");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+  }
+}
+
 /// A running api; stopped when dropped.
 pub struct TestApi {
   /// `http://127.0.0.1:<port>`.

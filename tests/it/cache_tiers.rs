@@ -77,8 +77,7 @@ async fn cache_on(
 /// A build reads the lap, then a commit corrects it and the feed applies the change, then the build stores: the
 /// overtaken value must not be stored in any tier, and the next lookup rebuilds the corrected value.
 async fn a_build_overtaken_by_a_commit_is_never_stored(redis: Option<&str>) {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let prefix = unique_name("overtaken");
   let (feed, cache, metrics) = cache_on(&database, redis, &prefix).await;
   let scope = CacheScope::Session(9472);
@@ -118,12 +117,10 @@ async fn a_build_overtaken_by_a_commit_is_never_stored(redis: Option<&str>) {
     CacheOutcome::Miss,
     "the requester that started before the commit gets what it read"
   );
+  let rendered = runtime::render(metrics.registry());
   assert!(
-    metrics
-      .render()
-      .contains("response_cache_overtaken_total 1"),
-    "the store was refused: {}",
-    metrics.render()
+    rendered.contains("response_cache_overtaken_total 1"),
+    "the store was refused: {rendered}"
   );
 
   if let Some(redis) = redis {
@@ -259,8 +256,7 @@ async fn wait_for_new_figures(
 
 #[tokio::test]
 async fn two_replicas_over_one_redis_both_serve_the_new_figure_within_a_second_of_a_commit() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let prefix = unique_name("replicas");
   let settings = || {
     let mut settings = Settings::for_tests(database.url.clone());
@@ -316,8 +312,7 @@ async fn two_replicas_over_one_redis_both_serve_the_new_figure_within_a_second_o
 
 #[tokio::test]
 async fn with_redis_down_the_memory_tier_serves_current_entries_but_not_one_a_commit_overtook() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let redis_proxy = TcpProxy::in_front_of(&redis_url()).await;
   let prefix = unique_name("redis_down");
   let mut settings = Settings::for_tests(database.url.clone());

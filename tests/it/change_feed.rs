@@ -47,6 +47,39 @@ pub async fn commit_rows(
     .expect("the commit wrote rows")
 }
 
+/// What committing recorded rows did: how many rows were given and written, and the changes recorded.
+pub struct Committed {
+  /// Rows given to the commit.
+  pub given: usize,
+  /// Rows written (new or changed).
+  pub written: usize,
+  /// The change log rows the commit recorded.
+  pub changes: Vec<entity::change_log::Change>,
+}
+
+/// Commits every row of the recorded race files of `files` in one transaction, each file as its endpoint (season
+/// 2024).
+pub async fn commit_race_files(committer: &Committer, files: &[(Endpoint, &str)]) -> Committed {
+  let rows: Vec<(Endpoint, Vec<serde_json::Value>)> = files
+    .iter()
+    .map(|&(endpoint, file)| (endpoint, race_rows(file)))
+    .collect();
+  let batches: Vec<Batch<'_>> = rows
+    .iter()
+    .map(|(endpoint, rows)| Batch {
+      endpoint: *endpoint,
+      rows,
+      year: Some(2024),
+    })
+    .collect();
+  let outcome = committer.commit(&batches).await.expect("commit");
+  Committed {
+    given: rows.iter().map(|(_, rows)| rows.len()).sum(),
+    written: outcome.stored.written,
+    changes: outcome.changes,
+  }
+}
+
 /// Waits (bounded) until `feed` applied `change_id`.
 pub async fn wait_for(feed: &ChangeFeed, change_id: i64) {
   tokio::time::timeout(DEADLINE, feed.wait_for(change_id))

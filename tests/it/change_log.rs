@@ -8,23 +8,13 @@ use chrono::{TimeDelta, Utc};
 use entity::Endpoint;
 use entity::cache::{CacheKeys, CacheScope};
 use entity::change_log::{self, Change, PendingChange};
-use f1_backend::{Engine, TestDatabase, fixture_rows, fixtures_dir, redis_url, unique_name};
+use f1_backend::{Engine, TestDatabase, fixtures_dir, redis_url, unique_name};
 use futures::StreamExt;
 use openf1_server::{OpenF1Server, ServerOptions};
 use tokio_util::sync::CancellationToken;
-use worker::{BackfillTarget, Batch, CacheInvalidator, Committer, Metrics, Worker};
+use worker::{BackfillTarget, Batch, Worker};
 
-const DEADLINE: Duration = Duration::from_secs(10);
-
-fn committer(database: &TestDatabase, redis: Option<&str>, prefix: &str) -> Committer {
-  let metrics = Metrics::new().expect("metrics");
-  let invalidator = CacheInvalidator::new(redis, prefix, metrics.clone()).expect("redis url");
-  Committer::new(database.connection.clone(), invalidator, metrics)
-}
-
-fn race_rows(file: &str) -> Vec<serde_json::Value> {
-  fixture_rows(&fixtures_dir().join("9472_bahrain_2024_race").join(file))
-}
+use crate::change_feed::{DEADLINE, commit_race_files, committer, race_rows};
 
 async fn next_published(
   stream: &mut (impl futures::Stream<Item = redis::Msg> + Unpin),
@@ -50,24 +40,15 @@ async fn a_commit_records_one_change_per_session_publishes_it_and_raises_the_sco
   let mut published = subscription.into_on_message();
   let committer = committer(&database, Some(&redis_url()), &prefix);
 
-  let laps = race_rows("laps.json");
-  let stints = race_rows("stints.json");
-  let outcome = committer
-    .commit(&[
-      Batch {
-        endpoint: Endpoint::Laps,
-        rows: &laps,
-        year: Some(2024),
-      },
-      Batch {
-        endpoint: Endpoint::Stints,
-        rows: &stints,
-        year: Some(2024),
-      },
-    ])
-    .await
-    .expect("commit");
-  assert_eq!(outcome.stored.written, laps.len() + stints.len());
+  let outcome = commit_race_files(
+    &committer,
+    &[
+      (Endpoint::Laps, "laps.json"),
+      (Endpoint::Stints, "stints.json"),
+    ],
+  )
+  .await;
+  assert_eq!(outcome.written, outcome.given);
   assert_eq!(outcome.changes.len(), 1, "one session: one change row");
   let change = outcome.changes[0].clone();
   assert_eq!(change.session_key, Some(9472));
@@ -92,46 +73,43 @@ async fn a_commit_records_one_change_per_session_publishes_it_and_raises_the_sco
     .expect("scope version");
   assert_eq!(version, change.id);
   let scope = CacheScope::Session(9472);
-  let overtaken = entity::cache::store_entry(
-    &mut redis,
-    &keys,
-    scope,
-    "chart:x",
-    change.id - 1,
-    b"old",
-    Duration::from_secs(60),
-  )
-  .await
-  .expect("store");
-  assert!(!overtaken, "an entry built before the change is refused");
-  assert!(
-    entity::cache::store_entry(
-      &mut redis,
-      &keys,
-      scope,
-      "chart:x",
-      change.id,
-      b"new",
-      Duration::from_secs(60)
-    )
-    .await
-    .expect("store")
-  );
-  assert!(
-    !entity::cache::store_entry(
-      &mut redis,
-      &keys,
-      scope,
-      "chart:x",
+  // (the version an entry was built at, its bytes, whether it is stored, why)
+  let stores = [
+    (
       change.id - 1,
       b"old",
-      Duration::from_secs(60)
+      false,
+      "an entry built before the change is refused",
+    ),
+    (
+      change.id,
+      b"new",
+      true,
+      "an entry built at the change is stored",
+    ),
+    (
+      change.id - 1,
+      b"old",
+      false,
+      "an older entry never replaces a newer one",
+    ),
+  ];
+  for (built_at, body, stored, why) in stores {
+    let answer = entity::cache::store_entry(
+      &mut redis,
+      &keys,
+      scope,
+      "chart:x",
+      built_at,
+      body,
+      Duration::from_secs(60),
     )
     .await
-    .expect("store"),
-    "an older entry never replaces a newer one"
-  );
+    .expect("store");
+    assert_eq!(answer, stored, "{why}");
+  }
 
+  let laps = race_rows("laps.json");
   let again = committer
     .commit(&[Batch {
       endpoint: Endpoint::Laps,

@@ -3,14 +3,17 @@
 
 use std::collections::{HashMap, HashSet};
 
-use api::{
-  ChartError, ChartKind, ChartRequest, NO_DATA_TEXT, build_season_chart, build_session_chart,
-};
-use chrono::{DateTime, Duration, Utc};
+use api::{ChartError, ChartKind, ChartRequest, build_season_chart, build_session_chart};
+use chrono::Duration;
 use entity::{car_data, championship_drivers, location};
-use f1_backend::{Engine, TestDatabase, fixture_rows, fixtures_dir, seed_fixtures};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, Statement};
+use f1_backend::{Engine, TestDatabase, execute_sql, fixture_rows, fixtures_dir, seed_fixtures};
+use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::Value;
+
+use crate::chart_support::{
+  Refusal, annotation_texts, assert_explained_empty, assert_refused, chart_with, constant, numbers,
+  recorded_lap, synthetic_car_data, trace_names, traces,
+};
 
 const BAHRAIN_2024_RACE: i32 = 9472;
 const SINGAPORE_2023_RACE: i32 = 9165;
@@ -21,53 +24,10 @@ async fn chart(database: &TestDatabase, session_key: i32, kind: ChartKind) -> Va
   chart_with(database, session_key, kind, &ChartRequest::default()).await
 }
 
-async fn chart_with(
-  database: &TestDatabase,
-  session_key: i32,
-  kind: ChartKind,
-  request: &ChartRequest,
-) -> Value {
-  build_session_chart(&database.connection, session_key, kind, request)
-    .await
-    .unwrap_or_else(|error| panic!("{} chart of {session_key}: {error}", kind.slug()))
-}
-
-fn traces(figure: &Value) -> &Vec<Value> {
-  figure["data"].as_array().expect("data is an array")
-}
-
 fn title(figure: &Value) -> &str {
   figure["layout"]["title"]["text"]
     .as_str()
     .expect("title text")
-}
-
-fn trace_names(figure: &Value) -> Vec<String> {
-  traces(figure)
-    .iter()
-    .map(|trace| trace["name"].as_str().unwrap_or_default().to_owned())
-    .collect()
-}
-
-fn annotation_texts(figure: &Value) -> Vec<String> {
-  figure["layout"]["annotations"]
-    .as_array()
-    .map(|annotations| {
-      annotations
-        .iter()
-        .map(|annotation| annotation["text"].as_str().unwrap_or_default().to_owned())
-        .collect()
-    })
-    .unwrap_or_default()
-}
-
-fn numbers(value: &Value) -> Vec<f64> {
-  value
-    .as_array()
-    .expect("array")
-    .iter()
-    .filter_map(Value::as_f64)
-    .collect()
 }
 
 /// Acronym → `#RRGGBB` colour and car number from a recorded drivers fixture.
@@ -93,23 +53,9 @@ fn recorded_drivers(folder: &str) -> HashMap<String, (String, i64, String)> {
     .collect()
 }
 
+/// An empty figure with the no-data note.
 fn assert_empty_figure(figure: &Value) {
-  assert_eq!(traces(figure).len(), 0, "no traces: {figure}");
-  assert!(
-    annotation_texts(figure)
-      .iter()
-      .any(|text| text.starts_with(NO_DATA_TEXT)),
-    "no-data annotation: {figure}"
-  );
-}
-
-async fn execute(database: &TestDatabase, sql: &str) {
-  let backend = database.connection.get_database_backend();
-  database
-    .connection
-    .execute_raw(Statement::from_string(backend, sql.to_owned()))
-    .await
-    .expect(sql);
+  assert_explained_empty(figure, "");
 }
 
 #[test]
@@ -158,8 +104,7 @@ fn every_chart_kind_has_a_unique_kebab_case_slug_that_round_trips() {
 
 #[tokio::test]
 async fn lap_times_show_one_trace_per_driver_in_team_colours_with_formatted_ticks_and_compounds() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let figure = chart(&database, BAHRAIN_2024_RACE, ChartKind::LapTimes).await;
   assert_eq!(title(&figure), "2024 Bahrain Grand Prix – Race: Lap times");
   let drivers = recorded_drivers("9472_bahrain_2024_race");
@@ -218,15 +163,14 @@ async fn lap_times_show_one_trace_per_driver_in_team_colours_with_formatted_tick
 #[tokio::test]
 async fn laps_with_missing_or_null_durations_are_skipped_and_the_lap_range_and_driver_filters_apply()
  {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
-  execute(
-    &database,
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
+  execute_sql(
+    &database.connection,
     "UPDATE laps SET lap_duration = NULL WHERE session_key = 9472 AND driver_number = 1 AND lap_number IN (10, 11)",
   )
   .await;
-  execute(
-    &database,
+  execute_sql(
+    &database.connection,
     "DELETE FROM laps WHERE session_key = 9472 AND driver_number = 16 AND lap_number > 20",
   )
   .await;
@@ -254,8 +198,7 @@ async fn laps_with_missing_or_null_durations_are_skipped_and_the_lap_range_and_d
 
 #[tokio::test]
 async fn lap_time_distribution_keeps_only_clean_laps() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let figure = chart(&database, BAHRAIN_2024_RACE, ChartKind::LapTimeDistribution).await;
   assert_eq!(traces(&figure).len(), 20);
   let ver = traces(&figure)
@@ -290,8 +233,7 @@ async fn lap_time_distribution_keeps_only_clean_laps() {
 
 #[tokio::test]
 async fn team_pace_is_a_box_plot_per_team_fastest_median_first_in_team_colours() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let figure = chart(&database, BAHRAIN_2024_RACE, ChartKind::TeamPace).await;
   assert_eq!(title(&figure), "2024 Bahrain Grand Prix – Race: Team pace");
   assert_eq!(traces(&figure).len(), 10, "one box per team");
@@ -328,10 +270,9 @@ async fn team_pace_is_a_box_plot_per_team_fastest_median_first_in_team_colours()
 
 #[tokio::test]
 async fn tyre_strategy_draws_every_stint_by_compound_and_keeps_a_row_for_a_driver_without_stints() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
-  execute(
-    &database,
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
+  execute_sql(
+    &database.connection,
     "DELETE FROM stints WHERE session_key = 9472 AND driver_number = 2",
   )
   .await;
@@ -380,8 +321,7 @@ async fn tyre_strategy_draws_every_stint_by_compound_and_keeps_a_row_for_a_drive
 
 #[tokio::test]
 async fn position_changes_start_from_the_first_positions_and_follow_the_position_table() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let figure = chart(&database, BAHRAIN_2024_RACE, ChartKind::PositionChanges).await;
   assert_eq!(traces(&figure).len(), 20);
   let ver = &traces(&figure)[0];
@@ -428,8 +368,7 @@ async fn position_changes_take_lap_zero_from_the_qualifying_starting_grid() {
 
 #[tokio::test]
 async fn gap_charts_omit_lapped_samples_with_a_note_and_shade_the_safety_car() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["11253_suzuka_2026_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["11253_suzuka_2026_race"]).await;
   let figure = chart(&database, SUZUKA_2026_RACE, ChartKind::GapToLeader).await;
   let drivers = recorded_drivers("11253_suzuka_2026_race");
   assert!(!traces(&figure).is_empty());
@@ -467,8 +406,7 @@ async fn gap_charts_omit_lapped_samples_with_a_note_and_shade_the_safety_car() {
 
 #[tokio::test]
 async fn lap_based_charts_shade_the_safety_car_from_race_control_laps() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["11253_suzuka_2026_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["11253_suzuka_2026_race"]).await;
   let figure = chart(&database, SUZUKA_2026_RACE, ChartKind::LapTimes).await;
   let shapes = figure["layout"]["shapes"].as_array().expect("shapes");
   assert_eq!(shapes.len(), 1);
@@ -559,8 +497,7 @@ async fn qualifying_delta_has_one_trace_per_part_measured_from_the_fastest_time(
 
 #[tokio::test]
 async fn sector_and_speed_trap_comparisons_have_one_trace_per_driver() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9165_singapore_2023_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9165_singapore_2023_race"]).await;
   let sectors = chart(&database, SINGAPORE_2023_RACE, ChartKind::SectorComparison).await;
   assert_eq!(traces(&sectors).len(), 19);
   assert_eq!(
@@ -592,8 +529,7 @@ async fn sector_and_speed_trap_comparisons_have_one_trace_per_driver() {
 
 #[tokio::test]
 async fn weather_timeline_has_temperatures_humidity_and_rainfall() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["11253_suzuka_2026_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["11253_suzuka_2026_race"]).await;
   let figure = chart(&database, SUZUKA_2026_RACE, ChartKind::Weather).await;
   assert_eq!(
     trace_names(&figure),
@@ -651,8 +587,7 @@ async fn positions_gained_compare_the_grid_with_the_classified_finish() {
 
 #[tokio::test]
 async fn a_session_without_data_for_a_chart_gives_an_empty_figure_with_a_note() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["11249_suzuka_2026_qualifying"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["11249_suzuka_2026_qualifying"]).await;
   for kind in [
     ChartKind::LapTimes,
     ChartKind::LapTimeDistribution,
@@ -673,8 +608,7 @@ async fn a_session_without_data_for_a_chart_gives_an_empty_figure_with_a_note() 
 
 #[tokio::test]
 async fn unknown_sessions_invalid_drivers_and_reversed_lap_ranges_are_errors() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let unknown = build_session_chart(
     &database.connection,
     1,
@@ -686,62 +620,46 @@ async fn unknown_sessions_invalid_drivers_and_reversed_lap_ranges_are_errors() {
     matches!(unknown, Err(ChartError::NotFound(_))),
     "{unknown:?}"
   );
-  let invalid_driver = build_session_chart(
-    &database.connection,
+  assert_refused(
+    &database,
     BAHRAIN_2024_RACE,
-    ChartKind::LapTimes,
-    &ChartRequest {
-      drivers: vec![1, 99],
-      ..ChartRequest::default()
-    },
+    &[
+      Refusal {
+        kind: ChartKind::LapTimes,
+        request: ChartRequest {
+          drivers: vec![1, 99],
+          ..ChartRequest::default()
+        },
+        parameter: "drivers",
+        explanations: &["99"],
+      },
+      Refusal {
+        kind: ChartKind::LapTimes,
+        request: ChartRequest {
+          laps: Some((30, 10)),
+          ..ChartRequest::default()
+        },
+        parameter: "laps",
+        explanations: &[],
+      },
+      Refusal {
+        kind: ChartKind::TelemetryComparison,
+        request: ChartRequest {
+          drivers: vec![1, 11, 16],
+          ..ChartRequest::default()
+        },
+        parameter: "drivers",
+        explanations: &[],
+      },
+      Refusal {
+        kind: ChartKind::ChampionshipProgression,
+        request: ChartRequest::default(),
+        parameter: "chart",
+        explanations: &[],
+      },
+    ],
   )
   .await;
-  assert!(
-    matches!(invalid_driver, Err(ChartError::InvalidParameter { name: "drivers", ref message }) if message.contains("99")),
-    "{invalid_driver:?}"
-  );
-  let reversed = build_session_chart(
-    &database.connection,
-    BAHRAIN_2024_RACE,
-    ChartKind::LapTimes,
-    &ChartRequest {
-      laps: Some((30, 10)),
-      ..ChartRequest::default()
-    },
-  )
-  .await;
-  assert!(matches!(
-    reversed,
-    Err(ChartError::InvalidParameter { name: "laps", .. })
-  ));
-  let three_drivers = build_session_chart(
-    &database.connection,
-    BAHRAIN_2024_RACE,
-    ChartKind::TelemetryComparison,
-    &ChartRequest {
-      drivers: vec![1, 11, 16],
-      ..ChartRequest::default()
-    },
-  )
-  .await;
-  assert!(matches!(
-    three_drivers,
-    Err(ChartError::InvalidParameter {
-      name: "drivers",
-      ..
-    })
-  ));
-  let season_by_session = build_session_chart(
-    &database.connection,
-    BAHRAIN_2024_RACE,
-    ChartKind::ChampionshipProgression,
-    &ChartRequest::default(),
-  )
-  .await;
-  assert!(matches!(
-    season_by_session,
-    Err(ChartError::InvalidParameter { name: "chart", .. })
-  ));
   let session_by_season = build_season_chart(
     &database.connection,
     2024,
@@ -763,55 +681,20 @@ async fn unknown_sessions_invalid_drivers_and_reversed_lap_ranges_are_errors() {
   assert!(matches!(unknown_season, Err(ChartError::NotFound(_))));
 }
 
-/// A recorded lap's start and duration.
-fn recorded_lap(driver: i64, lap: i64) -> (DateTime<Utc>, f64) {
-  let laps = fixture_rows(&fixtures_dir().join("9472_bahrain_2024_race/laps.json"));
-  let row = laps
-    .iter()
-    .find(|row| row["driver_number"] == driver && row["lap_number"] == lap)
-    .expect("recorded lap");
-  let start = row["date_start"]
-    .as_str()
-    .expect("date_start")
-    .parse::<DateTime<Utc>>()
-    .expect("date");
-  (start, row["lap_duration"].as_f64().expect("duration"))
-}
-
-/// SYNTHETIC car_data: one sample every 250 ms over the lap window at a constant `speed`, full throttle,
-/// gear 7. Not recorded data: the project holds no full-lap car_data.
-fn synthetic_car_data(
-  driver: i32,
-  start: DateTime<Utc>,
-  duration: f64,
-  speed: i32,
-) -> Vec<car_data::ActiveModel> {
-  let samples = (duration * 4.0) as i64;
-  (0..=samples)
-    .map(|index| car_data::ActiveModel {
-      session_key: Set(BAHRAIN_2024_RACE),
-      driver_number: Set(driver),
-      date: Set(start + Duration::milliseconds(index * 250)),
-      meeting_key: Set(1229),
-      rpm: Set(Some(11000)),
-      speed: Set(Some(speed)),
-      n_gear: Set(Some(7)),
-      throttle: Set(Some(100)),
-      brake: Set(Some(0)),
-      drs: Set(None),
-    })
-    .collect()
-}
-
 #[tokio::test]
 async fn telemetry_comparison_defaults_to_the_two_fastest_laps_and_integrates_distance() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   // The two fastest recorded laps: VER lap 39 (1:32.608) and LEC lap 36 (1:34.090).
   let (ver_start, ver_duration) = recorded_lap(1, 39);
   let (lec_start, lec_duration) = recorded_lap(16, 36);
-  let mut rows = synthetic_car_data(1, ver_start, ver_duration, 216);
-  rows.extend(synthetic_car_data(16, lec_start, lec_duration, 180));
+  let mut rows = synthetic_car_data(BAHRAIN_2024_RACE, 1, ver_start, ver_duration, constant(216));
+  rows.extend(synthetic_car_data(
+    BAHRAIN_2024_RACE,
+    16,
+    lec_start,
+    lec_duration,
+    constant(180),
+  ));
   car_data::Entity::insert_many(rows)
     .exec(&database.connection)
     .await
@@ -874,13 +757,18 @@ async fn telemetry_comparison_defaults_to_the_two_fastest_laps_and_integrates_di
 
 #[tokio::test]
 async fn track_map_colours_the_fastest_lap_by_the_nearest_car_data_speed() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let (start, duration) = recorded_lap(1, 39);
-  car_data::Entity::insert_many(synthetic_car_data(1, start, duration, 250))
-    .exec(&database.connection)
-    .await
-    .expect("insert synthetic car_data");
+  car_data::Entity::insert_many(synthetic_car_data(
+    BAHRAIN_2024_RACE,
+    1,
+    start,
+    duration,
+    constant(250),
+  ))
+  .exec(&database.connection)
+  .await
+  .expect("insert synthetic car_data");
   // SYNTHETIC location: a circle of radius 1000 sampled every 270 ms (offset from car_data timestamps so
   // that joining needs the nearest sample). Not recorded data.
   let points = (duration / 0.27) as i64;
@@ -973,20 +861,17 @@ async fn championship_progression_uses_standings_when_stored_and_race_points_oth
   assert_eq!(trace_names(&selected), ["LEC"]);
 
   // A season chart is asked for by year, never through a session.
-  let through_session = build_session_chart(
-    &database.connection,
+  assert_refused(
+    &database,
     BAHRAIN_2024_RACE,
-    ChartKind::ChampionshipProgression,
-    &ChartRequest::default(),
+    &[Refusal {
+      kind: ChartKind::ChampionshipProgression,
+      request: ChartRequest::default(),
+      parameter: "chart",
+      explanations: &[],
+    }],
   )
   .await;
-  assert!(
-    matches!(
-      through_session,
-      Err(ChartError::InvalidParameter { name: "chart", .. })
-    ),
-    "{through_session:?}"
-  );
 
   let empty_year = build_season_chart(
     &database.connection,
@@ -1028,8 +913,7 @@ fn trace_named<'figure>(figure: &'figure Value, name: &str) -> &'figure Value {
 
 #[tokio::test]
 async fn tyre_degradation_plots_clean_laps_against_tyre_age_per_stint_with_a_fitted_slope() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let request = ChartRequest {
     drivers: vec![1, 16],
     ..ChartRequest::default()
@@ -1119,8 +1003,8 @@ async fn tyre_degradation_explains_a_driver_without_laps_and_a_session_type_it_d
     &["9472_bahrain_2024_race", "11249_suzuka_2026_qualifying"],
   )
   .await;
-  execute(
-    &database,
+  execute_sql(
+    &database.connection,
     "DELETE FROM laps WHERE session_key = 9472 AND driver_number = 2",
   )
   .await;
@@ -1156,8 +1040,7 @@ async fn tyre_degradation_explains_a_driver_without_laps_and_a_session_type_it_d
 
 #[tokio::test]
 async fn overtakes_count_moves_made_and_suffered_per_driver_from_the_recorded_table() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["11253_suzuka_2026_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["11253_suzuka_2026_race"]).await;
   let figure = chart(&database, SUZUKA_2026_RACE, ChartKind::Overtakes).await;
   assert_eq!(trace_names(&figure), ["Made", "Suffered"]);
   let recorded = fixture_rows(&fixtures_dir().join("11253_suzuka_2026_race/overtakes.json"));
@@ -1207,37 +1090,33 @@ async fn overtakes_count_moves_made_and_suffered_per_driver_from_the_recorded_ta
 
 #[tokio::test]
 async fn a_parameter_the_chart_does_not_take_is_an_invalid_parameter() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
-  let weather_with_drivers = build_session_chart(
-    &database.connection,
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
+  assert_refused(
+    &database,
     BAHRAIN_2024_RACE,
-    ChartKind::Weather,
-    &ChartRequest {
-      drivers: vec![1],
-      ..ChartRequest::default()
-    },
+    &[
+      Refusal {
+        kind: ChartKind::Weather,
+        request: ChartRequest {
+          drivers: vec![1],
+          ..ChartRequest::default()
+        },
+        parameter: "drivers",
+        explanations: &["takes none"],
+      },
+      Refusal {
+        kind: ChartKind::LapTimes,
+        request: ChartRequest {
+          reference: Some(api::LapChoice {
+            driver: 1,
+            lap: Some(3),
+          }),
+          ..ChartRequest::default()
+        },
+        parameter: "reference",
+        explanations: &["`drivers`, `lap_min`, `lap_max`"],
+      },
+    ],
   )
   .await;
-  assert!(
-    matches!(weather_with_drivers, Err(ChartError::InvalidParameter { name: "drivers", ref message }) if message.contains("takes none")),
-    "{weather_with_drivers:?}"
-  );
-  let lap_times_with_reference = build_session_chart(
-    &database.connection,
-    BAHRAIN_2024_RACE,
-    ChartKind::LapTimes,
-    &ChartRequest {
-      reference: Some(api::LapChoice {
-        driver: 1,
-        lap: Some(3),
-      }),
-      ..ChartRequest::default()
-    },
-  )
-  .await;
-  assert!(
-    matches!(lap_times_with_reference, Err(ChartError::InvalidParameter { name: "reference", ref message }) if message.contains("`drivers`, `lap_min`, `lap_max`")),
-    "{lap_times_with_reference:?}"
-  );
 }

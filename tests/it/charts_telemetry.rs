@@ -3,68 +3,21 @@
 //! recorded full-lap telemetry (only tiny real samples), so every telemetry row below is invented by the test and
 //! says so.
 
-use api::{ChartError, ChartKind, ChartRequest, LapChoice, NO_DATA_TEXT, build_session_chart};
+use api::{ChartKind, ChartRequest, LapChoice};
 use chrono::{DateTime, Duration, Utc};
 use entity::{car_data, laps, location};
-use f1_backend::{Engine, TestDatabase, fixture_rows, fixtures_dir, seed_fixtures};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, Statement};
+use f1_backend::{Engine, TestDatabase, execute_sql, seed_fixtures};
+use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::Value;
+
+use crate::chart_support::{
+  BAHRAIN_2024_MEETING, Refusal, Sample, annotation_texts, assert_explained_empty, assert_refused,
+  chart_with, constant, numbers, recorded_lap, synthetic_car_data, trace_names, traces,
+};
 
 const BAHRAIN_2024_RACE: i32 = 9472;
 const BAHRAIN_2024_QUALIFYING: i32 = 9468;
 const SINGAPORE_2023_RACE: i32 = 9165;
-const BAHRAIN_2024_MEETING: i32 = 1229;
-
-/// A recorded lap's start and duration (Bahrain 2024 race).
-fn recorded_lap(driver: i64, lap: i64) -> (DateTime<Utc>, f64) {
-  let laps = fixture_rows(&fixtures_dir().join("9472_bahrain_2024_race/laps.json"));
-  let row = laps
-    .iter()
-    .find(|row| row["driver_number"] == driver && row["lap_number"] == lap)
-    .expect("recorded lap");
-  let start = row["date_start"]
-    .as_str()
-    .expect("date_start")
-    .parse::<DateTime<Utc>>()
-    .expect("date");
-  (start, row["lap_duration"].as_f64().expect("duration"))
-}
-
-/// What a SYNTHETIC car_data sample holds at some second of the lap.
-struct Sample {
-  speed: i32,
-  gear: i32,
-  drs: Option<i32>,
-}
-
-/// SYNTHETIC car_data: one sample every 250 ms over `[start, start + duration]`, values from `sample(seconds)`,
-/// RPM 11000, full throttle, no brake. Not recorded data.
-fn synthetic_car_data(
-  session_key: i32,
-  driver: i32,
-  start: DateTime<Utc>,
-  duration: f64,
-  sample: impl Fn(f64) -> Sample,
-) -> Vec<car_data::ActiveModel> {
-  let count = (duration * 4.0) as i64;
-  (0..=count)
-    .map(|index| {
-      let values = sample(index as f64 / 4.0);
-      car_data::ActiveModel {
-        session_key: Set(session_key),
-        driver_number: Set(driver),
-        date: Set(start + Duration::milliseconds(index * 250)),
-        meeting_key: Set(BAHRAIN_2024_MEETING),
-        rpm: Set(Some(11000)),
-        speed: Set(Some(values.speed)),
-        n_gear: Set(Some(values.gear)),
-        throttle: Set(Some(100)),
-        brake: Set(Some(0)),
-        drs: Set(values.drs),
-      }
-    })
-    .collect()
-}
 
 /// SYNTHETIC location: a circle of radius 1000 sampled every 270 ms (offset from the car_data timestamps, so
 /// joining needs the nearest sample). Not recorded data. Returns the rows and their count.
@@ -106,73 +59,8 @@ async fn insert_location(database: &TestDatabase, rows: Vec<location::ActiveMode
     .expect("insert synthetic location");
 }
 
-fn constant(speed: i32) -> impl Fn(f64) -> Sample {
-  move |_| Sample {
-    speed,
-    gear: 7,
-    drs: None,
-  }
-}
-
 async fn chart(database: &TestDatabase, kind: ChartKind, request: &ChartRequest) -> Value {
-  build_session_chart(&database.connection, BAHRAIN_2024_RACE, kind, request)
-    .await
-    .unwrap_or_else(|error| panic!("{}: {error}", kind.slug()))
-}
-
-async fn chart_error(
-  database: &TestDatabase,
-  kind: ChartKind,
-  request: &ChartRequest,
-) -> ChartError {
-  match build_session_chart(&database.connection, BAHRAIN_2024_RACE, kind, request).await {
-    Ok(figure) => panic!("{} should fail: {figure}", kind.slug()),
-    Err(error) => error,
-  }
-}
-
-fn traces(figure: &Value) -> &Vec<Value> {
-  figure["data"].as_array().expect("data is an array")
-}
-
-fn trace_names(figure: &Value) -> Vec<String> {
-  traces(figure)
-    .iter()
-    .map(|trace| trace["name"].as_str().unwrap_or_default().to_owned())
-    .collect()
-}
-
-fn annotation_texts(figure: &Value) -> Vec<String> {
-  figure["layout"]["annotations"]
-    .as_array()
-    .map(|annotations| {
-      annotations
-        .iter()
-        .map(|annotation| annotation["text"].as_str().unwrap_or_default().to_owned())
-        .collect()
-    })
-    .unwrap_or_default()
-}
-
-fn numbers(value: &Value) -> Vec<f64> {
-  value
-    .as_array()
-    .expect("array")
-    .iter()
-    .filter_map(Value::as_f64)
-    .collect()
-}
-
-/// An empty figure whose note contains `explanation`.
-fn assert_explained_empty(figure: &Value, explanation: &str) {
-  assert!(traces(figure).is_empty(), "no traces: {figure}");
-  assert!(
-    annotation_texts(figure)
-      .iter()
-      .any(|text| text.starts_with(NO_DATA_TEXT) && text.contains(explanation)),
-    "expected a note containing {explanation:?}: {:?}",
-    annotation_texts(figure)
-  );
+  chart_with(database, BAHRAIN_2024_RACE, kind, request).await
 }
 
 fn lap(driver: i32, lap: i32) -> Option<LapChoice> {
@@ -182,19 +70,9 @@ fn lap(driver: i32, lap: i32) -> Option<LapChoice> {
   })
 }
 
-async fn execute(database: &TestDatabase, sql: &str) {
-  let backend = database.connection.get_database_backend();
-  database
-    .connection
-    .execute_raw(Statement::from_string(backend, sql.to_owned()))
-    .await
-    .expect(sql);
-}
-
 #[tokio::test]
 async fn telemetry_comparison_draws_two_chosen_laps_with_rpm_and_drs_panels() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let (start_20, duration_20) = recorded_lap(1, 20);
   let (start_21, duration_21) = recorded_lap(1, 21);
   // DRS open (code 12) for the first 20 s of lap 20, then "eligible" (8): open = 1, closed = 0.
@@ -251,63 +129,59 @@ async fn telemetry_comparison_draws_two_chosen_laps_with_rpm_and_drs_panels() {
     "lap 21 has no DRS code"
   );
 
-  let no_such_lap = chart_error(
+  assert_refused(
     &database,
-    ChartKind::TelemetryComparison,
-    &ChartRequest {
-      reference: lap(1, 99),
-      ..ChartRequest::default()
-    },
+    BAHRAIN_2024_RACE,
+    &[
+      Refusal {
+        kind: ChartKind::TelemetryComparison,
+        request: ChartRequest {
+          reference: lap(1, 99),
+          ..ChartRequest::default()
+        },
+        parameter: "reference",
+        explanations: &["no lap 99", "run to 57"],
+      },
+      Refusal {
+        kind: ChartKind::TelemetryComparison,
+        request: ChartRequest {
+          drivers: vec![1, 16],
+          comparison: lap(16, 36),
+          ..ChartRequest::default()
+        },
+        parameter: "drivers",
+        explanations: &[],
+      },
+    ],
   )
   .await;
-  assert!(
-    matches!(no_such_lap, ChartError::InvalidParameter { name: "reference", ref message } if message.contains("no lap 99") && message.contains("run to 57")),
-    "{no_such_lap:?}"
-  );
-  let mixed = chart_error(
-    &database,
-    ChartKind::TelemetryComparison,
-    &ChartRequest {
-      drivers: vec![1, 16],
-      comparison: lap(16, 36),
-      ..ChartRequest::default()
-    },
-  )
-  .await;
-  assert!(matches!(
-    mixed,
-    ChartError::InvalidParameter {
-      name: "drivers",
-      ..
-    }
-  ));
-  execute(
-    &database,
+  execute_sql(
+    &database.connection,
     "DELETE FROM laps WHERE session_key = 9472 AND driver_number = 2",
   )
   .await;
-  let without_laps = chart_error(
+  assert_refused(
     &database,
-    ChartKind::TelemetryComparison,
-    &ChartRequest {
-      comparison: Some(LapChoice {
-        driver: 2,
-        lap: None,
-      }),
-      ..ChartRequest::default()
-    },
+    BAHRAIN_2024_RACE,
+    &[Refusal {
+      kind: ChartKind::TelemetryComparison,
+      request: ChartRequest {
+        comparison: Some(LapChoice {
+          driver: 2,
+          lap: None,
+        }),
+        ..ChartRequest::default()
+      },
+      parameter: "comparison",
+      explanations: &["car 2 has no laps"],
+    }],
   )
   .await;
-  assert!(
-    matches!(without_laps, ChartError::InvalidParameter { name: "comparison", ref message } if message.contains("car 2 has no laps")),
-    "{without_laps:?}"
-  );
 }
 
 #[tokio::test]
 async fn lap_delta_accumulates_the_time_lost_over_distance_between_two_laps() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let no_telemetry = chart(&database, ChartKind::LapDelta, &ChartRequest::default()).await;
   assert_explained_empty(&no_telemetry, "no car telemetry");
   // The two fastest recorded laps: VER lap 39 (1:32.608) and LEC lap 36 (1:34.090).
@@ -454,41 +328,36 @@ async fn lap_delta_compares_laps_of_two_sessions_at_the_same_circuit_only() {
     "one driver in two sessions: the comparison is dashed"
   );
 
-  let other_circuit = chart_error(
+  assert_refused(
     &database,
-    ChartKind::LapDelta,
-    &ChartRequest {
-      comparison_session: Some(SINGAPORE_2023_RACE),
-      ..ChartRequest::default()
-    },
+    BAHRAIN_2024_RACE,
+    &[
+      Refusal {
+        kind: ChartKind::LapDelta,
+        request: ChartRequest {
+          comparison_session: Some(SINGAPORE_2023_RACE),
+          ..ChartRequest::default()
+        },
+        parameter: "comparison_session",
+        explanations: &["Singapore", "Sakhir"],
+      },
+      Refusal {
+        kind: ChartKind::LapDelta,
+        request: ChartRequest {
+          comparison_session: Some(1),
+          ..ChartRequest::default()
+        },
+        parameter: "comparison_session",
+        explanations: &[],
+      },
+    ],
   )
   .await;
-  assert!(
-    matches!(other_circuit, ChartError::InvalidParameter { name: "comparison_session", ref message } if message.contains("Singapore") && message.contains("Sakhir")),
-    "{other_circuit:?}"
-  );
-  let unknown = chart_error(
-    &database,
-    ChartKind::LapDelta,
-    &ChartRequest {
-      comparison_session: Some(1),
-      ..ChartRequest::default()
-    },
-  )
-  .await;
-  assert!(matches!(
-    unknown,
-    ChartError::InvalidParameter {
-      name: "comparison_session",
-      ..
-    }
-  ));
 }
 
 #[tokio::test]
 async fn the_track_map_without_car_data_draws_the_outline_and_says_speed_is_not_available() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let (start, duration) = recorded_lap(1, 39);
   let (rows, points) = synthetic_circle(1, start, duration);
   insert_location(&database, rows).await;
@@ -519,8 +388,7 @@ async fn the_track_map_without_car_data_draws_the_outline_and_says_speed_is_not_
 
 #[tokio::test]
 async fn the_gear_shift_map_draws_one_trace_per_gear_on_the_outline() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let (start, duration) = recorded_lap(16, 36);
   let (rows, _) = synthetic_circle(16, start, duration);
   insert_location(&database, rows).await;
@@ -568,28 +436,25 @@ async fn the_gear_shift_map_draws_one_trace_per_gear_on_the_outline() {
       .iter()
       .any(|text| text.starts_with("LEC lap 36 (1:34.090)"))
   );
-  let two_drivers = chart_error(
+  assert_refused(
     &database,
-    ChartKind::GearShiftMap,
-    &ChartRequest {
-      drivers: vec![1, 16],
-      ..ChartRequest::default()
-    },
+    BAHRAIN_2024_RACE,
+    &[Refusal {
+      kind: ChartKind::GearShiftMap,
+      request: ChartRequest {
+        drivers: vec![1, 16],
+        ..ChartRequest::default()
+      },
+      parameter: "drivers",
+      explanations: &[],
+    }],
   )
   .await;
-  assert!(matches!(
-    two_drivers,
-    ChartError::InvalidParameter {
-      name: "drivers",
-      ..
-    }
-  ));
 }
 
 #[tokio::test]
 async fn mini_sector_dominance_colours_every_mini_sector_by_the_quicker_driver() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let (ver_start, ver_duration) = recorded_lap(1, 39);
   let (lec_start, lec_duration) = recorded_lap(16, 36);
   // VER even (216 km/h); LEC slow (150 km/h) for the first half of his lap's time and fast (300 km/h) after:
@@ -653,17 +518,18 @@ async fn mini_sector_dominance_colours_every_mini_sector_by_the_quicker_driver()
   );
   assert_eq!(traces(&figure)[0]["line"]["color"], "#3671C6");
   assert_eq!(traces(&figure)[1]["line"]["color"], "#E8002D");
-  let one_driver = chart_error(
+  assert_refused(
     &database,
-    ChartKind::MiniSectorDominance,
-    &ChartRequest {
-      drivers: vec![1],
-      ..ChartRequest::default()
-    },
+    BAHRAIN_2024_RACE,
+    &[Refusal {
+      kind: ChartKind::MiniSectorDominance,
+      request: ChartRequest {
+        drivers: vec![1],
+        ..ChartRequest::default()
+      },
+      parameter: "drivers",
+      explanations: &["2 to 5"],
+    }],
   )
   .await;
-  assert!(
-    matches!(one_driver, ChartError::InvalidParameter { name: "drivers", ref message } if message.contains("2 to 5")),
-    "{one_driver:?}"
-  );
 }

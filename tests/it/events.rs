@@ -247,11 +247,7 @@ pub(crate) struct LiveApi {
 /// Starts a [`LiveApi`].
 pub(crate) async fn live_api() -> LiveApi {
   let setup = crate::live::live_setup(Engine::MariaDb, Duration::from_secs(3600), true).await;
-  let mut live = setup.start_live();
-  crate::live::wait_for(&mut live, "the stream is caught up", |status| {
-    status.caught_up
-  })
-  .await;
+  let (live, _) = setup.start_live_caught_up().await;
   let mut settings = Settings::for_tests(setup.database.url.clone());
   settings.shared.redis_url = Some(Secret::new(redis_url()));
   settings.shared.cache_prefix = setup.cache_prefix.clone();

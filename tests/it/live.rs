@@ -20,8 +20,11 @@ use worker::{
   BrokerAddress, Credentials, LiveHandle, LiveStatus, LiveTuning, MqttSettings, Secret, Worker,
 };
 
-use crate::api_support::scrape_metrics;
-use crate::worker::{redis_connection, settings, start_server};
+use crate::api_support::wait_for_metrics;
+use crate::openf1_support::token_for;
+use crate::worker::{
+  recorded_worker, redis_connection, settings, start_server, store_cache_entries,
+};
 
 /// The recorded race replayed in these tests (Bahrain 2024), and its season.
 const RACE: i32 = 9472;
@@ -138,6 +141,37 @@ impl Live {
       .expect("credentials and a broker are configured")
   }
 
+  /// Starts the live ingest and waits until the stream is caught up; returns the handle and that status.
+  pub(crate) async fn start_live_caught_up(&self) -> (LiveHandle, LiveStatus) {
+    let mut live = self.start_live();
+    let status = wait_for(&mut live, "the stream is caught up", |status| {
+      status.caught_up
+    })
+    .await;
+    (live, status)
+  }
+
+  /// Stops the live ingest, then the local Open F1 server.
+  async fn stop(self, live: LiveHandle) {
+    live.stop().await;
+    self.server.stop().await;
+  }
+
+  /// Moves the replay forward by `minutes`, publishes what became due, waits until `live` has handled it (`what`
+  /// names that moment) and checks the database against upstream; returns how many rows were published.
+  async fn publish_and_match_upstream(
+    &self,
+    live: &mut LiveHandle,
+    minutes: i64,
+    what: &str,
+  ) -> u64 {
+    let handled = live.status().handled;
+    let published = self.advance_and_publish(minutes).await;
+    wait_for(live, what, |status| status.handled >= handled + published).await;
+    self.assert_database_matches_upstream().await;
+    published
+  }
+
   /// Moves the replay forward and publishes what became due; returns how many rows were published.
   pub(crate) async fn advance_and_publish(&self, minutes: i64) -> u64 {
     self.clock.advance(TimeDelta::minutes(minutes));
@@ -187,23 +221,13 @@ impl Live {
 }
 
 async fn upstream_rows(server: &OpenF1Server, endpoint: &str) -> Vec<Value> {
-  let http = reqwest::Client::new();
-  let token: Value = http
-    .post(server.token_url())
-    .form(&[("username", "test-reader"), ("password", "any")])
-    .send()
-    .await
-    .expect("ask for a token")
-    .json()
-    .await
-    .expect("a token");
-  let token = token["access_token"].as_str().expect("access_token");
-  let response = http
+  let token = token_for(server, "test-reader").await;
+  let response = reqwest::Client::new()
     .get(format!(
       "{}/{endpoint}?session_key={RACE}",
       server.base_url()
     ))
-    .bearer_auth(token)
+    .bearer_auth(&token)
     .send()
     .await
     .expect("query the local server");
@@ -251,14 +275,6 @@ pub(crate) async fn wait_for(
   }
 }
 
-async fn stored_lap(database: &TestDatabase, driver: i32, lap: i32) -> laps::Model {
-  laps::Entity::find_by_id((RACE, driver, lap))
-    .one(&database.connection)
-    .await
-    .expect("read")
-    .expect("the lap is stored")
-}
-
 fn token_requests(server: &OpenF1Server) -> usize {
   server
     .requests()
@@ -270,11 +286,7 @@ fn token_requests(server: &OpenF1Server) -> usize {
 #[tokio::test]
 async fn a_replayed_race_flows_from_the_broker_into_the_database_row_for_row() {
   let setup = live_setup(Engine::MariaDb, Duration::from_secs(3600), true).await;
-  let mut live = setup.start_live();
-  let status = wait_for(&mut live, "the stream is caught up", |status| {
-    status.caught_up
-  })
-  .await;
+  let (mut live, status) = setup.start_live_caught_up().await;
   assert_eq!(status.connections, 1);
   assert_eq!(status.gap_fills, 1, "the start is a gap filled over REST");
   setup.assert_database_matches_upstream().await;
@@ -282,23 +294,16 @@ async fn a_replayed_race_flows_from_the_broker_into_the_database_row_for_row() {
 
   let keys = CacheKeys::new(setup.cache_prefix.clone());
   let mut redis = redis_connection().await;
-  let (versions, newest_change) = entity::change_log::scope_versions(&setup.database.connection)
-    .await
-    .expect("scope versions");
-  for scope in [CacheScope::Session(RACE), CacheScope::Session(9165)] {
-    let stored = entity::cache::store_entry(
-      &mut redis,
-      &keys,
-      scope,
-      "chart:lap-times",
-      versions.get(&scope).copied().unwrap_or(0),
-      b"cached",
-      Duration::from_secs(600),
-    )
-    .await
-    .expect("store a cache entry");
-    assert!(stored);
-  }
+  let newest_change = store_cache_entries(
+    &mut redis,
+    &keys,
+    &setup.database,
+    &[
+      (CacheScope::Session(RACE), "chart:lap-times"),
+      (CacheScope::Session(9165), "chart:lap-times"),
+    ],
+  )
+  .await;
   let requests_before = setup.server.requests().len();
 
   let mut published = 0;
@@ -378,8 +383,7 @@ async fn a_replayed_race_flows_from_the_broker_into_the_database_row_for_row() {
     state.status, "live",
     "REST reconciles the race once it is over"
   );
-  live.stop().await;
-  setup.server.stop().await;
+  setup.stop(live).await;
 }
 
 #[tokio::test]
@@ -416,32 +420,23 @@ async fn the_mqtt_connection_moves_to_a_new_token_before_the_old_one_expires_and
   setup.assert_database_matches_upstream().await;
 
   // The stream goes on with the new token.
-  let handled = live.status().handled;
-  let published = setup.advance_and_publish(3).await;
+  let published = setup
+    .publish_and_match_upstream(&mut live, 3, "the new rows are handled")
+    .await;
   assert!(published > 0);
-  wait_for(&mut live, "the new rows are handled", |status| {
-    status.handled >= handled + published
-  })
-  .await;
-  setup.assert_database_matches_upstream().await;
   assert_eq!(
     live.status().connections,
     2,
     "no reconnection while the token is valid"
   );
-  live.stop().await;
-  setup.server.stop().await;
+  setup.stop(live).await;
 }
 
 #[tokio::test]
 async fn a_connection_whose_token_expired_is_closed_by_the_broker_and_the_worker_comes_back_with_a_new_token()
  {
   let setup = live_setup(Engine::Sqlite, Duration::from_secs(300), false).await;
-  let mut live = setup.start_live();
-  wait_for(&mut live, "the stream is caught up", |status| {
-    status.caught_up
-  })
-  .await;
+  let (mut live, _) = setup.start_live_caught_up().await;
 
   // By the server's clock the token expires; the broker deletes its client, which disconnects the worker. The
   // worker's own schedule still trusts the token: the broker's refusal makes it fetch a new one.
@@ -455,25 +450,16 @@ async fn a_connection_whose_token_expired_is_closed_by_the_broker_and_the_worker
   assert!(token_requests(&setup.server) >= 2);
   setup.assert_database_matches_upstream().await;
 
-  let handled = live.status().handled;
-  let published = setup.advance_and_publish(2).await;
-  wait_for(&mut live, "the new rows are handled", |status| {
-    status.handled >= handled + published
-  })
-  .await;
-  setup.assert_database_matches_upstream().await;
-  live.stop().await;
-  setup.server.stop().await;
+  setup
+    .publish_and_match_upstream(&mut live, 2, "the new rows are handled")
+    .await;
+  setup.stop(live).await;
 }
 
 #[tokio::test]
 async fn a_broker_restart_is_survived_and_the_rows_lost_meanwhile_are_filled_over_rest() {
   let mut setup = live_setup(Engine::Sqlite, Duration::from_secs(3600), false).await;
-  let mut live = setup.start_live();
-  wait_for(&mut live, "the stream is caught up", |status| {
-    status.caught_up
-  })
-  .await;
+  let (mut live, _) = setup.start_live_caught_up().await;
 
   setup.broker.stop().await;
   wait_for(
@@ -508,17 +494,10 @@ async fn a_broker_restart_is_survived_and_the_rows_lost_meanwhile_are_filled_ove
     "the gap fill asks for positions after the newest stored one: {gap_fill:?}"
   );
 
-  let handled = live.status().handled;
-  let published = setup.advance_and_publish(2).await;
-  wait_for(
-    &mut live,
-    "rows published after the restart are handled",
-    |status| status.handled >= handled + published,
-  )
-  .await;
-  setup.assert_database_matches_upstream().await;
-  live.stop().await;
-  setup.server.stop().await;
+  setup
+    .publish_and_match_upstream(&mut live, 2, "rows published after the restart are handled")
+    .await;
+  setup.stop(live).await;
 }
 
 fn lap_message(id: i64, lap_duration: f64) -> Value {
@@ -532,11 +511,7 @@ fn lap_message(id: i64, lap_duration: f64) -> Value {
 #[tokio::test]
 async fn of_duplicate_and_out_of_order_versions_of_a_row_the_newest_id_wins() {
   let setup = live_setup(Engine::Sqlite, Duration::from_secs(3600), false).await;
-  let mut live = setup.start_live();
-  wait_for(&mut live, "the stream is caught up", |status| {
-    status.caught_up
-  })
-  .await;
+  let (mut live, _) = setup.start_live_caught_up().await;
   let mut handled = live.status().handled;
   let publish = |rows: Vec<Value>| {
     let server = &setup.server;
@@ -546,43 +521,40 @@ async fn of_duplicate_and_out_of_order_versions_of_a_row_the_newest_id_wins() {
     }
   };
 
-  // Newest first, then an older version, then a duplicate of the newest, all at once.
-  handled += publish(vec![
-    lap_message(2_000, 99.5),
-    lap_message(1_000, 11.1),
-    lap_message(2_000, 99.5),
-  ])
-  .await;
-  wait_for(&mut live, "three messages handled", |status| {
-    status.handled >= handled
-  })
-  .await;
-  assert_eq!(
-    stored_lap(&setup.database, 1, 1).await.lap_duration,
-    Some(99.5)
-  );
-
-  // An older version arriving after the newer one was committed changes nothing.
-  handled += publish(vec![lap_message(1_500, 22.2)]).await;
-  wait_for(&mut live, "the late message handled", |status| {
-    status.handled >= handled
-  })
-  .await;
-  assert_eq!(
-    stored_lap(&setup.database, 1, 1).await.lap_duration,
-    Some(99.5)
-  );
-
-  // A newer version replaces it.
-  handled += publish(vec![lap_message(3_000, 88.8)]).await;
-  wait_for(&mut live, "the newer message handled", |status| {
-    status.handled >= handled
-  })
-  .await;
-  assert_eq!(
-    stored_lap(&setup.database, 1, 1).await.lap_duration,
-    Some(88.8)
-  );
+  // (messages published at once, what handling them is, the lap time stored after them)
+  let steps = [
+    // Newest first, then an older version, then a duplicate of the newest.
+    (
+      vec![
+        lap_message(2_000, 99.5),
+        lap_message(1_000, 11.1),
+        lap_message(2_000, 99.5),
+      ],
+      "three messages handled",
+      99.5,
+    ),
+    // An older version arriving after the newer one was committed changes nothing.
+    (
+      vec![lap_message(1_500, 22.2)],
+      "the late message handled",
+      99.5,
+    ),
+    // A newer version replaces it.
+    (
+      vec![lap_message(3_000, 88.8)],
+      "the newer message handled",
+      88.8,
+    ),
+  ];
+  for (messages, what, lap_duration) in steps {
+    handled += publish(messages).await;
+    wait_for(&mut live, what, |status| status.handled >= handled).await;
+    assert_eq!(
+      setup.database.stored_lap(RACE, 1, 1).await.lap_duration,
+      Some(lap_duration),
+      "after {what}"
+    );
+  }
   assert_eq!(
     setup.worker.metrics().live_messages("stored"),
     2,
@@ -601,18 +573,13 @@ async fn of_duplicate_and_out_of_order_versions_of_a_row_the_newest_id_wins() {
   })
   .await;
   assert_eq!(setup.worker.metrics().live_messages("unknown_topic"), 1);
-  live.stop().await;
-  setup.server.stop().await;
+  setup.stop(live).await;
 }
 
 #[tokio::test]
 async fn once_the_race_is_over_rest_reconciles_what_mqtt_wrote() {
   let setup = live_setup(Engine::Sqlite, Duration::from_secs(3600), false).await;
-  let mut live = setup.start_live();
-  wait_for(&mut live, "the stream is caught up", |status| {
-    status.caught_up
-  })
-  .await;
+  let (mut live, _) = setup.start_live_caught_up().await;
   let cancellation = CancellationToken::new();
   // The daemon's first poll (the calendar; the live race is MQTT's).
   setup
@@ -632,7 +599,7 @@ async fn once_the_race_is_over_rest_reconciles_what_mqtt_wrote() {
   })
   .await;
   assert_eq!(
-    stored_lap(&setup.database, 1, 1).await.lap_duration,
+    setup.database.stored_lap(RACE, 1, 1).await.lap_duration,
     Some(1.0)
   );
   live.stop().await;
@@ -658,7 +625,7 @@ async fn once_the_race_is_over_rest_reconciles_what_mqtt_wrote() {
     .await
     .expect("the reconciling poll");
   assert_eq!(
-    stored_lap(&setup.database, 1, 1).await.lap_duration,
+    setup.database.stored_lap(RACE, 1, 1).await.lap_duration,
     Some(97.759)
   );
   setup.assert_database_matches_upstream().await;
@@ -684,11 +651,7 @@ async fn live_sessions_are_polled_over_rest_only_while_no_mqtt_connection_is_sub
       })
       .count()
   };
-  let mut live = setup.start_live();
-  wait_for(&mut live, "the stream is caught up", |status| {
-    status.caught_up
-  })
-  .await;
+  let (live, _) = setup.start_live_caught_up().await;
   assert!(setup.worker.live_status().subscribed);
   let before = live_laps_requests(&setup.server);
   setup
@@ -721,11 +684,7 @@ async fn live_sessions_are_polled_over_rest_only_while_no_mqtt_connection_is_sub
 async fn the_stream_runs_over_tls_and_the_broker_certificate_is_verified() {
   let broker = TestBroker::start_with_tls().await;
   let setup = live_setup_on(broker, Engine::Sqlite, Duration::from_secs(3600), false).await;
-  let mut live = setup.start_live();
-  wait_for(&mut live, "the stream is caught up", |status| {
-    status.caught_up
-  })
-  .await;
+  let (mut live, _) = setup.start_live_caught_up().await;
   let published = setup.advance_and_publish(2).await;
   assert!(published > 0);
   wait_for(&mut live, "the rows are handled", |status| {
@@ -766,11 +725,7 @@ async fn a_live_session_that_appears_in_the_calendar_after_the_stream_connected_
     false,
   )
   .await;
-  let mut live = setup.start_live();
-  let status = wait_for(&mut live, "the stream is caught up", |status| {
-    status.caught_up
-  })
-  .await;
+  let (mut live, status) = setup.start_live_caught_up().await;
   assert!(
     status.caught_up_sessions.is_empty(),
     "no calendar, nothing to catch up"
@@ -796,15 +751,10 @@ async fn a_live_session_that_appears_in_the_calendar_after_the_stream_connected_
   );
   setup.assert_database_matches_upstream().await;
 
-  let handled = live.status().handled;
-  let published = setup.advance_and_publish(2).await;
-  wait_for(&mut live, "the new rows are handled", |status| {
-    status.handled >= handled + published
-  })
-  .await;
-  setup.assert_database_matches_upstream().await;
-  live.stop().await;
-  setup.server.stop().await;
+  setup
+    .publish_and_match_upstream(&mut live, 2, "the new rows are handled")
+    .await;
+  setup.stop(live).await;
 }
 
 #[tokio::test]
@@ -821,21 +771,17 @@ async fn the_daemon_streams_live_sessions_once_it_holds_the_lease_and_stops_clea
   let stop = CancellationToken::new();
   let daemon = tokio::spawn(worker.run_until_stopped(stop.clone()));
   let http = reqwest::Client::new();
-  let deadline = std::time::Instant::now() + DEADLINE;
-  loop {
-    let metrics = scrape_metrics(&http, &format!("http://127.0.0.1:{port}/metrics")).await;
-    if metrics.contains("worker_live_connected 1")
-      && metrics.contains(r#"worker_live_gap_fills_total{outcome="ok"} 1"#)
-    {
-      break;
-    }
-    assert!(
-      std::time::Instant::now() < deadline,
-      "the daemon never subscribed: {metrics}"
-    );
-    // Polling the daemon's metrics endpoint until it reports the state; the check itself is the condition.
-    tokio::time::sleep(Duration::from_millis(20)).await;
-  }
+  wait_for_metrics(
+    &http,
+    &format!("http://127.0.0.1:{port}/metrics"),
+    DEADLINE,
+    "the daemon never subscribed",
+    |metrics| {
+      metrics.contains("worker_live_connected 1")
+        && metrics.contains(r#"worker_live_gap_fills_total{outcome="ok"} 1"#)
+    },
+  )
+  .await;
   stop.cancel();
   daemon.await.expect("join").expect("stops cleanly");
   server.stop().await;
@@ -843,11 +789,7 @@ async fn the_daemon_streams_live_sessions_once_it_holds_the_lease_and_stops_clea
 
 #[tokio::test]
 async fn without_credentials_there_is_no_live_stream() {
-  let server = start_server(ServerOptions::new(fixtures_dir())).await;
-  let database = TestDatabase::migrated(Engine::Sqlite).await;
-  let worker = Worker::build(settings(&database, &server, None))
-    .await
-    .expect("build the worker");
+  let (server, _database, worker) = recorded_worker(Engine::Sqlite).await;
   assert!(
     worker
       .start_live_ingest(&CancellationToken::new())
@@ -861,11 +803,7 @@ async fn without_credentials_there_is_no_live_stream() {
 #[tokio::test]
 async fn concurrent_writers_commit_on_sqlite_without_busy_errors() {
   // REST ingest and the live stream write at the same time; SQLite allows one writer, so they must take turns.
-  let server = start_server(ServerOptions::new(fixtures_dir())).await;
-  let database = TestDatabase::migrated(Engine::Sqlite).await;
-  let worker = Worker::build(settings(&database, &server, None))
-    .await
-    .expect("build the worker");
+  let (server, database, worker) = recorded_worker(Engine::Sqlite).await;
   let laps = f1_backend::fixture_rows(&fixtures_dir().join("9472_bahrain_2024_race/laps.json"));
   let writers = (0..16).map(|writer| {
     let committer = worker.ingestor().committer().clone();

@@ -13,6 +13,7 @@ mod backfill;
 mod cache_tiers;
 mod change_feed;
 mod change_log;
+mod chart_support;
 mod charts;
 mod charts_telemetry;
 mod crash;

@@ -12,6 +12,8 @@ use openf1_server::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::openf1_support::token_for;
+
 const NO_RESULTS: &str = r#"{"detail":"No results found."}"#;
 const SESSION_IN_PROGRESS: &str = r#"{"detail":"Session in progress, access is restricted to authenticated users. Sign up here: https://tally.so/r/w2yWDb"}"#;
 
@@ -53,13 +55,48 @@ fn fixture_rows(relative: &str) -> Vec<Value> {
 
 /// GETs `base_url/path_and_query` and returns status and body text.
 async fn get(server: &OpenF1Server, path_and_query: &str) -> (StatusCode, String) {
-  let response = client()
+  let response = get_response(server, path_and_query).await;
+  let status = response.status();
+  (status, response.text().await.expect("read the body"))
+}
+
+/// GETs `path_and_query` (below `/v1`).
+async fn get_response(server: &OpenF1Server, path_and_query: &str) -> reqwest::Response {
+  client()
     .get(format!("{}/{path_and_query}", server.base_url()))
     .send()
     .await
-    .expect("send a request");
-  let status = response.status();
-  (status, response.text().await.expect("read the body"))
+    .expect("send a request")
+}
+
+/// The response's `content-type`, `""` without one.
+fn content_type(response: &reqwest::Response) -> String {
+  response
+    .headers()
+    .get("content-type")
+    .and_then(|value| value.to_str().ok())
+    .unwrap_or_default()
+    .to_owned()
+}
+
+/// GETs `path_and_query` with `token` as the bearer token.
+async fn get_with_token(
+  server: &OpenF1Server,
+  path_and_query: &str,
+  token: &str,
+) -> reqwest::Response {
+  client()
+    .get(format!("{}/{path_and_query}", server.base_url()))
+    .bearer_auth(token)
+    .send()
+    .await
+    .expect("send")
+}
+
+/// When car 1's first lap of the race 9472 starts, as the server answers now.
+async fn first_lap_start(server: &OpenF1Server) -> Value {
+  get_rows(server, "laps?session_key=9472&driver_number=1&lap_number=1").await[0]["date_start"]
+    .clone()
 }
 
 /// GETs and decodes a 200 JSON array.
@@ -336,21 +373,9 @@ async fn latest_resolves_to_the_most_recent_session_started_by_now() {
 #[tokio::test]
 async fn csv_true_answers_csv_with_the_sorted_union_of_keys() {
   let server = start(options()).await;
-  let response = client()
-    .get(format!(
-      "{}/drivers?session_key=11253&csv=true",
-      server.base_url()
-    ))
-    .send()
-    .await
-    .expect("send");
+  let response = get_response(&server, "drivers?session_key=11253&csv=true").await;
   assert_eq!(response.status(), StatusCode::OK);
-  let content_type = response
-    .headers()
-    .get("content-type")
-    .and_then(|value| value.to_str().ok())
-    .unwrap_or_default()
-    .to_owned();
+  let content_type = content_type(&response);
   assert!(content_type.starts_with("text/csv"), "{content_type}");
   let body = response.text().await.expect("body");
   let mut lines = body.lines();
@@ -375,18 +400,9 @@ async fn empty_results_and_unknown_endpoints_answer_404_no_results_found() {
     "not_an_endpoint",
     "laps?segments_sector_1=2049",
   ] {
-    let response = client()
-      .get(format!("{}/{query}", server.base_url()))
-      .send()
-      .await
-      .expect("send");
+    let response = get_response(&server, query).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND, "{query}");
-    let content_type = response
-      .headers()
-      .get("content-type")
-      .and_then(|value| value.to_str().ok())
-      .unwrap_or_default()
-      .to_owned();
+    let content_type = content_type(&response);
     assert_eq!(content_type, "application/json");
     assert_eq!(response.text().await.expect("body"), NO_RESULTS);
   }
@@ -532,41 +548,38 @@ async fn a_slow_fault_delays_the_answer_but_serves_it() {
   server.stop().await;
 }
 
+/// Sends `request` to the control API, expecting 200.
+async fn control(request: reqwest::RequestBuilder) {
+  let response = request.send().await.expect("send");
+  assert_eq!(response.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn the_control_api_queues_faults_upserts_rows_and_lists_requests() {
   let server = start(options()).await;
   let root = server.base_url().trim_end_matches("/v1").to_owned();
   let http = client();
-  let queued = http
-    .post(format!("{root}/__control/faults"))
-    .body(r#"{"fault":"too_many_requests","retry_after_seconds":2,"times":3,"path_contains":"/v1/laps"}"#)
-    .send()
-    .await
-    .expect("send");
-  assert_eq!(queued.status(), StatusCode::OK);
+  control(http.post(format!("{root}/__control/faults")).body(
+    r#"{"fault":"too_many_requests","retry_after_seconds":2,"times":3,"path_contains":"/v1/laps"}"#,
+  ))
+  .await;
   assert_eq!(
     get(&server, "laps?session_key=9472").await.0,
     StatusCode::TOO_MANY_REQUESTS
   );
-  let cleared = http
-    .delete(format!("{root}/__control/faults"))
-    .send()
-    .await
-    .expect("send");
-  assert_eq!(cleared.status(), StatusCode::OK);
+  control(http.delete(format!("{root}/__control/faults"))).await;
   assert_eq!(
     get(&server, "laps?session_key=9472").await.0,
     StatusCode::OK
   );
 
   let corrected = json!({"meeting_key": 1281, "session_key": 11253, "driver_number": 1, "lap_number": 1, "date": "2026-03-29T05:20:00+00:00", "lane_duration": 1.5, "pit_duration": 1.5, "stop_duration": null});
-  let upserted = http
-    .post(format!("{root}/__control/rows/pit"))
-    .body(corrected.to_string())
-    .send()
-    .await
-    .expect("send");
-  assert_eq!(upserted.status(), StatusCode::OK);
+  control(
+    http
+      .post(format!("{root}/__control/rows/pit"))
+      .body(corrected.to_string()),
+  )
+  .await;
   assert_eq!(
     count(&server, "pit?session_key=11253&lane_duration=1.5").await,
     1
@@ -653,21 +666,11 @@ async fn tokens_are_issued_for_the_right_credentials_and_required_when_auth_is_o
     get(&server, "drivers?session_key=11253").await,
     (StatusCode::UNAUTHORIZED, SESSION_IN_PROGRESS.to_owned())
   );
-  let authorized = client()
-    .get(format!("{}/drivers?session_key=11253", server.base_url()))
-    .bearer_auth(&access_token)
-    .send()
-    .await
-    .expect("send");
+  let authorized = get_with_token(&server, "drivers?session_key=11253", &access_token).await;
   assert_eq!(authorized.status(), StatusCode::OK);
 
   clock.advance(TimeDelta::seconds(61));
-  let expired = client()
-    .get(format!("{}/drivers?session_key=11253", server.base_url()))
-    .bearer_auth(&access_token)
-    .send()
-    .await
-    .expect("send");
+  let expired = get_with_token(&server, "drivers?session_key=11253", &access_token).await;
   assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
   assert_eq!(expired.text().await.expect("body"), SESSION_IN_PROGRESS);
 
@@ -681,6 +684,11 @@ async fn tokens_are_issued_for_the_right_credentials_and_required_when_auth_is_o
   server.stop().await;
 }
 
+/// A clock at the replays' start, 2030-01-01 12:00 UTC.
+fn replay_clock() -> ManualClock {
+  ManualClock::new(instant("2030-01-01T12:00:00+00:00"))
+}
+
 fn replay_options(clock: &ManualClock, speed: f64, auth_during_live: bool) -> ServerOptions {
   let mut options = options();
   options.clock = clock.clock();
@@ -691,6 +699,13 @@ fn replay_options(clock: &ManualClock, speed: f64, auth_during_live: bool) -> Se
     offset: TimeDelta::zero(),
     auth_during_live,
   });
+  options
+}
+
+/// [`replay_options`] at normal speed without tokens, on a [`replay_clock`], with one change to the replay.
+fn changed_replay(change: impl FnOnce(&mut ReplayOptions)) -> ServerOptions {
+  let mut options = replay_options(&replay_clock(), 1.0, false);
+  change(options.replay.as_mut().expect("a replay"));
   options
 }
 
@@ -725,13 +740,8 @@ async fn replay_releases_rows_as_the_clock_advances_and_shifts_their_dates() {
     laps_until(10)
   );
   assert_eq!(laps_until(10), 80);
-  let first_lap = get_rows(
-    &server,
-    "laps?session_key=9472&driver_number=1&lap_number=1",
-  )
-  .await;
   assert_eq!(
-    first_lap[0]["date_start"],
+    first_lap_start(&server).await,
     "2030-01-01T12:03:42.341000+00:00"
   );
   // Filters see the shifted times.
@@ -754,18 +764,13 @@ async fn replay_releases_rows_as_the_clock_advances_and_shifts_their_dates() {
 
 #[tokio::test]
 async fn replay_at_double_speed_covers_twice_the_recorded_time() {
-  let clock = ManualClock::new(instant("2030-01-01T12:00:00+00:00"));
+  let clock = replay_clock();
   let server = start(replay_options(&clock, 2.0, false)).await;
   clock.advance(TimeDelta::minutes(5));
   assert_eq!(count(&server, "laps?session_key=9472").await, 80);
-  let first_lap = get_rows(
-    &server,
-    "laps?session_key=9472&driver_number=1&lap_number=1",
-  )
-  .await;
   // 3 min 42.341 s into the session, replayed at 2x: 1 min 51.1705 s after the start.
   assert_eq!(
-    first_lap[0]["date_start"],
+    first_lap_start(&server).await,
     "2030-01-01T12:01:51.170500+00:00"
   );
   server.stop().await;
@@ -773,7 +778,7 @@ async fn replay_at_double_speed_covers_twice_the_recorded_time() {
 
 #[tokio::test]
 async fn a_live_replay_requires_a_token_when_auth_during_live_is_on() {
-  let clock = ManualClock::new(instant("2030-01-01T12:00:00+00:00"));
+  let clock = replay_clock();
   let server = start(replay_options(&clock, 1.0, true)).await;
   assert_eq!(
     get(&server, "drivers?session_key=9472").await,
@@ -784,12 +789,12 @@ async fn a_live_replay_requires_a_token_when_auth_during_live_is_on() {
     .json()
     .await
     .expect("JSON");
-  let authorized = client()
-    .get(format!("{}/drivers?session_key=9472", server.base_url()))
-    .bearer_auth(token["access_token"].as_str().unwrap_or_default())
-    .send()
-    .await
-    .expect("send");
+  let authorized = get_with_token(
+    &server,
+    "drivers?session_key=9472",
+    token["access_token"].as_str().unwrap_or_default(),
+  )
+  .await;
   assert_eq!(authorized.status(), StatusCode::OK);
   // Thirty minutes after the recorded end the session is no longer live.
   clock.advance(TimeDelta::hours(2) + TimeDelta::minutes(31));
@@ -799,12 +804,10 @@ async fn a_live_replay_requires_a_token_when_auth_during_live_is_on() {
 
 #[tokio::test]
 async fn a_replay_starting_before_the_session_already_shows_it_as_latest_but_no_events() {
-  let clock = ManualClock::new(instant("2030-01-01T12:00:00+00:00"));
-  let mut options = replay_options(&clock, 1.0, false);
-  if let Some(replay) = options.replay.as_mut() {
+  let server = start(changed_replay(|replay| {
     replay.offset = TimeDelta::minutes(-5);
-  }
-  let server = start(options).await;
+  }))
+  .await;
   let sessions = get_rows(&server, "sessions?session_key=latest").await;
   assert_eq!(sessions[0]["date_start"], "2030-01-01T12:05:00+00:00");
   let meetings = get_rows(&server, "meetings?meeting_key=latest").await;
@@ -817,11 +820,7 @@ async fn a_replay_starting_before_the_session_already_shows_it_as_latest_but_no_
 
 #[tokio::test]
 async fn replaying_an_unknown_session_fails_to_start() {
-  let clock = ManualClock::new(instant("2030-01-01T12:00:00+00:00"));
-  let mut options = replay_options(&clock, 1.0, false);
-  if let Some(replay) = options.replay.as_mut() {
-    replay.session_key = 1;
-  }
+  let options = changed_replay(|replay| replay.session_key = 1);
   assert!(OpenF1Server::start(options).await.is_err());
 }
 
@@ -867,26 +866,10 @@ async fn next_messages(eventloop: &mut rumqttc::EventLoop, count: usize) -> Vec<
   messages
 }
 
-async fn token_for(server: &OpenF1Server, username: &str) -> String {
-  let body: Value = client()
-    .post(server.token_url())
-    .form(&[("username", username), ("password", "any")])
-    .send()
-    .await
-    .expect("ask for a token")
-    .json()
-    .await
-    .expect("a token");
-  body["access_token"]
-    .as_str()
-    .expect("access_token")
-    .to_owned()
-}
-
 #[tokio::test]
 async fn the_replay_publishes_each_row_when_its_instant_comes_as_upstream_would() {
   let broker = f1_backend::TestBroker::start().await;
-  let clock = ManualClock::new(instant("2030-01-01T12:00:00+00:00"));
+  let clock = replay_clock();
   let mut options = replay_options(&clock, 1.0, false);
   options.broker = Some(broker.server_options(false));
   let server = start(options).await;
@@ -926,14 +909,7 @@ async fn the_replay_publishes_each_row_when_its_instant_comes_as_upstream_would(
     );
   }
   // The published rows are the rows REST serves now, plus `_key` and `_id`.
-  let laps: Vec<Value> = client()
-    .get(format!("{}/laps?session_key=9472", server.base_url()))
-    .send()
-    .await
-    .expect("laps")
-    .json()
-    .await
-    .expect("rows");
+  let laps = get_rows(&server, "laps?session_key=9472").await;
   let published_laps: Vec<Value> = messages
     .iter()
     .filter(|(topic, _)| topic == "v1/laps")
@@ -976,7 +952,7 @@ async fn the_replay_publishes_each_row_when_its_instant_comes_as_upstream_would(
 #[tokio::test]
 async fn the_broker_takes_a_valid_token_as_password_and_drops_its_connections_once_it_expired() {
   let broker = f1_backend::TestBroker::start().await;
-  let clock = ManualClock::new(instant("2030-01-01T12:00:00+00:00"));
+  let clock = replay_clock();
   let mut options = replay_options(&clock, 1.0, true);
   options.broker = Some(broker.server_options(false));
   options.token_lifetime = Duration::from_secs(3600);

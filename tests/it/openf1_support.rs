@@ -15,6 +15,23 @@ use serde_json::{Value, json};
 
 use crate::api_support::TestApi;
 
+/// A bearer token of the local Open F1 server for `username` (any password is accepted).
+pub async fn token_for(server: &OpenF1Server, username: &str) -> String {
+  let body: Value = crate::api_support::client()
+    .post(server.token_url())
+    .form(&[("username", username), ("password", "any")])
+    .send()
+    .await
+    .expect("ask for a token")
+    .json()
+    .await
+    .expect("a token");
+  body["access_token"]
+    .as_str()
+    .expect("access_token")
+    .to_owned()
+}
+
 /// Every folder of recorded fixtures.
 pub fn fixture_folders() -> Vec<String> {
   let mut folders: Vec<String> = std::fs::read_dir(fixtures_dir())

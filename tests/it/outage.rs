@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use api::{Secret, Settings};
-use f1_backend::{Engine, Outage, TcpProxy, TestDatabase, seed_fixtures};
+use f1_backend::{Engine, Outage, TcpProxy, TestDatabase};
 use openf1_server::{OpenF1Server, ServerOptions};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -45,8 +45,7 @@ async fn patient_pool(url: &str) -> sea_orm::DatabaseConnection {
 
 /// The api on a seeded MariaDB database reached through a proxy, with a patient pool and request timeout.
 async fn api_through_proxy() -> (TestApi, TcpProxy) {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let proxy = TcpProxy::in_front_of(&database.url).await;
   let mut settings = Settings::for_tests(proxy.url());
   settings.request_timeout = PATIENT;
@@ -200,8 +199,7 @@ async fn a_frozen_database_is_answered_503_with_retry_after_at_once_and_recovers
 
 #[tokio::test]
 async fn a_slow_query_on_a_database_that_answers_is_not_cut_short() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   // The pool goes through the proxy; the monitor probes the database directly, which keeps answering: a frozen
   // proxy then makes every query of the pool slow, not the database unreachable.
   let proxy = TcpProxy::in_front_of(&database.url).await;

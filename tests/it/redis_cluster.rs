@@ -10,15 +10,12 @@ use entity::Endpoint;
 use entity::cache::{CacheKeys, CacheScope};
 use entity::change_log::Change;
 use entity::redis_client::RedisTarget;
-use f1_backend::{
-  Engine, RedisCluster, TestDatabase, fixture_rows, fixtures_dir, seed_fixtures, unique_name,
-};
+use f1_backend::{Engine, RedisCluster, TestDatabase, fixture_rows, fixtures_dir, unique_name};
 use futures::StreamExt;
 use worker::{Batch, CacheInvalidator, Committer, Metrics};
 
 use crate::api_support::TestApi;
-
-const DEADLINE: Duration = Duration::from_secs(10);
+use crate::change_feed::{DEADLINE, commit_race_files, committer};
 
 #[tokio::test]
 async fn entries_of_scopes_in_different_slots_are_stored_fetched_and_refused_when_overtaken_on_a_cluster()
@@ -126,35 +123,15 @@ async fn the_worker_commit_invalidates_and_publishes_through_the_cluster_and_a_c
     .await
     .expect("subscribe through the cluster");
 
-  let metrics = Metrics::new().expect("metrics");
-  let invalidator =
-    CacheInvalidator::new(Some(&cluster.url()), &prefix, metrics.clone()).expect("a cluster URL");
-  let committer = Committer::new(database.connection.clone(), invalidator, metrics);
-  let laps = fixture_rows(
-    &fixtures_dir()
-      .join("9472_bahrain_2024_race")
-      .join("laps.json"),
-  );
-  let results = fixture_rows(
-    &fixtures_dir()
-      .join("9472_bahrain_2024_race")
-      .join("session_result.json"),
-  );
-  let outcome = committer
-    .commit(&[
-      Batch {
-        endpoint: Endpoint::Laps,
-        rows: &laps,
-        year: Some(2024),
-      },
-      Batch {
-        endpoint: Endpoint::SessionResult,
-        rows: &results,
-        year: Some(2024),
-      },
-    ])
-    .await
-    .expect("commit");
+  let committer = committer(&database, Some(&cluster.url()), &prefix);
+  let outcome = commit_race_files(
+    &committer,
+    &[
+      (Endpoint::Laps, "laps.json"),
+      (Endpoint::SessionResult, "session_result.json"),
+    ],
+  )
+  .await;
   assert_eq!(outcome.changes.len(), 1);
 
   let message = tokio::time::timeout(DEADLINE, published.next())
@@ -212,8 +189,7 @@ async fn chart(api: &TestApi, accept: &str) -> (String, String, Vec<u8>) {
 async fn two_api_replicas_share_precompressed_figures_through_the_cluster_and_hear_the_worker_at_once()
  {
   let cluster = RedisCluster::start().await;
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let prefix = unique_name("cluster");
   let settings = || {
     let mut settings = Settings::for_tests(database.url.clone());

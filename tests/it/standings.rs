@@ -4,11 +4,12 @@
 
 use api::{ChartKind, ChartRequest, Settings, build_season_chart};
 use entity::championship_drivers;
-use f1_backend::{Engine, TestDatabase, seed_fixtures};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, Statement};
+use f1_backend::{Engine, TestDatabase, execute_sql, seed_fixtures};
+use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::Value;
 
 use crate::api_support::TestApi;
+use crate::chart_support::traces;
 
 const SEASON: &[&str] = &["season_2023_2025", "season_2024_opening_rounds"];
 
@@ -72,14 +73,6 @@ async fn season_api() -> TestApi {
   let database = TestDatabase::migrated(Engine::MariaDb).await;
   seed_fixtures(&database.connection, SEASON).await;
   TestApi::start(Settings::for_tests(database.url.clone()), Some(database)).await
-}
-
-async fn execute(connection: &sea_orm::DatabaseConnection, sql: &str) {
-  let backend = connection.get_database_backend();
-  connection
-    .execute_raw(Statement::from_string(backend, sql.to_owned()))
-    .await
-    .expect(sql);
 }
 
 fn standings(body: &Value) -> &Vec<Value> {
@@ -249,7 +242,7 @@ async fn results_without_published_points_score_by_position_and_the_fastest_lap(
   seed_fixtures(&database.connection, SEASON).await;
   seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
   // Test manipulation of recorded rows: drop Bahrain's published points, so they must be derived.
-  execute(
+  execute_sql(
     &database.connection,
     "UPDATE session_result SET points = NULL WHERE session_key = 9472",
   )
@@ -277,7 +270,7 @@ async fn results_without_published_points_score_by_position_and_the_fastest_lap(
     "{:?}",
     derived.notes
   );
-  execute(
+  execute_sql(
     &database.connection,
     "DELETE FROM laps WHERE session_key = 9472",
   )
@@ -333,10 +326,6 @@ async fn season_chart(database: &TestDatabase, year: i32, kind: ChartKind) -> Va
   build_season_chart(&database.connection, year, kind, &ChartRequest::default())
     .await
     .unwrap_or_else(|error| panic!("{}: {error}", kind.slug()))
-}
-
-fn traces(figure: &Value) -> &Vec<Value> {
-  figure["data"].as_array().expect("data")
 }
 
 #[tokio::test]

@@ -3,7 +3,6 @@
 
 use entity::{Endpoint, laps, overtakes, position, race_control, session_result, weather};
 use f1_backend::{Engine, TestDatabase, fixture_rows, fixtures_dir, seed_fixtures};
-use sea_orm::EntityTrait;
 use worker::store_rows;
 
 async fn recorded_weekends_are_stored_row_for_row(engine: Engine) {
@@ -57,8 +56,7 @@ async fn recorded_weekends_are_stored_row_for_row_on_sqlite() {
 
 #[tokio::test]
 async fn a_corrected_upstream_lap_replaces_the_stored_one_and_only_its_session_changes() {
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  seed_fixtures(&database.connection, &["9472_bahrain_2024_race"]).await;
+  let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let mut rows = fixture_rows(&fixtures_dir().join("9472_bahrain_2024_race/laps.json"));
   let corrected = rows
     .iter_mut()
@@ -74,12 +72,10 @@ async fn a_corrected_upstream_lap_replaces_the_stored_one_and_only_its_session_c
     outcome.sessions_changed.into_iter().collect::<Vec<_>>(),
     vec![9472]
   );
-  let stored = laps::Entity::find_by_id((9472, 1, 5))
-    .one(&database.connection)
-    .await
-    .expect("read")
-    .expect("lap");
-  assert_eq!(stored.lap_duration, Some(95.001));
+  assert_eq!(
+    database.stored_lap(9472, 1, 5).await.lap_duration,
+    Some(95.001)
+  );
   assert_eq!(database.count_rows::<laps::Entity>(9472).await, 1129);
 }
 

@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use tokio_util::sync::CancellationToken;
 use worker::{BackfillTarget, Lease, PollOutcome, RetrySettings, Settings, Worker};
 
-use crate::api_support::scrape_metrics;
+use crate::api_support::wait_for_metrics;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -22,6 +22,17 @@ pub(crate) async fn start_server(options: ServerOptions) -> OpenF1Server {
   OpenF1Server::start(options)
     .await
     .expect("start the local Open F1 server")
+}
+
+/// What most worker tests start from: the local Open F1 server on the recorded fixtures, a fresh migrated database
+/// on `engine`, and a worker on both (without Redis).
+pub(crate) async fn recorded_worker(engine: Engine) -> (OpenF1Server, TestDatabase, Worker) {
+  let server = start_server(ServerOptions::new(fixtures_dir())).await;
+  let database = TestDatabase::migrated(engine).await;
+  let worker = Worker::build(settings(&database, &server, None))
+    .await
+    .expect("build the worker");
+  (server, database, worker)
 }
 
 /// Settings pointing at the test database, the local server and (optionally) Redis, with limits and back-offs
@@ -108,6 +119,34 @@ pub(crate) async fn redis_connection() -> redis::aio::MultiplexedConnection {
     .get_multiplexed_async_connection()
     .await
     .expect("connect to the test Redis")
+}
+
+/// Caches `cached` under each `(scope, name)` of `entries` at the scope's current version, as the api would, and
+/// returns the newest change id those versions were read at.
+pub(crate) async fn store_cache_entries(
+  redis: &mut redis::aio::MultiplexedConnection,
+  keys: &CacheKeys,
+  database: &TestDatabase,
+  entries: &[(CacheScope, &str)],
+) -> Option<i64> {
+  let (versions, newest_change) = entity::change_log::scope_versions(&database.connection)
+    .await
+    .expect("scope versions");
+  for &(scope, name) in entries {
+    let stored = entity::cache::store_entry(
+      redis,
+      keys,
+      scope,
+      name,
+      versions.get(&scope).copied().unwrap_or(0),
+      b"cached",
+      Duration::from_secs(600),
+    )
+    .await
+    .expect("store a cache entry");
+    assert!(stored);
+  }
+  newest_change
 }
 
 #[tokio::test]
@@ -216,23 +255,7 @@ async fn a_corrected_upstream_lap_is_updated_and_only_its_session_cache_is_evict
     (CacheScope::Season(2024), "standings"),
     (CacheScope::Calendar, "meetings"),
   ];
-  let (versions, _) = entity::change_log::scope_versions(&database.connection)
-    .await
-    .expect("scope versions");
-  for (scope, name) in entries {
-    let stored = entity::cache::store_entry(
-      &mut redis,
-      &keys,
-      scope,
-      name,
-      versions.get(&scope).copied().unwrap_or(0),
-      b"cached",
-      Duration::from_secs(600),
-    )
-    .await
-    .expect("store a cache entry");
-    assert!(stored);
-  }
+  store_cache_entries(&mut redis, &keys, &database, &entries).await;
 
   let mut corrected =
     f1_backend::fixture_rows(&fixtures_dir().join("9472_bahrain_2024_race/laps.json"))
@@ -247,12 +270,10 @@ async fn a_corrected_upstream_lap_is_updated_and_only_its_session_cache_is_evict
     .await
     .expect("re-ingest");
   assert_eq!(report.written, 1, "only the corrected lap is written");
-  let stored = laps::Entity::find_by_id((9472, 1, 5))
-    .one(&database.connection)
-    .await
-    .expect("read")
-    .expect("lap");
-  assert_eq!(stored.lap_duration, Some(95.001));
+  assert_eq!(
+    database.stored_lap(9472, 1, 5).await.lap_duration,
+    Some(95.001)
+  );
 
   let cached = |scope, name: &'static str| {
     let keys = keys.clone();
@@ -350,11 +371,7 @@ async fn rate_limits_server_errors_and_broken_bodies_are_retried_without_partial
 
 #[tokio::test]
 async fn a_fault_that_outlasts_the_retries_fails_the_session_and_keeps_no_partial_data() {
-  let server = start_server(ServerOptions::new(fixtures_dir())).await;
-  let database = TestDatabase::migrated(Engine::Sqlite).await;
-  let worker = Worker::build(settings(&database, &server, None))
-    .await
-    .expect("build the worker");
+  let (server, database, worker) = recorded_worker(Engine::Sqlite).await;
   server.push_fault(Fault::TruncatedJson, 100, Some("/v1/laps"));
   let error = worker
     .backfill(BackfillTarget::Session(9472), &CancellationToken::new())
@@ -381,11 +398,7 @@ async fn a_fault_that_outlasts_the_retries_fails_the_session_and_keeps_no_partia
 
 #[tokio::test]
 async fn a_live_session_without_a_token_makes_the_poll_wait_instead_of_failing() {
-  let server = start_server(ServerOptions::new(fixtures_dir())).await;
-  let database = TestDatabase::migrated(Engine::Sqlite).await;
-  let worker = Worker::build(settings(&database, &server, None))
-    .await
-    .expect("build the worker");
+  let (server, _database, worker) = recorded_worker(Engine::Sqlite).await;
   server.push_fault(Fault::SessionInProgress, 1_000, None);
   let outcome = worker
     .poll_once(&CancellationToken::new())
@@ -394,12 +407,7 @@ async fn a_live_session_without_a_token_makes_the_poll_wait_instead_of_failing()
   assert_eq!(outcome, PollOutcome::UpstreamLocked);
   assert_eq!(worker.metrics().upstream_locked(), 1);
   assert_eq!(server.requests().len(), 1, "a lock is not retried");
-  assert!(
-    worker
-      .metrics()
-      .render()
-      .contains("worker_upstream_locked_total 1")
-  );
+  assert!(runtime::render(worker.metrics().registry()).contains("worker_upstream_locked_total 1"));
   server.stop().await;
 }
 
@@ -445,11 +453,7 @@ async fn with_credentials_every_request_carries_a_token_refreshed_after_a_401() 
 
 #[tokio::test]
 async fn a_worker_cancelled_mid_ingest_and_restarted_ends_with_the_same_rows() {
-  let server = start_server(ServerOptions::new(fixtures_dir())).await;
-  let database = TestDatabase::migrated(Engine::MariaDb).await;
-  let worker = Worker::build(settings(&database, &server, None))
-    .await
-    .expect("build the worker");
+  let (server, database, worker) = recorded_worker(Engine::MariaDb).await;
   server.push_fault(
     Fault::Slow(Duration::from_millis(300)),
     1,
@@ -673,19 +677,15 @@ async fn the_running_worker_serves_health_and_metrics() {
     .await
     .expect("healthz");
   assert_eq!(health.status().as_u16(), 200);
-  let deadline = std::time::Instant::now() + DEADLINE;
-  loop {
-    let metrics = scrape_metrics(&client, &format!("http://127.0.0.1:{port}/metrics")).await;
-    if metrics.contains(r#"worker_rows_ingested_total{endpoint="sessions"}"#) {
-      assert!(metrics.contains("worker_upstream_requests_total"));
-      break;
-    }
-    assert!(
-      std::time::Instant::now() < deadline,
-      "no ingest counted: {metrics}"
-    );
-    tokio::time::sleep(Duration::from_millis(20)).await;
-  }
+  let metrics = wait_for_metrics(
+    &client,
+    &format!("http://127.0.0.1:{port}/metrics"),
+    DEADLINE,
+    "no ingest counted",
+    |metrics| metrics.contains(r#"worker_rows_ingested_total{endpoint="sessions"}"#),
+  )
+  .await;
+  assert!(metrics.contains("worker_upstream_requests_total"));
   stop.cancel();
   task.await.expect("join").expect("stops cleanly");
   server.stop().await;

@@ -17,7 +17,7 @@ use anyhow::Context;
 use chrono::{TimeDelta, TimeZone, Utc};
 use entity::Endpoint;
 use migration::MigratorTrait;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::{Value, json};
 use worker::store_rows;
 
@@ -67,21 +67,10 @@ async fn main() -> anyhow::Result<()> {
     .nth(1)
     .unwrap_or_else(|| "mysql://root@127.0.0.1:3306".to_owned());
   let name = format!("f1_bench_{}", std::process::id());
-  let (url, admin) = if target == "sqlite" {
-    let path = std::env::temp_dir().join(format!("{name}.db"));
-    (format!("sqlite://{}?mode=rwc", path.display()), None)
-  } else {
-    let admin = Database::connect(&target).await.context("connect admin")?;
-    admin
-      .execute_unprepared(&format!(
-        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-      ))
-      .await?;
-    (
-      format!("{}/{name}", target.trim_end_matches('/')),
-      Some(admin),
-    )
-  };
+  let admin = (target != "sqlite").then_some(target.as_str());
+  let url = entity::database::create_scratch_database(admin, &name)
+    .await
+    .context("create the benchmark database")?;
   let connection =
     entity::database::connect(&url, &entity::database::DatabaseOptions::default()).await?;
   migration::Migrator::up(&connection, None).await?;
@@ -154,14 +143,6 @@ async fn main() -> anyhow::Result<()> {
   println!("peak memory (VmHWM): {}", peak_memory());
 
   connection.close().await.ok();
-  if let Some(admin) = admin {
-    admin
-      .execute_unprepared(&format!("DROP DATABASE IF EXISTS `{name}`"))
-      .await?;
-  } else {
-    for suffix in ["", "-wal", "-shm"] {
-      std::fs::remove_file(std::env::temp_dir().join(format!("{name}.db{suffix}"))).ok();
-    }
-  }
+  entity::database::drop_scratch_database(admin, &name).await?;
   Ok(())
 }

@@ -7,7 +7,7 @@
 //!   holder exits.
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sea_orm::sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
@@ -125,6 +125,26 @@ impl Lease {
     }
   }
 
+  /// Opens, creating it when missing, the lock file a worker on the SQLite database at `database` locks for its
+  /// lease: `DATABASE.worker-lock`, beside the database file. Whoever holds a lock on it keeps workers off that
+  /// database (the offline replay locks it while it empties the database). Returns its path and the file.
+  ///
+  /// # Errors
+  /// Fails when the file cannot be opened or created.
+  pub fn open_lock_file(database: &Path) -> Result<(PathBuf, File), LeaseError> {
+    let lock_path = PathBuf::from(format!("{}.worker-lock", database.display()));
+    let file = File::options()
+      .create(true)
+      .truncate(false)
+      .write(true)
+      .open(&lock_path)
+      .map_err(|source| LeaseError::File {
+        path: lock_path.clone(),
+        source,
+      })?;
+    Ok((lock_path, file))
+  }
+
   async fn acquire_within(database_url: &str, wait: Duration) -> Result<Option<Self>, LeaseError> {
     if database_url.starts_with("mysql:") || database_url.starts_with("mariadb:") {
       let url = database_url.replacen("mariadb:", "mysql:", 1);
@@ -160,16 +180,7 @@ impl Lease {
         holder: Holder::Private,
       }));
     };
-    let lock_path = PathBuf::from(format!("{}.worker-lock", path.display()));
-    let file = File::options()
-      .create(true)
-      .truncate(false)
-      .write(true)
-      .open(&lock_path)
-      .map_err(|source| LeaseError::File {
-        path: lock_path.clone(),
-        source,
-      })?;
+    let (lock_path, file) = Self::open_lock_file(&path)?;
     match file.try_lock() {
       Ok(()) => {
         tracing::info!(lock = %lock_path.display(), "holding the worker lease");

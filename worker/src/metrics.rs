@@ -250,13 +250,8 @@ impl Metrics {
     self.lease_held.set(i64::from(held));
   }
 
-  /// The metrics in the Prometheus text format.
-  #[must_use]
-  pub fn render(&self) -> String {
-    runtime::render(&self.registry)
-  }
-
-  /// The registry every metric is registered in (served by [`runtime::metrics_endpoint`]).
+  /// The registry every metric is registered in (served by [`runtime::metrics_endpoint`], rendered by
+  /// [`runtime::render`]).
   #[must_use]
   pub fn registry(&self) -> &Registry {
     &self.registry
@@ -273,7 +268,7 @@ mod tests {
     metrics.count_request("laps", "200");
     metrics.count_rows("laps", 10, 4);
     metrics.count_upstream_locked();
-    let text = metrics.render();
+    let text = runtime::render(metrics.registry());
     assert!(text.contains(r#"worker_upstream_requests_total{endpoint="laps",status="200"} 1"#));
     assert!(text.contains(r#"worker_rows_ingested_total{endpoint="laps"} 4"#));
     assert!(text.contains("worker_upstream_locked_total 1"));

@@ -11,12 +11,7 @@ use std::time::Duration;
 use chrono::Datelike;
 
 /// Every environment variable the worker reads (docker compose passes exactly these).
-pub const ENVIRONMENT_VARIABLES: &[&str] = &[
-  "DATABASE_URL",
-  "REDIS_URL",
-  "CACHE_PREFIX",
-  "LOG_FORMAT",
-  "RUST_LOG",
+pub const ENVIRONMENT_VARIABLES: &[&str] = runtime::environment_variables![
   "OPENF1_BASE_URL",
   "OPENF1_TOKEN_URL",
   "OPENF1_USERNAME",
@@ -431,23 +426,11 @@ fn seconds(
 #[cfg(test)]
 mod tests {
   use super::*;
-
-  fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let pairs: Vec<(String, String)> = pairs
-      .iter()
-      .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-      .collect();
-    move |name| {
-      pairs
-        .iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.clone())
-    }
-  }
+  use runtime::lookup_in;
 
   #[test]
   fn unset_variables_take_the_documented_defaults() {
-    let settings = Settings::from_lookup(lookup(&[])).expect("defaults");
+    let settings = Settings::from_lookup(lookup_in(&[])).expect("defaults");
     assert_eq!(
       settings.shared.database_url.expose(),
       entity::database::DEFAULT_DATABASE_URL
@@ -471,7 +454,7 @@ mod tests {
   #[test]
   fn the_mqtt_broker_url_takes_a_scheme_a_host_and_an_optional_port() {
     let broker = |url: &str| {
-      Settings::from_lookup(lookup(&[("OPENF1_MQTT_URL", url)]))
+      Settings::from_lookup(lookup_in(&[("OPENF1_MQTT_URL", url)]))
         .map(|settings| settings.mqtt.map(|mqtt| mqtt.broker))
     };
     assert_eq!(
@@ -505,7 +488,7 @@ mod tests {
   #[test]
   fn mqtt_topics_are_comma_separated_filters() {
     let topics = |text: &str| {
-      Settings::from_lookup(lookup(&[("OPENF1_MQTT_TOPICS", text)]))
+      Settings::from_lookup(lookup_in(&[("OPENF1_MQTT_TOPICS", text)]))
         .map(|settings| settings.mqtt.map(|mqtt| mqtt.topics).unwrap_or_default())
     };
     assert_eq!(
@@ -524,19 +507,20 @@ mod tests {
 
   #[test]
   fn a_bad_value_is_reported_with_its_variable_name() {
-    let error = Settings::from_lookup(lookup(&[("OPENF1_MAX_REQUESTS_PER_MINUTE", "lots")]))
+    let error = Settings::from_lookup(lookup_in(&[("OPENF1_MAX_REQUESTS_PER_MINUTE", "lots")]))
       .expect_err("invalid");
     assert!(error.to_string().contains("OPENF1_MAX_REQUESTS_PER_MINUTE"));
-    let error = Settings::from_lookup(lookup(&[("WORKER_YEARS", "2024,next")])).expect_err("years");
+    let error =
+      Settings::from_lookup(lookup_in(&[("WORKER_YEARS", "2024,next")])).expect_err("years");
     assert!(error.to_string().contains("WORKER_YEARS"));
-    let error = Settings::from_lookup(lookup(&[("LOG_FORMAT", "xml")])).expect_err("format");
+    let error = Settings::from_lookup(lookup_in(&[("LOG_FORMAT", "xml")])).expect_err("format");
     assert!(error.to_string().contains("LOG_FORMAT"));
   }
 
   #[test]
   fn a_username_without_a_password_is_refused() {
     let error =
-      Settings::from_lookup(lookup(&[("OPENF1_USERNAME", "fan")])).expect_err("incomplete");
+      Settings::from_lookup(lookup_in(&[("OPENF1_USERNAME", "fan")])).expect_err("incomplete");
     assert_eq!(
       error,
       SettingsError::incomplete("OPENF1_USERNAME", "OPENF1_PASSWORD")
@@ -545,7 +529,7 @@ mod tests {
 
   #[test]
   fn secrets_are_redacted_when_the_settings_are_printed() {
-    let settings = Settings::from_lookup(lookup(&[
+    let settings = Settings::from_lookup(lookup_in(&[
       ("OPENF1_USERNAME", "fan"),
       ("OPENF1_PASSWORD", "hunter2"),
       ("DATABASE_URL", "mysql://user:topsecret@db/f1"),

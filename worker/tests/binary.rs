@@ -7,10 +7,7 @@ use std::process::Command;
 fn a_json_log_line_of_the_worker_has_the_shared_shape() {
   let directory = std::env::temp_dir().join(format!("worker-json-log-{}", std::process::id()));
   std::fs::create_dir_all(&directory).expect("temporary directory");
-  let database_url = format!(
-    "sqlite://{}?mode=rwc",
-    directory.join("f1.db").to_string_lossy()
-  );
+  let database_url = entity::database::sqlite_url(&directory.join("f1.db"));
   let output = Command::new(env!("CARGO_BIN_EXE_worker"))
     .arg("migrate")
     .env_clear()

@@ -6,11 +6,7 @@ use entity::{laps, pit, stints};
 use plotly::common::{Font, HoverInfo, Marker, Mode, Title};
 use plotly::layout::{Annotation, Axis, AxisRange, BarMode, HoverMode};
 use plotly::{Bar, BoxPlot, Scatter};
-use sea_orm::prelude::DateTimeUtc;
-use sea_orm::{
-  ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-  QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
 use super::context::SessionContext;
@@ -26,62 +22,20 @@ pub const CLEAN_LAP_RULE: &str = "Clean laps: a recorded lap time, not lap 1, no
 in-lap (a lap with a pit stop recorded, or the lap before a pit-out lap), not under a safety car, virtual \
 safety car or red flag, and no slower than 107% of the driver's median of the laps passing those rules.";
 
-/// A lap as the charts read it: every column of `laps` but the mini-sector codes (no chart draws them, and
-/// decoding their JSON cost more than the rest of the row).
-#[derive(Clone, Debug, FromQueryResult)]
-pub(crate) struct Lap {
-  /// Open F1 session key.
-  pub session_key: i32,
-  /// Car number for the season.
-  pub driver_number: i32,
-  /// Lap number (starts at 1).
-  pub lap_number: i32,
-  /// Start time (UTC).
-  pub date_start: Option<DateTimeUtc>,
-  /// Sector 1 time in seconds.
-  pub duration_sector_1: Option<f64>,
-  /// Sector 2 time in seconds.
-  pub duration_sector_2: Option<f64>,
-  /// Sector 3 time in seconds.
-  pub duration_sector_3: Option<f64>,
-  /// Lap time in seconds.
-  pub lap_duration: Option<f64>,
-  /// Speed at intermediate 1 (km/h).
-  pub i1_speed: Option<i32>,
-  /// Speed at intermediate 2 (km/h).
-  pub i2_speed: Option<i32>,
-  /// Speed at the speed trap (km/h).
-  pub st_speed: Option<i32>,
-  /// Whether the lap started in the pit lane.
-  pub is_pit_out_lap: Option<bool>,
-}
+/// A lap as the charts read it: [`laps::Timing`], every column of `laps` but the mini-sector codes (no chart draws
+/// them, and decoding their JSON cost more than the rest of the row).
+pub(crate) use laps::Timing as Lap;
 
 /// Every lap of a session ([`Lap`]: only the columns charts read), ordered by driver and lap.
 pub(crate) async fn load_laps<C: ConnectionTrait>(
   connection: &C,
   session_key: i32,
 ) -> Result<Vec<Lap>, DbErr> {
-  use laps::Column;
   laps::Entity::find()
-    .select_only()
-    .columns([
-      Column::SessionKey,
-      Column::DriverNumber,
-      Column::LapNumber,
-      Column::DateStart,
-      Column::DurationSector1,
-      Column::DurationSector2,
-      Column::DurationSector3,
-      Column::LapDuration,
-      Column::I1Speed,
-      Column::I2Speed,
-      Column::StSpeed,
-      Column::IsPitOutLap,
-    ])
     .filter(laps::Column::SessionKey.eq(session_key))
     .order_by_asc(laps::Column::DriverNumber)
     .order_by_asc(laps::Column::LapNumber)
-    .into_model::<Lap>()
+    .into_partial_model::<Lap>()
     .all(connection)
     .await
 }
