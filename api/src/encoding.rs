@@ -260,7 +260,16 @@ impl Representations {
   #[must_use]
   pub fn build(body: impl Into<Bytes>) -> Self {
     let identity: Bytes = body.into();
-    let identity_tag = entity_tag(&identity);
+    Self::assemble(entity_tag(&identity), identity, |_| None)
+  }
+
+  /// The representations of `identity` (tagged `identity_tag`): one per compressed coding unless the body is
+  /// smaller than [`MIN_COMPRESSED_BYTES`], holding the bytes `compressed_bytes` already has for it, if any.
+  fn assemble(
+    identity_tag: String,
+    identity: Bytes,
+    compressed_bytes: impl Fn(Encoding) -> Option<Bytes>,
+  ) -> Self {
     let compressed = if identity.len() < MIN_COMPRESSED_BYTES {
       Vec::new()
     } else {
@@ -269,7 +278,9 @@ impl Representations {
         .map(|coding| Compressed {
           coding: *coding,
           tag: representation_tag(&identity_tag, *coding),
-          bytes: OnceLock::new(),
+          bytes: compressed_bytes(*coding)
+            .map(OnceLock::from)
+            .unwrap_or_default(),
         })
         .collect()
     };
@@ -382,27 +393,12 @@ impl Representations {
       offset = start + length;
     }
     let identity: Bytes = identity?;
-    let compressed = if identity.len() < MIN_COMPRESSED_BYTES {
-      Vec::new()
-    } else {
-      Encoding::COMPRESSED
+    Some(Self::assemble(identity_tag, identity, |coding| {
+      stored_codings
         .iter()
-        .map(|coding| Compressed {
-          coding: *coding,
-          tag: representation_tag(&identity_tag, *coding),
-          bytes: stored_codings
-            .iter()
-            .find(|(stored, _)| stored == coding)
-            .map(|(_, bytes)| OnceLock::from(bytes.clone()))
-            .unwrap_or_default(),
-        })
-        .collect()
-    };
-    Some(Self {
-      identity_tag,
-      identity,
-      compressed,
-    })
+        .find(|(stored, _)| *stored == coding)
+        .map(|(_, bytes)| bytes.clone())
+    }))
   }
 
   /// How many bytes the representations hold together (a cache weigher's measure): the identity body, every
@@ -434,50 +430,31 @@ mod tests {
     headers
   }
 
+  /// The coding negotiated for an `Accept-Encoding` of `value`.
+  fn negotiated(value: &str) -> Encoding {
+    Encoding::negotiate(&accepting(value))
+  }
+
   #[test]
   fn no_accept_encoding_means_identity() {
     assert_eq!(Encoding::negotiate(&HeaderMap::new()), Encoding::Identity);
-    assert_eq!(
-      Encoding::negotiate(&accepting("identity")),
-      Encoding::Identity
-    );
-    assert_eq!(
-      Encoding::negotiate(&accepting("deflate")),
-      Encoding::Identity
-    );
+    assert_eq!(negotiated("identity"), Encoding::Identity);
+    assert_eq!(negotiated("deflate"), Encoding::Identity);
   }
 
   #[test]
   fn the_preferred_coding_wins_ties_and_quality_wins_over_preference() {
-    assert_eq!(
-      Encoding::negotiate(&accepting("gzip, deflate, br, zstd")),
-      Encoding::Zstd
-    );
-    assert_eq!(
-      Encoding::negotiate(&accepting("gzip, br")),
-      Encoding::Brotli
-    );
-    assert_eq!(
-      Encoding::negotiate(&accepting("gzip;q=1.0, br;q=0.5")),
-      Encoding::Gzip
-    );
-    assert_eq!(
-      Encoding::negotiate(&accepting("GZIP; q=0.8")),
-      Encoding::Gzip
-    );
+    assert_eq!(negotiated("gzip, deflate, br, zstd"), Encoding::Zstd);
+    assert_eq!(negotiated("gzip, br"), Encoding::Brotli);
+    assert_eq!(negotiated("gzip;q=1.0, br;q=0.5"), Encoding::Gzip);
+    assert_eq!(negotiated("GZIP; q=0.8"), Encoding::Gzip);
   }
 
   #[test]
   fn a_zero_quality_refuses_a_coding_even_under_a_star() {
-    assert_eq!(
-      Encoding::negotiate(&accepting("*, zstd;q=0, br;q=0")),
-      Encoding::Gzip
-    );
-    assert_eq!(
-      Encoding::negotiate(&accepting("gzip;q=0")),
-      Encoding::Identity
-    );
-    assert_eq!(Encoding::negotiate(&accepting("*")), Encoding::Zstd);
+    assert_eq!(negotiated("*, zstd;q=0, br;q=0"), Encoding::Gzip);
+    assert_eq!(negotiated("gzip;q=0"), Encoding::Identity);
+    assert_eq!(negotiated("*"), Encoding::Zstd);
   }
 
   #[test]

@@ -50,7 +50,7 @@ use migration::MigratorTrait;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, Route, Server, get};
-use poem_openapi::OpenApiService;
+use poem_openapi::{OpenApi, OpenApiService};
 use sea_orm::DatabaseConnection;
 
 pub use crate::access::{AccessSettings, hash_key};
@@ -94,19 +94,9 @@ pub(crate) struct AppState {
   pub access: access::Access,
 }
 
-type Apis = (
-  routes::seasons::SeasonsApi,
-  routes::meetings::MeetingsApi,
-  routes::sessions::SessionsApi,
-  routes::events::EventsApi,
-  routes::session_data::SessionDataApi,
-  routes::charts::ChartsApi,
-  openf1::service::OpenF1Api,
-);
-
 /// The OpenAPI service: every documented resource, with the server URL from settings.
 #[must_use]
-fn openapi_service(public_url: &str) -> OpenApiService<Apis, ()> {
+fn openapi_service(public_url: &str) -> OpenApiService<impl OpenApi + use<>, ()> {
   OpenApiService::new(
     (
       routes::seasons::SeasonsApi,

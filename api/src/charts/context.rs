@@ -55,12 +55,14 @@ pub(crate) struct SessionContext {
   pub title: String,
   /// Drivers in classification order (then car number), with drivers seen only in data added lazily.
   pub drivers: Vec<DriverStyle>,
+  /// What the client asked to draw: the driver selection, lap range and chosen laps.
+  pub request: ChartRequest,
   styles: HashMap<i32, DriverStyle>,
   finishing: HashMap<i32, i32>,
 }
 
 impl SessionContext {
-  /// Loads the session, meeting and drivers.
+  /// Loads the session, meeting and drivers, keeping `request` for the chart builders.
   ///
   /// # Errors
   /// [`ChartError::NotFound`] for an unknown session; [`ChartError::Database`].
@@ -68,6 +70,7 @@ impl SessionContext {
     connection: &C,
     session_key: i32,
     kind: ChartKind,
+    request: &ChartRequest,
   ) -> Result<Self, ChartError> {
     let session = sessions::Entity::find_by_id(session_key)
       .one(connection)
@@ -110,6 +113,7 @@ impl SessionContext {
       session,
       title,
       drivers,
+      request: request.clone(),
       styles,
       finishing,
     })
@@ -124,18 +128,19 @@ impl SessionContext {
       .unwrap_or_else(|| DriverStyle::unknown(number))
   }
 
-  /// Whether car `number` is shown under `request`.
-  pub(crate) fn shows(&self, request: &ChartRequest, number: i32) -> bool {
-    request.drivers.is_empty() || request.drivers.contains(&number)
+  /// Car number → classified position, from the session's results.
+  pub(crate) fn finishing_positions(&self) -> &HashMap<i32, i32> {
+    &self.finishing
+  }
+
+  /// Whether car `number` is shown under the request.
+  pub(crate) fn shows(&self, number: i32) -> bool {
+    self.request.drivers.is_empty() || self.request.drivers.contains(&number)
   }
 
   /// The car numbers to draw, in display order: the selection, or every known driver followed by cars only
   /// `data_numbers` mention.
-  pub(crate) fn ordered_numbers(
-    &self,
-    request: &ChartRequest,
-    data_numbers: impl IntoIterator<Item = i32>,
-  ) -> Vec<i32> {
+  pub(crate) fn ordered_numbers(&self, data_numbers: impl IntoIterator<Item = i32>) -> Vec<i32> {
     let mut numbers: Vec<i32> = self.drivers.iter().map(|style| style.number).collect();
     let mut extra: Vec<i32> = data_numbers
       .into_iter()
@@ -149,7 +154,7 @@ impl SessionContext {
     });
     extra.dedup();
     numbers.extend(extra);
-    numbers.retain(|number| self.shows(request, *number));
+    numbers.retain(|number| self.shows(*number));
     numbers
   }
 
@@ -157,33 +162,20 @@ impl SessionContext {
   ///
   /// # Errors
   /// [`ChartError::InvalidParameter`] naming `drivers`.
-  pub(crate) fn validate_drivers(&self, request: &ChartRequest) -> Result<(), ChartError> {
+  pub(crate) fn validate_drivers(&self) -> Result<(), ChartError> {
     if self.styles.is_empty() {
       return Ok(());
     }
-    let unknown: Vec<String> = request
-      .drivers
-      .iter()
-      .filter(|number| !self.styles.contains_key(number))
-      .map(ToString::to_string)
-      .collect();
-    if unknown.is_empty() {
-      Ok(())
-    } else {
-      Err(ChartError::InvalidParameter {
-        name: "drivers",
-        message: format!(
-          "car number(s) {} did not take part in session {}",
-          unknown.join(", "),
-          self.session.session_key
-        ),
-      })
-    }
+    self.request.check_drivers(
+      |number| self.styles.contains_key(number),
+      &format!("did not take part in session {}", self.session.session_key),
+    )
   }
 
   /// Whether `lap` lies in the requested lap range.
-  pub(crate) fn in_lap_range(request: &ChartRequest, lap: i32) -> bool {
-    request
+  pub(crate) fn in_lap_range(&self, lap: i32) -> bool {
+    self
+      .request
       .laps
       .is_none_or(|(first, last)| (first..=last).contains(&lap))
   }

@@ -1,21 +1,22 @@
 //! Charts drawn from the `laps` table: lap times, lap-time distribution, team pace, sectors, speed traps.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use entity::{laps, pit, stints};
 use plotly::common::{Font, HoverInfo, Marker, Mode, Title};
 use plotly::layout::{Annotation, Axis, AxisRange, BarMode, HoverMode};
 use plotly::{Bar, BoxPlot, Scatter};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::context::SessionContext;
+use super::ChartError;
+use super::context::{DriverStyle, SessionContext};
 use super::figure::{
   Figure, base_layout, compound_symbol, empty_figure, format_gap, format_lap_time, lap_time_axis,
   median,
 };
 use super::flags::{FlagPeriod, lap_overlays, load_flag_periods};
-use super::{ChartError, ChartRequest};
 
 /// Which laps count as representative pace in the lap-time distribution and team pace charts.
 pub const CLEAN_LAP_RULE: &str = "Clean laps: a recorded lap time, not lap 1, not a pit-out lap, not an \
@@ -64,8 +65,8 @@ pub(crate) async fn load_pits<C: ConnectionTrait>(
     .await
 }
 
-/// The compound a driver ran on `lap`, from the stints.
-fn compound_on_lap(stints: &[stints::Model], driver: i32, lap: i32) -> Option<&str> {
+/// The stint of `driver` covering `lap`.
+pub(crate) fn stint_of(stints: &[stints::Model], driver: i32, lap: i32) -> Option<&stints::Model> {
   stints
     .iter()
     .filter(|stint| stint.driver_number == driver)
@@ -73,7 +74,6 @@ fn compound_on_lap(stints: &[stints::Model], driver: i32, lap: i32) -> Option<&s
       stint.lap_start.is_some_and(|start| start <= lap)
         && stint.lap_end.is_none_or(|end| lap <= end)
     })
-    .and_then(|stint| stint.compound.as_deref())
 }
 
 /// Sets `value` at `path` inside a JSON object, creating objects on the way.
@@ -101,7 +101,6 @@ pub(crate) fn set_path(object: &mut serde_json::Map<String, Value>, path: &[&str
 pub(crate) async fn lap_times<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
 ) -> Result<Value, ChartError> {
   let session_key = context.session.session_key;
   let laps = load_laps(connection, session_key).await?;
@@ -110,8 +109,8 @@ pub(crate) async fn lap_times<C: ConnectionTrait>(
   let mut by_driver: BTreeMap<i32, Vec<(&Lap, f64)>> = BTreeMap::new();
   for lap in &laps {
     if let Some(duration) = lap.lap_duration
-      && context.shows(request, lap.driver_number)
-      && SessionContext::in_lap_range(request, lap.lap_number)
+      && context.shows(lap.driver_number)
+      && context.in_lap_range(lap.lap_number)
     {
       by_driver
         .entry(lap.driver_number)
@@ -128,7 +127,7 @@ pub(crate) async fn lap_times<C: ConnectionTrait>(
     .y_axis(lap_time_axis(all_durations, "Lap time"))
     .hover_mode(HoverMode::Closest);
   let mut figure = Figure::new(layout);
-  for number in context.ordered_numbers(request, by_driver.keys().copied()) {
+  for number in context.ordered_numbers(by_driver.keys().copied()) {
     let Some(driver_laps) = by_driver.get(&number) else {
       continue;
     };
@@ -136,7 +135,8 @@ pub(crate) async fn lap_times<C: ConnectionTrait>(
     let mut symbols = Vec::new();
     let mut texts = Vec::new();
     for (lap, duration) in driver_laps {
-      let compound = compound_on_lap(&stints, number, lap.lap_number);
+      let compound =
+        stint_of(&stints, number, lap.lap_number).and_then(|stint| stint.compound.as_deref());
       let pit_out = lap.is_pit_out_lap.unwrap_or(false);
       symbols.push(compound_symbol(compound, pit_out));
       let mut text = format!(
@@ -164,7 +164,7 @@ pub(crate) async fn lap_times<C: ConnectionTrait>(
     let object = figure.add(trace);
     set_path(object, &["marker", "symbol"], json!(symbols));
   }
-  let (shapes, labels) = lap_overlays(&periods, request.laps);
+  let (shapes, labels) = lap_overlays(&periods, context.request.laps);
   figure.overlay(shapes, labels);
   figure.annotate(note(
     "Marker: ● soft  ■ medium  ◆ hard  ▲ intermediate  ▼ wet  ✚ unknown; open marker = pit-out lap",
@@ -188,7 +188,6 @@ pub(crate) fn note(text: &str) -> Annotation {
 /// The clean laps (see [`CLEAN_LAP_RULE`]) of every driver, within the request's lap range and selection.
 pub(crate) fn clean_laps<'laps>(
   context: &SessionContext,
-  request: &ChartRequest,
   laps: &'laps [Lap],
   pits: &[pit::Model],
   periods: &[FlagPeriod],
@@ -221,8 +220,8 @@ pub(crate) fn clean_laps<'laps>(
       || pit_laps.contains(&key)
       || pit_out_laps.contains(&(lap.driver_number, lap.lap_number + 1))
       || neutralised(lap.lap_number)
-      || !context.shows(request, lap.driver_number)
-      || !SessionContext::in_lap_range(request, lap.lap_number)
+      || !context.shows(lap.driver_number)
+      || !context.in_lap_range(lap.lap_number)
     {
       continue;
     }
@@ -257,10 +256,9 @@ async fn load_clean_laps<C: ConnectionTrait>(
 pub(crate) async fn lap_time_distribution<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
 ) -> Result<Value, ChartError> {
   let (laps, pits, periods) = load_clean_laps(connection, context).await?;
-  let clean = clean_laps(context, request, &laps, &pits, &periods);
+  let clean = clean_laps(context, &laps, &pits, &periods);
   if clean.is_empty() {
     return Ok(empty_figure(&context.title, None));
   }
@@ -270,7 +268,7 @@ pub(crate) async fn lap_time_distribution<C: ConnectionTrait>(
     .x_axis(Axis::new().title(Title::with_text("Driver")))
     .show_legend(false);
   let mut figure = Figure::new(layout);
-  for number in context.ordered_numbers(request, clean.keys().copied()) {
+  for number in context.ordered_numbers(clean.keys().copied()) {
     let Some(driver_laps) = clean.get(&number) else {
       continue;
     };
@@ -309,10 +307,9 @@ type TeamLap = (String, i32, f64);
 pub(crate) async fn team_pace<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
 ) -> Result<Value, ChartError> {
   let (laps, pits, periods) = load_clean_laps(connection, context).await?;
-  let clean = clean_laps(context, request, &laps, &pits, &periods);
+  let clean = clean_laps(context, &laps, &pits, &periods);
   // team -> (colour, (driver acronym, lap, duration) of every clean lap)
   let mut by_team: BTreeMap<String, (String, Vec<TeamLap>)> = BTreeMap::new();
   for (number, driver_laps) in &clean {
@@ -376,35 +373,70 @@ pub(crate) async fn team_pace<C: ConnectionTrait>(
   Ok(figure.finish())
 }
 
+/// The best of three measurements per lap (sector times, speeds) of every shown driver over the shown laps,
+/// `better` choosing between two values; laps without any of the measurements are skipped.
+fn best_per_driver<T: Copy>(
+  context: &SessionContext,
+  laps: &[Lap],
+  measurements: impl Fn(&Lap) -> [Option<T>; 3],
+  better: impl Fn(T, T) -> T,
+) -> BTreeMap<i32, [Option<T>; 3]> {
+  let mut best: BTreeMap<i32, [Option<T>; 3]> = BTreeMap::new();
+  for lap in laps {
+    if !context.shows(lap.driver_number) || !context.in_lap_range(lap.lap_number) {
+      continue;
+    }
+    let values = measurements(lap);
+    if values.iter().all(Option::is_none) {
+      continue;
+    }
+    let entry = best.entry(lap.driver_number).or_default();
+    for (slot, value) in entry.iter_mut().zip(values) {
+      if let Some(value) = value {
+        *slot = Some(slot.map_or(value, |current| better(current, value)));
+      }
+    }
+  }
+  best
+}
+
+/// One driver's group of bars (one per measuring point) in team colour, hatched for the team's second driver.
+fn add_driver_bars<Y: Serialize + Clone + 'static>(
+  figure: &mut Figure,
+  style: &DriverStyle,
+  names: [&'static str; 3],
+  values: Vec<Y>,
+  hover: Vec<String>,
+) {
+  let trace = Bar::new(names.to_vec(), values)
+    .name(&style.acronym)
+    .marker(Marker::new().color(style.colour.clone()))
+    .hover_text_array(hover)
+    .hover_info(HoverInfo::Text);
+  let object = figure.add(trace);
+  if style.second_in_team {
+    set_path(object, &["marker", "pattern", "shape"], json!("/"));
+  }
+}
+
 /// Each driver's best sector times as a gap to the best of the shown drivers.
 pub(crate) async fn sector_comparison<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
 ) -> Result<Value, ChartError> {
   let laps = load_laps(connection, context.session.session_key).await?;
-  let mut best: BTreeMap<i32, [Option<f64>; 3]> = BTreeMap::new();
-  for lap in &laps {
-    if !context.shows(request, lap.driver_number)
-      || !SessionContext::in_lap_range(request, lap.lap_number)
-    {
-      continue;
-    }
-    let sectors = [
-      lap.duration_sector_1,
-      lap.duration_sector_2,
-      lap.duration_sector_3,
-    ];
-    if sectors.iter().all(Option::is_none) {
-      continue;
-    }
-    let entry = best.entry(lap.driver_number).or_default();
-    for (slot, value) in entry.iter_mut().zip(sectors) {
-      if let Some(value) = value {
-        *slot = Some(slot.map_or(value, |current: f64| current.min(value)));
-      }
-    }
-  }
+  let best = best_per_driver(
+    context,
+    &laps,
+    |lap| {
+      [
+        lap.duration_sector_1,
+        lap.duration_sector_2,
+        lap.duration_sector_3,
+      ]
+    },
+    f64::min,
+  );
   if best.is_empty() {
     return Ok(empty_figure(&context.title, None));
   }
@@ -422,7 +454,7 @@ pub(crate) async fn sector_comparison<C: ConnectionTrait>(
     .x_axis(Axis::new().title(Title::with_text("Sector")));
   let mut figure = Figure::new(layout);
   let names = ["Sector 1", "Sector 2", "Sector 3"];
-  for number in context.ordered_numbers(request, best.keys().copied()) {
+  for number in context.ordered_numbers(best.keys().copied()) {
     let Some(sectors) = best.get(&number) else {
       continue;
     };
@@ -445,15 +477,7 @@ pub(crate) async fn sector_comparison<C: ConnectionTrait>(
         None => format!("{} · {name}: no time", style.acronym),
       })
       .collect();
-    let trace = Bar::new(names.to_vec(), gaps)
-      .name(&style.acronym)
-      .marker(Marker::new().color(style.colour.clone()))
-      .hover_text_array(hover)
-      .hover_info(HoverInfo::Text);
-    let object = figure.add(trace);
-    if style.second_in_team {
-      set_path(object, &["marker", "pattern", "shape"], json!("/"));
-    }
+    add_driver_bars(&mut figure, &style, names, gaps, hover);
   }
   Ok(figure.finish())
 }
@@ -462,27 +486,14 @@ pub(crate) async fn sector_comparison<C: ConnectionTrait>(
 pub(crate) async fn speed_traps<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
 ) -> Result<Value, ChartError> {
   let laps = load_laps(connection, context.session.session_key).await?;
-  let mut top: HashMap<i32, [Option<i32>; 3]> = HashMap::new();
-  for lap in &laps {
-    if !context.shows(request, lap.driver_number)
-      || !SessionContext::in_lap_range(request, lap.lap_number)
-    {
-      continue;
-    }
-    let speeds = [lap.i1_speed, lap.i2_speed, lap.st_speed];
-    if speeds.iter().all(Option::is_none) {
-      continue;
-    }
-    let entry = top.entry(lap.driver_number).or_default();
-    for (slot, value) in entry.iter_mut().zip(speeds) {
-      if let Some(value) = value {
-        *slot = Some(slot.map_or(value, |current: i32| current.max(value)));
-      }
-    }
-  }
+  let top = best_per_driver(
+    context,
+    &laps,
+    |lap| [lap.i1_speed, lap.i2_speed, lap.st_speed],
+    Ord::max,
+  );
   if top.is_empty() {
     return Ok(empty_figure(&context.title, None));
   }
@@ -502,7 +513,7 @@ pub(crate) async fn speed_traps<C: ConnectionTrait>(
     .x_axis(Axis::new().title(Title::with_text("Measuring point")));
   let mut figure = Figure::new(layout);
   let names = ["Intermediate 1", "Intermediate 2", "Speed trap"];
-  for number in context.ordered_numbers(request, top.keys().copied()) {
+  for number in context.ordered_numbers(top.keys().copied()) {
     let Some(speeds) = top.get(&number) else {
       continue;
     };
@@ -515,15 +526,7 @@ pub(crate) async fn speed_traps<C: ConnectionTrait>(
         None => format!("{} · {name}: no speed", style.acronym),
       })
       .collect();
-    let trace = Bar::new(names.to_vec(), speeds.to_vec())
-      .name(&style.acronym)
-      .marker(Marker::new().color(style.colour.clone()))
-      .hover_text_array(hover)
-      .hover_info(HoverInfo::Text);
-    let object = figure.add(trace);
-    if style.second_in_team {
-      set_path(object, &["marker", "pattern", "shape"], json!("/"));
-    }
+    add_driver_bars(&mut figure, &style, names, speeds.to_vec(), hover);
   }
   Ok(figure.finish())
 }

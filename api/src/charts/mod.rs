@@ -75,6 +75,31 @@ pub struct ChartRequest {
   pub comparison_session: Option<i32>,
 }
 
+impl ChartRequest {
+  /// Rejects the requested car numbers that `is_known` refuses, saying of them `absence` (e.g. "did not
+  /// take part in session 9472").
+  fn check_drivers(
+    &self,
+    is_known: impl Fn(&i32) -> bool,
+    absence: &str,
+  ) -> Result<(), ChartError> {
+    let unknown: Vec<String> = self
+      .drivers
+      .iter()
+      .filter(|number| !is_known(number))
+      .map(ToString::to_string)
+      .collect();
+    if unknown.is_empty() {
+      Ok(())
+    } else {
+      Err(ChartError::InvalidParameter {
+        name: "drivers",
+        message: format!("car number(s) {} {absence}", unknown.join(", ")),
+      })
+    }
+  }
+}
+
 /// Why a chart could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ChartError {
@@ -111,8 +136,8 @@ pub async fn build_session_chart<C: ConnectionTrait>(
 ) -> Result<serde_json::Value, ChartError> {
   validate_lap_range(request)?;
   check_parameters(kind, request)?;
-  let context = context::SessionContext::load(connection, session_key, kind).await?;
-  context.validate_drivers(request)?;
+  let context = context::SessionContext::load(connection, session_key, kind, request).await?;
+  context.validate_drivers()?;
   if kind.is_season_chart() {
     return Err(ChartError::InvalidParameter {
       name: "chart",
@@ -128,41 +153,33 @@ pub async fn build_session_chart<C: ConnectionTrait>(
     return Ok(unsuited_session_figure(kind, &context));
   }
   match kind {
-    ChartKind::LapTimes => laps::lap_times(connection, &context, request).await,
-    ChartKind::LapTimeDistribution => {
-      laps::lap_time_distribution(connection, &context, request).await
-    }
-    ChartKind::TeamPace => laps::team_pace(connection, &context, request).await,
-    ChartKind::SectorComparison => laps::sector_comparison(connection, &context, request).await,
-    ChartKind::SpeedTraps => laps::speed_traps(connection, &context, request).await,
-    ChartKind::TyreStrategy => race::tyre_strategy(connection, &context, request).await,
-    ChartKind::TyreDegradation => {
-      tyres::tyre_degradation(connection, &context, request, false).await
-    }
+    ChartKind::LapTimes => laps::lap_times(connection, &context).await,
+    ChartKind::LapTimeDistribution => laps::lap_time_distribution(connection, &context).await,
+    ChartKind::TeamPace => laps::team_pace(connection, &context).await,
+    ChartKind::SectorComparison => laps::sector_comparison(connection, &context).await,
+    ChartKind::SpeedTraps => laps::speed_traps(connection, &context).await,
+    ChartKind::TyreStrategy => race::tyre_strategy(connection, &context).await,
+    ChartKind::TyreDegradation => tyres::tyre_degradation(connection, &context, false).await,
     ChartKind::FuelCorrectedTyreDegradation => {
-      tyres::tyre_degradation(connection, &context, request, true).await
+      tyres::tyre_degradation(connection, &context, true).await
     }
-    ChartKind::PositionChanges => race::position_changes(connection, &context, request).await,
-    ChartKind::GapToLeader => {
-      race::gaps(connection, &context, request, race::GapKind::ToLeader).await
-    }
+    ChartKind::PositionChanges => race::position_changes(connection, &context).await,
+    ChartKind::GapToLeader => race::gaps(connection, &context, race::GapKind::ToLeader).await,
     ChartKind::IntervalToCarAhead => {
-      race::gaps(connection, &context, request, race::GapKind::ToCarAhead).await
+      race::gaps(connection, &context, race::GapKind::ToCarAhead).await
     }
-    ChartKind::PitStops => race::pit_stops(connection, &context, request).await,
-    ChartKind::Overtakes => race::overtakes(connection, &context, request).await,
-    ChartKind::QualifyingDelta => race::qualifying_delta(connection, &context, request).await,
+    ChartKind::PitStops => race::pit_stops(connection, &context).await,
+    ChartKind::Overtakes => race::overtakes(connection, &context).await,
+    ChartKind::QualifyingDelta => race::qualifying_delta(connection, &context).await,
     ChartKind::Weather => race::weather(connection, &context).await,
-    ChartKind::PositionsGained => race::positions_gained(connection, &context, request).await,
-    ChartKind::TelemetryComparison => {
-      telemetry::telemetry_comparison(connection, &context, request).await
+    ChartKind::PositionsGained => race::positions_gained(connection, &context).await,
+    ChartKind::TelemetryComparison => telemetry::telemetry_comparison(connection, &context).await,
+    ChartKind::LapDelta => telemetry::lap_delta(connection, &context).await,
+    ChartKind::TrackMap => track::lap_map(connection, &context, track::LapColouring::Speed).await,
+    ChartKind::GearShiftMap => {
+      track::lap_map(connection, &context, track::LapColouring::Gear).await
     }
-    ChartKind::LapDelta => telemetry::lap_delta(connection, &context, request).await,
-    ChartKind::TrackMap => track::track_map(connection, &context, request).await,
-    ChartKind::GearShiftMap => track::gear_shift_map(connection, &context, request).await,
-    ChartKind::MiniSectorDominance => {
-      track::mini_sector_dominance(connection, &context, request).await
-    }
+    ChartKind::MiniSectorDominance => track::mini_sector_dominance(connection, &context).await,
     ChartKind::ChampionshipProgression
     | ChartKind::ConstructorsProgression
     | ChartKind::ResultsHeatmap

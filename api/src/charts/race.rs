@@ -10,13 +10,13 @@ use plotly::{Bar, Scatter};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
+use super::ChartError;
 use super::context::SessionContext;
 use super::figure::{
   Figure, base_layout, compound_colour, empty_figure, format_gap, format_lap_time, plotly_date,
 };
 use super::flags::{lap_overlays, load_flag_periods, time_overlays};
 use super::laps::{load_laps, load_pits, load_stints, note, set_path};
-use super::{ChartError, ChartRequest};
 
 const COMPOUND_ORDER: [&str; 6] = ["SOFT", "MEDIUM", "HARD", "INTERMEDIATE", "WET", "UNKNOWN"];
 
@@ -24,7 +24,6 @@ const COMPOUND_ORDER: [&str; 6] = ["SOFT", "MEDIUM", "HARD", "INTERMEDIATE", "WE
 pub(crate) async fn tyre_strategy<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
 ) -> Result<Value, ChartError> {
   let session_key = context.session.session_key;
   let stints = load_stints(connection, session_key).await?;
@@ -38,7 +37,7 @@ pub(crate) async fn tyre_strategy<C: ConnectionTrait>(
   let mut by_compound: BTreeMap<usize, Vec<(String, i32, i32, String)>> = BTreeMap::new();
   let mut drivers_with_stints = Vec::new();
   for stint in &stints {
-    if !context.shows(request, stint.driver_number) {
+    if !context.shows(stint.driver_number) {
       continue;
     }
     let Some(start) = stint.lap_start else {
@@ -49,7 +48,7 @@ pub(crate) async fn tyre_strategy<C: ConnectionTrait>(
       .or_else(|| last_lap.get(&stint.driver_number).copied())
       .unwrap_or(start)
       .max(start);
-    let (start, end) = match request.laps {
+    let (start, end) = match context.request.laps {
       Some((first, last)) => (start.max(first), end.min(last)),
       None => (start, end),
     };
@@ -87,7 +86,7 @@ pub(crate) async fn tyre_strategy<C: ConnectionTrait>(
   }
   // Every shown driver gets a row, stints or not, in classification order from the top.
   let mut rows: Vec<String> = context
-    .ordered_numbers(request, drivers_with_stints)
+    .ordered_numbers(drivers_with_stints)
     .into_iter()
     .map(|number| context.driver(number).acronym)
     .collect();
@@ -197,7 +196,6 @@ fn position_at(rows: &[(DateTime<Utc>, i32)], moment: DateTime<Utc>) -> Option<i
 pub(crate) async fn position_changes<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
 ) -> Result<Value, ChartError> {
   let session_key = context.session.session_key;
   let grid = starting_grid_positions(connection, &context.session).await?;
@@ -212,7 +210,6 @@ pub(crate) async fn position_changes<C: ConnectionTrait>(
       .push(lap);
   }
   let numbers: Vec<i32> = context.ordered_numbers(
-    request,
     grid
       .keys()
       .chain(positions.keys())
@@ -234,7 +231,7 @@ pub(crate) async fn position_changes<C: ConnectionTrait>(
       .copied()
       .or_else(|| rows.first().map(|row| row.1));
     if let Some(start) = start
-      && SessionContext::in_lap_range(request, 0)
+      && context.in_lap_range(0)
     {
       lap_numbers.push(0);
       places.push(start);
@@ -244,7 +241,7 @@ pub(crate) async fn position_changes<C: ConnectionTrait>(
       .map(Vec::as_slice)
       .unwrap_or_default();
     for (index, lap) in driver_laps.iter().enumerate() {
-      if !SessionContext::in_lap_range(request, lap.lap_number) {
+      if !context.in_lap_range(lap.lap_number) {
         continue;
       }
       // The lap ends when the next one starts, or after its own duration.
@@ -307,7 +304,7 @@ pub(crate) async fn position_changes<C: ConnectionTrait>(
       .hover_template("%{text}<extra></extra>");
     figure.add(trace);
   }
-  let (shapes, labels) = lap_overlays(&periods, request.laps);
+  let (shapes, labels) = lap_overlays(&periods, context.request.laps);
   figure.overlay(shapes, labels);
   Ok(figure.finish())
 }
@@ -328,7 +325,6 @@ type GapSeries = (Vec<String>, Vec<f64>, Vec<String>);
 pub(crate) async fn gaps<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
   kind: GapKind,
 ) -> Result<Value, ChartError> {
   let session_key = context.session.session_key;
@@ -341,7 +337,7 @@ pub(crate) async fn gaps<C: ConnectionTrait>(
   let mut by_driver: BTreeMap<i32, GapSeries> = BTreeMap::new();
   let mut omitted = 0_usize;
   for row in &rows {
-    if !context.shows(request, row.driver_number) {
+    if !context.shows(row.driver_number) {
       continue;
     }
     let (seconds, text) = match kind {
@@ -379,7 +375,7 @@ pub(crate) async fn gaps<C: ConnectionTrait>(
     .y_axis(Axis::new().title(Title::with_text(y_title)).zero_line(true))
     .hover_mode(HoverMode::Closest);
   let mut figure = Figure::new(layout);
-  for number in context.ordered_numbers(request, by_driver.keys().copied()) {
+  for number in context.ordered_numbers(by_driver.keys().copied()) {
     let Some((dates, seconds, texts)) = by_driver.remove(&number) else {
       continue;
     };
@@ -406,15 +402,11 @@ pub(crate) async fn gaps<C: ConnectionTrait>(
 pub(crate) async fn pit_stops<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
 ) -> Result<Value, ChartError> {
   let mut stops: Vec<_> = load_pits(connection, context.session.session_key)
     .await?
     .into_iter()
-    .filter(|stop| {
-      context.shows(request, stop.driver_number)
-        && SessionContext::in_lap_range(request, stop.lap_number)
-    })
+    .filter(|stop| context.shows(stop.driver_number) && context.in_lap_range(stop.lap_number))
     .filter_map(|stop| {
       let lane = stop.lane_duration.or(stop.pit_duration);
       (lane.is_some() || stop.stop_duration.is_some()).then_some((stop, lane))
@@ -452,24 +444,16 @@ pub(crate) async fn pit_stops<C: ConnectionTrait>(
     .y_axis(Axis::new().title(Title::with_text("Duration (s)")));
   let mut figure = Figure::new(layout);
   let lane: Vec<Option<f64>> = stops.iter().map(|(_, lane)| *lane).collect();
-  if lane.iter().any(Option::is_some) {
-    let texts: Vec<String> = lane
-      .iter()
-      .map(|value| {
-        value
-          .map(|value| format!("{value:.1} s"))
-          .unwrap_or_default()
-      })
-      .collect();
-    let trace = Bar::new(labels.clone(), lane)
-      .name("Pit lane time")
-      .marker(Marker::new().color_array(colours.clone()))
-      .text_array(texts);
-    figure.add(trace);
-  }
   let stationary: Vec<Option<f64>> = stops.iter().map(|(stop, _)| stop.stop_duration).collect();
-  if stationary.iter().any(Option::is_some) {
-    let texts: Vec<String> = stationary
+  // The pit lane time, then the (lighter) stationary time, each when some stop has it.
+  for (name, durations, opacity) in [
+    ("Pit lane time", lane, None),
+    ("Stationary time", stationary, Some(0.55)),
+  ] {
+    if durations.iter().all(Option::is_none) {
+      continue;
+    }
+    let texts: Vec<String> = durations
       .iter()
       .map(|value| {
         value
@@ -477,20 +461,32 @@ pub(crate) async fn pit_stops<C: ConnectionTrait>(
           .unwrap_or_default()
       })
       .collect();
-    let trace = Bar::new(labels, stationary)
-      .name("Stationary time")
-      .marker(Marker::new().color_array(colours).opacity(0.55))
+    let mut marker = Marker::new().color_array(colours.clone());
+    if let Some(opacity) = opacity {
+      marker = marker.opacity(opacity);
+    }
+    let trace = Bar::new(labels.clone(), durations)
+      .name(name)
+      .marker(marker)
       .text_array(texts);
     figure.add(trace);
   }
   Ok(figure.finish())
 }
 
+/// The category axis of drivers (by acronym) in classification order.
+fn classification_axis(acronyms: Vec<String>) -> Axis {
+  Axis::new()
+    .title(Title::with_text("Driver (classification order)"))
+    .type_(AxisType::Category)
+    .category_order(CategoryOrder::Array)
+    .category_array(acronyms)
+}
+
 /// Overtakes made (up) and suffered (down) per driver, in classification order and team colours.
 pub(crate) async fn overtakes<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
 ) -> Result<Value, ChartError> {
   let rows = overtakes::Entity::find()
     .filter(overtakes::Column::SessionKey.eq(context.session.session_key))
@@ -503,7 +499,6 @@ pub(crate) async fn overtakes<C: ConnectionTrait>(
     *suffered.entry(row.overtaken_driver_number).or_default() += 1;
   }
   let numbers = context.ordered_numbers(
-    request,
     made
       .keys()
       .chain(suffered.keys())
@@ -542,13 +537,7 @@ pub(crate) async fn overtakes<C: ConnectionTrait>(
     .collect();
   let layout = base_layout(&context.title)
     .bar_mode(BarMode::Relative)
-    .x_axis(
-      Axis::new()
-        .title(Title::with_text("Driver (classification order)"))
-        .type_(AxisType::Category)
-        .category_order(CategoryOrder::Array)
-        .category_array(acronyms.clone()),
-    )
+    .x_axis(classification_axis(acronyms.clone()))
     .y_axis(
       Axis::new()
         .title(Title::with_text("Overtakes made (up) and suffered (down)"))
@@ -596,7 +585,6 @@ pub(crate) async fn overtakes<C: ConnectionTrait>(
 pub(crate) async fn qualifying_delta<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
 ) -> Result<Value, ChartError> {
   let results = session_result::Entity::find()
     .filter(session_result::Column::SessionKey.eq(context.session.session_key))
@@ -604,7 +592,7 @@ pub(crate) async fn qualifying_delta<C: ConnectionTrait>(
     .await?;
   let mut parts: [Vec<(i32, f64)>; 3] = Default::default();
   for result in &results {
-    if !context.shows(request, result.driver_number) {
+    if !context.shows(result.driver_number) {
       continue;
     }
     let Some(Value::Array(times)) = &result.duration else {
@@ -622,20 +610,14 @@ pub(crate) async fn qualifying_delta<C: ConnectionTrait>(
       Some("no Q1/Q2/Q3 times: is this a qualifying session?"),
     ));
   }
-  let order = context.ordered_numbers(request, parts.iter().flatten().map(|(number, _)| *number));
+  let order = context.ordered_numbers(parts.iter().flatten().map(|(number, _)| *number));
   let categories: Vec<String> = order
     .iter()
     .map(|number| context.driver(*number).acronym)
     .collect();
   let layout = base_layout(&context.title)
     .bar_mode(BarMode::Group)
-    .x_axis(
-      Axis::new()
-        .title(Title::with_text("Driver (classification order)"))
-        .type_(AxisType::Category)
-        .category_order(CategoryOrder::Array)
-        .category_array(categories),
-    )
+    .x_axis(classification_axis(categories))
     .y_axis(Axis::new().title(Title::with_text("Gap to the fastest time of the part (s)")));
   let mut figure = Figure::new(layout);
   for (index, part) in parts.iter().enumerate() {
@@ -768,7 +750,6 @@ pub(crate) async fn weather<C: ConnectionTrait>(
 pub(crate) async fn positions_gained<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
 ) -> Result<Value, ChartError> {
   let session_key = context.session.session_key;
   let mut grid = starting_grid_positions(connection, &context.session).await?;
@@ -781,17 +762,10 @@ pub(crate) async fn positions_gained<C: ConnectionTrait>(
       .collect();
     grid_source = "first recorded position";
   }
-  let results = session_result::Entity::find()
-    .filter(session_result::Column::SessionKey.eq(session_key))
-    .all(connection)
-    .await?;
-  let finish: HashMap<i32, i32> = results
+  let mut entries: Vec<(i32, i32, i32)> = context
+    .finishing_positions()
     .iter()
-    .filter_map(|result| Some((result.driver_number, result.position?)))
-    .collect();
-  let mut entries: Vec<(i32, i32, i32)> = finish
-    .iter()
-    .filter(|(number, _)| context.shows(request, **number))
+    .filter(|(number, _)| context.shows(**number))
     .filter_map(|(number, finished)| Some((*number, *grid.get(number)?, *finished)))
     .collect();
   if entries.is_empty() {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use entity::sessions;
 use plotly::common::{HoverInfo, Marker, MarkerSymbol, Mode, Orientation, Title};
-use plotly::layout::{Axis, AxisType, BarMode, CategoryOrder, HoverMode};
+use plotly::layout::{Axis, AxisType, BarMode, CategoryOrder, HoverMode, Layout};
 use plotly::{Bar, HeatMap, Scatter};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -67,6 +67,23 @@ impl SeasonChart<'_> {
     self.season.progression()
   }
 
+  /// The drivers' and the teams' points after the season's last scoring session (none before it).
+  fn final_points(&self) -> (BTreeMap<i32, f64>, BTreeMap<String, f64>) {
+    self
+      .snapshots()
+      .pop()
+      .map(|snapshot| (snapshot.drivers, snapshot.teams))
+      .unwrap_or_default()
+  }
+
+  /// The layout of a points progression: points against the scoring sessions `labels`.
+  fn progression_layout(&self, labels: Vec<String>) -> Layout {
+    base_layout(&self.title)
+      .x_axis(category_axis("Race", labels))
+      .y_axis(Axis::new().title(Title::with_text("Points")))
+      .hover_mode(HoverMode::Closest)
+  }
+
   fn label(&self, snapshot: &Snapshot) -> String {
     session_label(&self.season.rounds[snapshot.round_index], &snapshot.session)
   }
@@ -86,25 +103,10 @@ impl SeasonChart<'_> {
 
   /// Checks that every requested driver is among `seen`.
   fn validate_drivers(&self, seen: &HashSet<i32>) -> Result<(), ChartError> {
-    let unknown: Vec<String> = self
-      .request
-      .drivers
-      .iter()
-      .filter(|number| !seen.contains(number))
-      .map(ToString::to_string)
-      .collect();
-    if unknown.is_empty() {
-      Ok(())
-    } else {
-      Err(ChartError::InvalidParameter {
-        name: "drivers",
-        message: format!(
-          "car number(s) {} scored no result in {}",
-          unknown.join(", "),
-          self.season.year
-        ),
-      })
-    }
+    self.request.check_drivers(
+      |number| seen.contains(number),
+      &format!("scored no result in {}", self.season.year),
+    )
   }
 
   fn points_note(snapshots: &[Snapshot], teams: bool) -> String {
@@ -154,11 +156,7 @@ impl SeasonChart<'_> {
         .total_cmp(&final_points(left))
         .then(left.cmp(right))
     });
-    let layout = base_layout(&self.title)
-      .x_axis(category_axis("Race", labels.clone()))
-      .y_axis(Axis::new().title(Title::with_text("Points")))
-      .hover_mode(HoverMode::Closest);
-    let mut figure = Figure::new(layout);
+    let mut figure = Figure::new(self.progression_layout(labels.clone()));
     for number in numbers {
       let style = styles.get(&number);
       let acronym = style.map_or_else(|| format!("#{number}"), |style| style.acronym.clone());
@@ -203,11 +201,7 @@ impl SeasonChart<'_> {
         .total_cmp(&last.teams[*left])
         .then(left.cmp(right))
     });
-    let layout = base_layout(&self.title)
-      .x_axis(category_axis("Race", labels.clone()))
-      .y_axis(Axis::new().title(Title::with_text("Points")))
-      .hover_mode(HoverMode::Closest);
-    let mut figure = Figure::new(layout);
+    let mut figure = Figure::new(self.progression_layout(labels.clone()));
     for team in teams {
       let colour = colours
         .get(team)
@@ -258,14 +252,8 @@ impl SeasonChart<'_> {
     self.validate_drivers(&seen)?;
     let styles = self.styles(last_round);
     // Rows in drivers' championship order, the leader on top.
-    let snapshots = self.snapshots();
-    let final_points = |number: &i32| {
-      snapshots
-        .last()
-        .and_then(|snapshot| snapshot.drivers.get(number))
-        .copied()
-        .unwrap_or(0.0)
-    };
+    let (driver_points, _) = self.final_points();
+    let final_points = |number: &i32| driver_points.get(number).copied().unwrap_or(0.0);
     let mut numbers: Vec<i32> = seen
       .into_iter()
       .filter(|number| self.request.drivers.is_empty() || self.request.drivers.contains(number))
@@ -470,14 +458,8 @@ impl SeasonChart<'_> {
       );
     };
     let styles = self.styles(last_round);
-    let snapshots = self.snapshots();
-    let team_points = |team: &str| {
-      snapshots
-        .last()
-        .and_then(|snapshot| snapshot.teams.get(team))
-        .copied()
-        .unwrap_or(0.0)
-    };
+    let (_, final_team_points) = self.final_points();
+    let team_points = |team: &str| final_team_points.get(team).copied().unwrap_or(0.0);
     let mut pairs: Vec<(&TeammatePair, &Tally)> = tallies.iter().collect();
     pairs.sort_by(|(left, left_tally), (right, right_tally)| {
       team_points(&right.0)

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::context::{DriverStyle, SessionContext};
 use super::figure::{Figure, base_layout, empty_figure, format_lap_time};
 use super::laps::{load_laps, note};
-use super::{ChartError, ChartKind, ChartRequest, LapChoice};
+use super::{ChartError, ChartKind, LapChoice};
 
 /// A timed lap of one session and its time window.
 #[derive(Clone, Debug, PartialEq)]
@@ -170,23 +170,22 @@ fn chosen(lap: TimedLap, context: &SessionContext, session_label: Option<&str>) 
 pub(crate) async fn one_lap<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
 ) -> Result<Option<ChosenLap>, ChartError> {
   let session_key = context.session.session_key;
   let laps = load_laps(connection, session_key).await?;
-  if request.reference.is_some() && !request.drivers.is_empty() {
+  if context.request.reference.is_some() && !context.request.drivers.is_empty() {
     return Err(either_drivers_or_laps());
   }
-  if request.drivers.len() > 1 {
+  if context.request.drivers.len() > 1 {
     return Err(ChartError::InvalidParameter {
       name: "drivers",
       message: format!(
         "this chart shows exactly 1 driver; {} given",
-        request.drivers.len()
+        context.request.drivers.len()
       ),
     });
   }
-  let lap = match (request.reference, request.drivers.first()) {
+  let lap = match (context.request.reference, context.request.drivers.first()) {
     (Some(choice), _) => Some(resolve_lap(&laps, session_key, choice, "reference")?),
     (None, Some(driver)) => fastest_laps(&laps)
       .into_iter()
@@ -216,30 +215,30 @@ fn either_drivers_or_laps() -> ChartError {
 pub(crate) async fn two_laps<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
   kind: ChartKind,
 ) -> Result<Vec<ChosenLap>, ChartError> {
   let session_key = context.session.session_key;
-  let chose_laps = request.reference.is_some()
-    || request.comparison.is_some()
-    || request.comparison_session.is_some();
-  if !request.drivers.is_empty() && chose_laps {
+  let chose_laps = context.request.reference.is_some()
+    || context.request.comparison.is_some()
+    || context.request.comparison_session.is_some();
+  if !context.request.drivers.is_empty() && chose_laps {
     return Err(either_drivers_or_laps());
   }
   let laps = load_laps(connection, session_key).await?;
   let fastest = fastest_laps(&laps);
-  if !request.drivers.is_empty() {
-    if request.drivers.len() != 2 {
+  if !context.request.drivers.is_empty() {
+    if context.request.drivers.len() != 2 {
       return Err(ChartError::InvalidParameter {
         name: "drivers",
         message: format!(
           "this chart shows exactly 2 drivers; {} given",
-          request.drivers.len()
+          context.request.drivers.len()
         ),
       });
     }
     return Ok(
-      request
+      context
+        .request
         .drivers
         .iter()
         .filter_map(|number| fastest.iter().find(|lap| lap.driver == *number).cloned())
@@ -247,13 +246,13 @@ pub(crate) async fn two_laps<C: ConnectionTrait>(
         .collect(),
     );
   }
-  let comparison_context = match request.comparison_session {
+  let comparison_context = match context.request.comparison_session {
     Some(other) if other != session_key => {
       Some(comparison_session(connection, context, other, kind).await?)
     }
     _ => None,
   };
-  let reference = match request.reference {
+  let reference = match context.request.reference {
     Some(choice) => Some(resolve_lap(&laps, session_key, choice, "reference")?),
     None => fastest.first().cloned(),
   };
@@ -269,7 +268,7 @@ pub(crate) async fn two_laps<C: ConnectionTrait>(
   } else {
     &laps
   };
-  let comparison = match request.comparison {
+  let comparison = match context.request.comparison {
     Some(choice) => Some(resolve_lap(
       comparison_pool,
       comparison_key,
@@ -322,7 +321,7 @@ async fn comparison_session<C: ConnectionTrait>(
   session_key: i32,
   kind: ChartKind,
 ) -> Result<ComparisonSession, ChartError> {
-  let other = match SessionContext::load(connection, session_key, kind).await {
+  let other = match SessionContext::load(connection, session_key, kind, &context.request).await {
     Ok(other) => other,
     Err(ChartError::NotFound(_)) => {
       return Err(ChartError::InvalidParameter {
@@ -460,9 +459,8 @@ fn comparison_line(laps: &[ChosenLap], index: usize) -> Line {
 pub(crate) async fn telemetry_comparison<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
 ) -> Result<Value, ChartError> {
-  let chosen_laps = two_laps(connection, context, request, ChartKind::TelemetryComparison).await?;
+  let chosen_laps = two_laps(connection, context, ChartKind::TelemetryComparison).await?;
   let mut drawn = Vec::new();
   for chosen in chosen_laps {
     let samples = car_data_in_lap(connection, &chosen.lap).await?;
@@ -577,9 +575,8 @@ fn elapsed_and_distance(lap: &TimedLap, samples: &[car_data::Model]) -> (Vec<f64
 pub(crate) async fn lap_delta<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
 ) -> Result<Value, ChartError> {
-  let chosen_laps = two_laps(connection, context, request, ChartKind::LapDelta).await?;
+  let chosen_laps = two_laps(connection, context, ChartKind::LapDelta).await?;
   if chosen_laps.len() < 2 {
     return Ok(empty_figure(
       &context.title,

@@ -9,13 +9,14 @@ use plotly::layout::{Axis, Layout};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
+use super::ChartError;
 use super::context::SessionContext;
 use super::figure::{Figure, base_layout, empty_figure};
 use super::laps::{load_laps, note, set_path};
 use super::telemetry::{
-  TimedLap, car_data_in_lap, fastest_laps, interpolate, location_in_lap, one_lap, sample_distances,
+  ChosenLap, TimedLap, car_data_in_lap, fastest_laps, interpolate, location_in_lap, one_lap,
+  sample_distances,
 };
-use super::{ChartError, ChartRequest};
 
 /// Number of equal-length mini-sectors of the dominance map.
 pub const MINI_SECTORS: usize = 25;
@@ -65,26 +66,48 @@ fn coordinates(points: &[location::Model]) -> (Vec<i32>, Vec<i32>) {
     .unzip()
 }
 
-/// One lap on the track outline, coloured by speed; without `car_data` on the lap, the outline alone in the
-/// driver's colour with a note that speed is not available.
-pub(crate) async fn track_map<C: ConnectionTrait>(
+/// What a map of one lap on the track outline is coloured by.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum LapColouring {
+  /// The speed at each position (the track map).
+  Speed,
+  /// The gear in use (the gear-shift map).
+  Gear,
+}
+
+/// One lap (the reference lap; default the session's fastest) on the track outline, coloured by `colouring`.
+pub(crate) async fn lap_map<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
+  colouring: LapColouring,
 ) -> Result<Value, ChartError> {
-  let Some(chosen) = one_lap(connection, context, request).await? else {
+  let Some(chosen) = one_lap(connection, context).await? else {
     return Ok(empty_figure(&context.title, Some("no timed lap")));
   };
   let points = location_in_lap(connection, &chosen.lap).await?;
+  let samples = car_data_in_lap(connection, &chosen.lap).await?;
+  Ok(match colouring {
+    LapColouring::Speed => speed_map(context, &chosen, &points, &samples),
+    LapColouring::Gear => gear_map(context, &chosen, &points, &samples),
+  })
+}
+
+/// The lap coloured by speed; without `car_data` on the lap, the outline alone in the driver's colour with a
+/// note that speed is not available.
+fn speed_map(
+  context: &SessionContext,
+  chosen: &ChosenLap,
+  points: &[location::Model],
+  samples: &[car_data::Model],
+) -> Value {
   if points.is_empty() {
-    return Ok(empty_figure(
+    return empty_figure(
       &context.title,
       Some(&format!("no car positions (location) on {}", chosen.label)),
-    ));
+    );
   }
-  let samples = car_data_in_lap(connection, &chosen.lap).await?;
   let style = &chosen.style;
-  let (xs, ys) = coordinates(&points);
+  let (xs, ys) = coordinates(points);
   let mut figure = Figure::new(track_layout(&context.title).show_legend(false));
   if samples.is_empty() {
     let trace = Scatter::new(xs, ys)
@@ -97,12 +120,12 @@ pub(crate) async fn track_map<C: ConnectionTrait>(
       "{}: speed is not available (no car_data recorded for this lap), so only the outline is drawn.",
       chosen.label
     )));
-    return Ok(figure.finish());
+    return figure.finish();
   }
   let mut speeds = Vec::new();
   let mut texts = Vec::new();
-  for point in &points {
-    let nearest = nearest_sample(&samples, point.date);
+  for point in points {
+    let nearest = nearest_sample(samples, point.date);
     let speed = nearest.and_then(|sample| sample.speed);
     let gear = nearest.and_then(|sample| sample.n_gear);
     speeds.push(speed.map(f64::from));
@@ -128,43 +151,36 @@ pub(crate) async fn track_map<C: ConnectionTrait>(
     json!("km/h"),
   );
   figure.annotate(note(&format!("{}, coloured by speed", chosen.label)));
-  Ok(figure.finish())
+  figure.finish()
 }
 
-/// One lap on the track outline coloured by gear: one trace per gear (so the legend names the colours), each a
-/// line through the runs driven in that gear.
-pub(crate) async fn gear_shift_map<C: ConnectionTrait>(
-  connection: &C,
+/// The lap coloured by gear: one trace per gear (so the legend names the colours), each a line through the
+/// runs driven in that gear.
+fn gear_map(
   context: &SessionContext,
-  request: &ChartRequest,
-) -> Result<Value, ChartError> {
-  let Some(chosen) = one_lap(connection, context, request).await? else {
-    return Ok(empty_figure(&context.title, Some("no timed lap")));
-  };
-  let points = location_in_lap(connection, &chosen.lap).await?;
-  let samples = car_data_in_lap(connection, &chosen.lap).await?;
+  chosen: &ChosenLap,
+  points: &[location::Model],
+  samples: &[car_data::Model],
+) -> Value {
   if points.is_empty() || samples.is_empty() {
-    return Ok(empty_figure(
+    return empty_figure(
       &context.title,
       Some(&format!(
         "no car positions (location) or gears (car_data) on {}",
         chosen.label
       )),
-    ));
+    );
   }
   // (x, y, gear) of every position with a known gear.
   let geared: Vec<(i32, i32, i32)> = points
     .iter()
     .filter_map(|point| {
-      let gear = nearest_sample(&samples, point.date)?.n_gear?;
+      let gear = nearest_sample(samples, point.date)?.n_gear?;
       Some((point.x?, point.y?, gear))
     })
     .collect();
   if geared.is_empty() {
-    return Ok(empty_figure(
-      &context.title,
-      Some("no gear recorded on the lap"),
-    ));
+    return empty_figure(&context.title, Some("no gear recorded on the lap"));
   }
   let mut gears: Vec<i32> = geared.iter().map(|(_, _, gear)| *gear).collect();
   gears.sort_unstable();
@@ -210,7 +226,7 @@ pub(crate) async fn gear_shift_map<C: ConnectionTrait>(
     "{}, coloured by the gear in use (car_data joined to positions by nearest time)",
     chosen.label
   )));
-  Ok(figure.finish())
+  figure.finish()
 }
 
 /// For each driver's lap: elapsed time at each share of the lap (0 to 1), from its car_data.
@@ -251,25 +267,26 @@ impl LapProgress {
 pub(crate) async fn mini_sector_dominance<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
 ) -> Result<Value, ChartError> {
-  if !request.drivers.is_empty() && !(2..=MOST_DOMINANCE_DRIVERS).contains(&request.drivers.len()) {
+  if !context.request.drivers.is_empty()
+    && !(2..=MOST_DOMINANCE_DRIVERS).contains(&context.request.drivers.len())
+  {
     return Err(ChartError::InvalidParameter {
       name: "drivers",
       message: format!(
         "this chart compares 2 to {MOST_DOMINANCE_DRIVERS} drivers; {} given",
-        request.drivers.len()
+        context.request.drivers.len()
       ),
     });
   }
   let laps = load_laps(connection, context.session.session_key).await?;
   let fastest = fastest_laps(&laps);
-  let chosen: Vec<TimedLap> = if request.drivers.is_empty() {
+  let chosen: Vec<TimedLap> = if context.request.drivers.is_empty() {
     fastest.into_iter().take(2).collect()
   } else {
     fastest
       .into_iter()
-      .filter(|lap| request.drivers.contains(&lap.driver))
+      .filter(|lap| context.request.drivers.contains(&lap.driver))
       .collect()
   };
   let mut progress = Vec::new();

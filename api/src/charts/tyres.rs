@@ -10,13 +10,13 @@ use plotly::layout::{Axis, HoverMode};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
+use super::ChartError;
 use super::context::SessionContext;
 use super::figure::{
   Figure, base_layout, compound_symbol, empty_figure, format_lap_time, lap_time_axis,
 };
 use super::flags::load_flag_periods;
-use super::laps::{clean_laps, load_laps, load_pits, load_stints, note, set_path};
-use super::{ChartError, ChartRequest};
+use super::laps::{clean_laps, load_laps, load_pits, load_stints, note, set_path, stint_of};
 
 /// Assumed fuel on board at the start of a race, in kilograms: the race fuel limit of the FIA Formula 1
 /// regulations from 2019 to 2025 (100 kg in 2014–2016, 105 kg in 2017–2018).
@@ -60,17 +60,6 @@ pub(crate) fn fuel_on_board(lap: i32, race_laps: i32) -> f64 {
   FUEL_START_KILOGRAMS * (1.0 - burned_share).clamp(0.0, 1.0)
 }
 
-/// The stint of `driver` covering `lap`.
-fn stint_of(stints: &[stints::Model], driver: i32, lap: i32) -> Option<&stints::Model> {
-  stints
-    .iter()
-    .filter(|stint| stint.driver_number == driver)
-    .find(|stint| {
-      stint.lap_start.is_some_and(|start| start <= lap)
-        && stint.lap_end.is_none_or(|end| lap <= end)
-    })
-}
-
 /// One stint's clean laps: (tyre age, lap time, lap number).
 struct StintLaps<'stint> {
   stint: &'stint stints::Model,
@@ -81,7 +70,6 @@ struct StintLaps<'stint> {
 pub(crate) async fn tyre_degradation<C: ConnectionTrait>(
   connection: &C,
   context: &SessionContext,
-  request: &ChartRequest,
   fuel_corrected: bool,
 ) -> Result<Value, ChartError> {
   let session_key = context.session.session_key;
@@ -90,7 +78,7 @@ pub(crate) async fn tyre_degradation<C: ConnectionTrait>(
   let stints = load_stints(connection, session_key).await?;
   let periods = load_flag_periods(connection, session_key).await?;
   let race_laps = laps.iter().map(|lap| lap.lap_number).max().unwrap_or(0);
-  let clean = clean_laps(context, request, &laps, &pits, &periods);
+  let clean = clean_laps(context, &laps, &pits, &periods);
   let mut by_driver: BTreeMap<i32, Vec<StintLaps>> = BTreeMap::new();
   let mut unknown_ages = 0_usize;
   for (number, driver_laps) in &clean {
@@ -144,7 +132,7 @@ pub(crate) async fn tyre_degradation<C: ConnectionTrait>(
     .y_axis(lap_time_axis(all_times, y_title))
     .hover_mode(HoverMode::Closest);
   let mut figure = Figure::new(layout);
-  for number in context.ordered_numbers(request, by_driver.keys().copied()) {
+  for number in context.ordered_numbers(by_driver.keys().copied()) {
     let Some(stints_of_driver) = by_driver.get_mut(&number) else {
       continue;
     };

@@ -2,7 +2,6 @@
 //! `GET /v1/seasons/{year}/charts/{chart}`: Plotly figures, cached in the response cache per scope and normalised
 //! parameters.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Json, Payload};
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
-use poem_openapi::types::{ParseFromParameter, ParseResult, Type};
+use poem_openapi::types::{ParseFromParameter, ParseResult};
 use poem_openapi::{ApiResponse, OpenApi};
 use serde_json::Value;
 
@@ -22,7 +21,9 @@ use crate::encoding::{Encoding, Representations};
 use crate::problem::{ApiError, Problem};
 use crate::routes::driver_list::{DriverNumberList, flatten};
 use crate::routes::lap_choice::LapChoiceValue;
-use crate::routes::{ApiTags, problem_responses, season_time_to_live, session_time_to_live};
+use crate::routes::{
+  ApiTags, problem_responses, season_time_to_live, session_time_to_live, string_value_type,
+};
 
 /// Charts.
 pub struct ChartsApi;
@@ -38,20 +39,11 @@ macro_rules! chart_name_parameter {
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub struct $name(pub String);
 
-    impl Type for $name {
-      const IS_REQUIRED: bool = true;
-      type RawValueType = Self;
-      type RawElementValueType = Self;
-
-      fn name() -> Cow<'static, str> {
-        $schema.into()
-      }
-
-      fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Reference($schema.to_owned())
-      }
-
-      fn register(registry: &mut Registry) {
+    string_value_type!(
+      $name,
+      $schema,
+      MetaSchemaRef::Reference($schema.to_owned()),
+      register(registry) {
         registry.create_schema::<Self, _>($schema.to_owned(), |_| MetaSchema {
           description: Some($description),
           enum_items: ChartKind::of_scope($scope)
@@ -60,17 +52,7 @@ macro_rules! chart_name_parameter {
           ..MetaSchema::new("string")
         });
       }
-
-      fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-      }
-
-      fn raw_element_iter<'a>(
-        &'a self,
-      ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-      }
-    }
+    );
 
     impl ParseFromParameter for $name {
       fn parse_from_parameter(value: &str) -> ParseResult<Self> {
@@ -188,20 +170,6 @@ impl From<ChartError> for ApiError {
   }
 }
 
-/// The response for a chart lookup: the figure with its `Cache-Control` and `X-Cache`, or the problem.
-fn chart_response(
-  result: Result<(Arc<Representations>, String, Duration), ApiError>,
-) -> ChartResponse {
-  match result {
-    Ok((figure, outcome, time_to_live)) => ChartResponse::Ok(
-      FigureJson(figure),
-      format!("public, max-age={}", time_to_live.as_secs()),
-      outcome,
-    ),
-    Err(error) => error.into(),
-  }
-}
-
 fn chart_kind(slug: &str, scope: ChartScope) -> Result<ChartKind, ApiError> {
   ChartKind::from_slug(slug).ok_or_else(|| {
     let known: Vec<_> = ChartKind::of_scope(scope).map(|kind| kind.slug()).collect();
@@ -271,14 +239,43 @@ enum ChartSpan {
   Season(i32),
 }
 
-async fn cached_chart(
-  state: &AppState,
+/// A chart to answer: what it spans, which chart with which request, and how long it may be cached.
+struct ChartLookup {
   span: ChartSpan,
   kind: ChartKind,
   request: ChartRequest,
   time_to_live: Duration,
+}
+
+/// Answers `lookup` from the response cache in `encoding`, building the figure on a miss: the figure with its
+/// `Cache-Control` and `X-Cache`, or the problem (also when the lookup itself failed).
+async fn answer_chart(
+  state: &AppState,
   encoding: Encoding,
-) -> Result<(Arc<Representations>, String), ApiError> {
+  lookup: Result<ChartLookup, ApiError>,
+) -> ChartResponse {
+  match cached_chart(state, lookup, encoding).await {
+    Ok((figure, outcome, time_to_live)) => ChartResponse::Ok(
+      FigureJson(figure),
+      format!("public, max-age={}", time_to_live.as_secs()),
+      outcome,
+    ),
+    Err(error) => error.into(),
+  }
+}
+
+/// The cached figure of `lookup`, the cache outcome and the figure's time to live.
+async fn cached_chart(
+  state: &AppState,
+  lookup: Result<ChartLookup, ApiError>,
+  encoding: Encoding,
+) -> Result<(Arc<Representations>, String, Duration), ApiError> {
+  let ChartLookup {
+    span,
+    kind,
+    request,
+    time_to_live,
+  } = lookup?;
   let name = cache_name(kind, &request);
   let scope = match span {
     ChartSpan::Season(year) => CacheScope::Season(year),
@@ -300,7 +297,7 @@ async fn cached_chart(
     .cache
     .get_or_build_for(scope, &name, time_to_live, encoding, build)
     .await?;
-  Ok((bytes, outcome.as_str().to_owned()))
+  Ok((bytes, outcome.as_str().to_owned(), time_to_live))
 }
 
 /// The documented example session: the 2024 Bahrain Grand Prix race, which Swagger UI's "Try it out" fills in.
@@ -385,7 +382,7 @@ impl ChartsApi {
     #[oai(validator(minimum(value = "1")))]
     comparison_session: Query<Option<i32>>,
   ) -> ChartResponse {
-    let result: Result<_, ApiError> = async {
+    let lookup: Result<_, ApiError> = async {
       let kind = chart_kind(&chart.0.0, ChartScope::Session)?;
       let parameters = SessionChartParameters {
         drivers: drivers.0.as_ref(),
@@ -412,19 +409,15 @@ impl ChartsApi {
       {
         time_to_live = time_to_live.min(session_time_to_live(&other, &state.settings));
       }
-      let (figure, outcome) = cached_chart(
-        &state,
-        ChartSpan::Session(session_key.0),
+      Ok(ChartLookup {
+        span: ChartSpan::Session(session_key.0),
         kind,
         request,
         time_to_live,
-        Encoding::negotiate(http_request.headers()),
-      )
-      .await?;
-      Ok((figure, outcome, time_to_live))
+      })
     }
     .await;
-    chart_response(result)
+    answer_chart(&state, Encoding::negotiate(http_request.headers()), lookup).await
   }
 
   /// Season chart
@@ -453,33 +446,24 @@ impl ChartsApi {
     /// Car numbers to include, comma-separated; all drivers when absent.
     drivers: Query<Option<DriverNumberList>>,
   ) -> ChartResponse {
-    let result: Result<_, ApiError> = async {
+    let lookup: Result<_, ApiError> = async {
       let kind = chart_kind(&chart.0.0, ChartScope::Season)?;
-      let parameters = SessionChartParameters {
-        drivers: drivers.0.as_ref(),
-        lap_min: None,
-        lap_max: None,
-        reference: None,
-        comparison: None,
-        comparison_session: None,
+      let request = ChartRequest {
+        drivers: flatten(drivers.0.as_ref().map(std::slice::from_ref)),
+        ..ChartRequest::default()
       };
-      let request = chart_request(&parameters);
       if !state.changes.has_season(year.0).await? {
         return Err(ApiError::NotFound(format!("No season {} stored.", year.0)));
       }
       let time_to_live = season_time_to_live(year.0, &state.settings);
-      let (figure, outcome) = cached_chart(
-        &state,
-        ChartSpan::Season(year.0),
+      Ok(ChartLookup {
+        span: ChartSpan::Season(year.0),
         kind,
         request,
         time_to_live,
-        Encoding::negotiate(http_request.headers()),
-      )
-      .await?;
-      Ok((figure, outcome, time_to_live))
+      })
     }
     .await;
-    chart_response(result)
+    answer_chart(&state, Encoding::negotiate(http_request.headers()), lookup).await
   }
 }

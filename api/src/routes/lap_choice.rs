@@ -1,11 +1,9 @@
 //! `LapChoiceValue`: a query value naming one lap, `DRIVER:LAP` (`1:39`) or `DRIVER` (that driver's fastest lap).
 
-use std::borrow::Cow;
-
-use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, Type};
+use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult};
 
 use crate::charts::LapChoice;
+use crate::routes::{string_value_schema, string_value_type, three_digit_number};
 
 /// The pattern of a lap choice, as documented in the OpenAPI document.
 pub const LAP_CHOICE_PATTERN: &str = "^[0-9]{1,3}(:[0-9]{1,3})?$";
@@ -14,45 +12,15 @@ pub const LAP_CHOICE_PATTERN: &str = "^[0-9]{1,3}(:[0-9]{1,3})?$";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LapChoiceValue(pub LapChoice);
 
-impl Type for LapChoiceValue {
-  const IS_REQUIRED: bool = true;
-  type RawValueType = Self;
-  type RawElementValueType = Self;
-
-  fn name() -> Cow<'static, str> {
-    "string(lap_choice)".into()
-  }
-
-  fn schema_ref() -> MetaSchemaRef {
-    let mut schema = MetaSchema::new("string");
-    schema.pattern = Some(LAP_CHOICE_PATTERN.to_owned());
-    schema.description = Some(
-      "A lap: `DRIVER:LAP` (car number and lap number, e.g. `1:39`) or `DRIVER` for that driver's fastest lap.",
-    );
-    schema.example = Some(serde_json::Value::String("1:39".to_owned()));
-    MetaSchemaRef::Inline(Box::new(schema))
-  }
-
-  fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-    Some(self)
-  }
-
-  fn raw_element_iter<'a>(
-    &'a self,
-  ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-    Box::new(self.as_raw_value().into_iter())
-  }
-}
-
-/// The number in `part` (one to three digits), or what is wrong with it.
-fn number(part: &str, what: &str) -> Result<i32, String> {
-  let valid = !part.is_empty() && part.len() <= 3 && part.bytes().all(|byte| byte.is_ascii_digit());
-  part
-    .parse::<i32>()
-    .ok()
-    .filter(|_| valid)
-    .ok_or_else(|| format!("`{part}` is not a {what} (0-999)"))
-}
+string_value_type!(
+  LapChoiceValue,
+  "string(lap_choice)",
+  string_value_schema(
+    LAP_CHOICE_PATTERN,
+    "A lap: `DRIVER:LAP` (car number and lap number, e.g. `1:39`) or `DRIVER` for that driver's fastest lap.",
+    "1:39",
+  ),
+);
 
 impl ParseFromParameter for LapChoiceValue {
   fn parse_from_parameter(value: &str) -> ParseResult<Self> {
@@ -61,9 +29,9 @@ impl ParseFromParameter for LapChoiceValue {
       None => (value, None),
     };
     let choice = LapChoice {
-      driver: number(driver, "car number").map_err(ParseError::custom)?,
+      driver: three_digit_number(driver, "car number").map_err(ParseError::custom)?,
       lap: lap
-        .map(|lap| number(lap, "lap number"))
+        .map(|lap| three_digit_number(lap, "lap number"))
         .transpose()
         .map_err(ParseError::custom)?,
     };

@@ -18,6 +18,7 @@ pub mod sessions;
 use chrono::{DateTime, Utc};
 use entity::sessions as session_table;
 use poem_openapi::payload::Json;
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Tags};
 use sea_orm::sea_query::IntoCondition;
@@ -95,6 +96,65 @@ macro_rules! problem_responses {
   };
 }
 pub(crate) use problem_responses;
+
+/// Implements poem-openapi's `Type` for a path or query value read from one string (`$type`), whose schema is
+/// named `$name` and referenced as `$schema`; `register(registry) { … }` adds the schema to the registry when
+/// the reference is not inline. Parsing stays with the type (`ParseFromParameter`).
+macro_rules! string_value_type {
+  ($type:ident, $name:expr, $schema:expr $(, register($registry:ident) $register:block)? $(,)?) => {
+    impl ::poem_openapi::types::Type for $type {
+      const IS_REQUIRED: bool = true;
+      type RawValueType = Self;
+      type RawElementValueType = Self;
+
+      fn name() -> ::std::borrow::Cow<'static, str> {
+        $name.into()
+      }
+
+      fn schema_ref() -> ::poem_openapi::registry::MetaSchemaRef {
+        $schema
+      }
+
+      $(
+        fn register($registry: &mut ::poem_openapi::registry::Registry) $register
+      )?
+
+      fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+      }
+
+      fn raw_element_iter<'a>(
+        &'a self,
+      ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+      }
+    }
+  };
+}
+pub(crate) use string_value_type;
+
+/// The inline schema of a string value: its `pattern`, `description` and `example`.
+pub(crate) fn string_value_schema(
+  pattern: &str,
+  description: &'static str,
+  example: &str,
+) -> MetaSchemaRef {
+  let mut schema = MetaSchema::new("string");
+  schema.pattern = Some(pattern.to_owned());
+  schema.description = Some(description);
+  schema.example = Some(serde_json::Value::String(example.to_owned()));
+  MetaSchemaRef::Inline(Box::new(schema))
+}
+
+/// The number in `part` (one to three digits, 0-999), or a message saying `part` is not a `what`.
+pub(crate) fn three_digit_number(part: &str, what: &str) -> Result<i32, String> {
+  let valid = !part.is_empty() && part.len() <= 3 && part.bytes().all(|byte| byte.is_ascii_digit());
+  part
+    .parse::<i32>()
+    .ok()
+    .filter(|_| valid)
+    .ok_or_else(|| format!("`{part}` is not a {what} (0-999)"))
+}
 
 /// A page of a collection, or why there is none.
 #[derive(ApiResponse)]

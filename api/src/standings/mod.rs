@@ -347,20 +347,26 @@ impl SeasonResults {
   /// The latest drivers row of every car number in rounds up to index `last_round` (inclusive).
   #[must_use]
   pub fn latest_driver_rows(&self, last_round: usize) -> BTreeMap<i32, drivers::Model> {
-    let mut latest = BTreeMap::new();
-    for round in self.rounds.iter().take(last_round + 1) {
-      for session in &round.sessions {
-        for row in self
+    self
+      .driver_rows_up_to(last_round)
+      .map(|row| (row.driver_number, row.clone()))
+      .collect()
+  }
+
+  /// The drivers rows of every session in rounds up to index `last_round` (inclusive), in calendar order.
+  fn driver_rows_up_to(&self, last_round: usize) -> impl Iterator<Item = &drivers::Model> {
+    self
+      .rounds
+      .iter()
+      .take(last_round + 1)
+      .flat_map(|round| &round.sessions)
+      .flat_map(|session| {
+        self
           .drivers_by_session
           .get(&session.session_key)
           .into_iter()
           .flatten()
-        {
-          latest.insert(row.driver_number, row.clone());
-        }
-      }
-    }
-    latest
+      })
   }
 
   fn team_of(&self, session: &sessions::Model, driver: i32) -> String {
@@ -499,9 +505,14 @@ impl SeasonResults {
     snapshots
   }
 
-  /// Grand Prix finishing positions per car number, in rounds up to index `last_round` (inclusive).
-  fn grand_prix_positions(&self, last_round: usize) -> HashMap<i32, Vec<i32>> {
-    let mut positions: HashMap<i32, Vec<i32>> = HashMap::new();
+  /// Grand Prix finishing positions in rounds up to index `last_round` (inclusive), grouped by `key` of the
+  /// Grand Prix session and car number (the car number itself, or its team).
+  fn grand_prix_positions<K: Eq + std::hash::Hash>(
+    &self,
+    last_round: usize,
+    key: impl Fn(&sessions::Model, i32) -> K,
+  ) -> HashMap<K, Vec<i32>> {
+    let mut positions: HashMap<K, Vec<i32>> = HashMap::new();
     for round in self.rounds.iter().take(last_round + 1) {
       let Some(grand_prix) = round.grand_prix() else {
         continue;
@@ -509,7 +520,7 @@ impl SeasonResults {
       for row in self.results(grand_prix.session_key) {
         if let Some(position) = row.position {
           positions
-            .entry(row.driver_number)
+            .entry(key(grand_prix, row.driver_number))
             .or_default()
             .push(position);
         }
@@ -586,41 +597,21 @@ impl SeasonResults {
     after_round: Option<i32>,
   ) -> Result<DriversStandings, StandingsError> {
     let (snapshot, round_index, notes) = self.standings_after(after_round)?;
-    let positions = self.grand_prix_positions(round_index);
+    let positions = self.grand_prix_positions(round_index, |_, driver| driver);
     let identities = self.latest_driver_rows(round_index);
-    let mut entries: Vec<(i32, f64, Vec<usize>)> = snapshot
-      .drivers
-      .iter()
-      .map(|(driver, points)| {
-        (
-          *driver,
-          *points,
-          countback(positions.get(driver).map(Vec::as_slice).unwrap_or_default()),
-        )
-      })
-      .collect();
-    entries.sort_by(|left, right| {
-      right
-        .1
-        .total_cmp(&left.1)
-        .then_with(|| right.2.cmp(&left.2))
-        .then(left.0.cmp(&right.0))
-    });
-    let ranks = ranks(&entries, |entry| (entry.1, entry.2.clone()));
-    let standings = entries
-      .iter()
-      .zip(ranks)
-      .map(|((driver, points, tally), position)| {
-        let identity = identities.get(driver);
+    let standings = championship_order(&snapshot.drivers, &positions)
+      .into_iter()
+      .map(|placed| {
+        let identity = identities.get(&placed.key);
         DriverStandingsEntry {
-          position,
-          driver_number: *driver,
+          position: placed.position,
+          driver_number: placed.key,
           name_acronym: identity.and_then(|row| row.name_acronym.clone()),
           full_name: identity.and_then(|row| row.full_name.clone()),
           team_name: identity.and_then(|row| row.team_name.clone()),
           team_colour: identity.and_then(|row| row.team_colour.clone()),
-          points: *points,
-          wins: i32::try_from(tally.first().copied().unwrap_or(0)).unwrap_or(i32::MAX),
+          points: placed.points,
+          wins: placed.wins,
         }
       })
       .collect();
@@ -643,32 +634,14 @@ impl SeasonResults {
   /// As [`SeasonResults::driver_standings`].
   pub fn team_standings(&self, after_round: Option<i32>) -> Result<TeamsStandings, StandingsError> {
     let (snapshot, round_index, notes) = self.standings_after(after_round)?;
-    // Grand Prix finishing positions per team, and the latest colour of every team.
-    let mut positions: HashMap<String, Vec<i32>> = HashMap::new();
+    let positions = self.grand_prix_positions(round_index, |grand_prix, driver| {
+      self.team_of(grand_prix, driver)
+    });
+    // The latest colour of every team.
     let mut colours: HashMap<String, String> = HashMap::new();
-    for round in self.rounds.iter().take(round_index + 1) {
-      for session in &round.sessions {
-        for row in self
-          .drivers_by_session
-          .get(&session.session_key)
-          .into_iter()
-          .flatten()
-        {
-          if let (Some(team), Some(colour)) = (&row.team_name, &row.team_colour) {
-            colours.insert(team.clone(), colour.clone());
-          }
-        }
-      }
-      let Some(grand_prix) = round.grand_prix() else {
-        continue;
-      };
-      for row in self.results(grand_prix.session_key) {
-        if let Some(position) = row.position {
-          positions
-            .entry(self.team_of(grand_prix, row.driver_number))
-            .or_default()
-            .push(position);
-        }
+    for row in self.driver_rows_up_to(round_index) {
+      if let (Some(team), Some(colour)) = (&row.team_name, &row.team_colour) {
+        colours.insert(team.clone(), colour.clone());
       }
     }
     for round in self.rounds.iter().take(round_index + 1) {
@@ -685,34 +658,14 @@ impl SeasonResults {
         }
       }
     }
-    let mut entries: Vec<(String, f64, Vec<usize>)> = snapshot
-      .teams
-      .iter()
-      .map(|(team, points)| {
-        (
-          team.clone(),
-          *points,
-          countback(positions.get(team).map(Vec::as_slice).unwrap_or_default()),
-        )
-      })
-      .collect();
-    entries.sort_by(|left, right| {
-      right
-        .1
-        .total_cmp(&left.1)
-        .then_with(|| right.2.cmp(&left.2))
-        .then(left.0.cmp(&right.0))
-    });
-    let ranks = ranks(&entries, |entry| (entry.1, entry.2.clone()));
-    let standings = entries
-      .iter()
-      .zip(ranks)
-      .map(|((team, points, tally), position)| TeamStandingsEntry {
-        position,
-        team_name: team.clone(),
-        team_colour: colours.get(team).cloned(),
-        points: *points,
-        wins: i32::try_from(tally.first().copied().unwrap_or(0)).unwrap_or(i32::MAX),
+    let standings = championship_order(&snapshot.teams, &positions)
+      .into_iter()
+      .map(|placed| TeamStandingsEntry {
+        position: placed.position,
+        team_colour: colours.get(&placed.key).cloned(),
+        team_name: placed.key,
+        points: placed.points,
+        wins: placed.wins,
       })
       .collect();
     let round = &self.rounds[round_index];
@@ -751,6 +704,52 @@ fn countback(positions: &[i32]) -> Vec<usize> {
     }
   }
   tally
+}
+
+/// A driver or team (`key`) placed in a championship.
+struct Placed<K> {
+  key: K,
+  points: f64,
+  /// Championship position (tied entries share one).
+  position: i32,
+  /// Grands Prix won (first places among the countback positions).
+  wins: i32,
+}
+
+/// The championship order of `points`: most points first, ties broken by countback of the Grand Prix
+/// finishing `positions`, then by key; entries equal on points and countback share a position.
+fn championship_order<K: Ord + Clone + std::hash::Hash>(
+  points: &BTreeMap<K, f64>,
+  positions: &HashMap<K, Vec<i32>>,
+) -> Vec<Placed<K>> {
+  let mut entries: Vec<(K, f64, Vec<usize>)> = points
+    .iter()
+    .map(|(key, points)| {
+      (
+        key.clone(),
+        *points,
+        countback(positions.get(key).map(Vec::as_slice).unwrap_or_default()),
+      )
+    })
+    .collect();
+  entries.sort_by(|left, right| {
+    right
+      .1
+      .total_cmp(&left.1)
+      .then_with(|| right.2.cmp(&left.2))
+      .then(left.0.cmp(&right.0))
+  });
+  let ranks = ranks(&entries, |entry| (entry.1, entry.2.clone()));
+  entries
+    .into_iter()
+    .zip(ranks)
+    .map(|((key, points, tally), position)| Placed {
+      key,
+      points,
+      position,
+      wins: i32::try_from(tally.first().copied().unwrap_or(0)).unwrap_or(i32::MAX),
+    })
+    .collect()
 }
 
 /// Positions of sorted `entries`: equal keys share a position, the next distinct key takes its index + 1.
