@@ -8,7 +8,8 @@ use openf1_query::{Filter, Operator, Value as FilterValue, parse_datetime};
 use serde_json::Value;
 
 /// Fields upstream stores as datetimes (JSON shows them as strings): only datetime filters compare with them, and
-/// datetime filters compare with nothing else.
+/// datetime filters compare with nothing else; keys and sorting compare them as instants, and the replay moves
+/// them to wall-clock time.
 pub const DATETIME_FIELDS: [&str; 3] = ["date", "date_start", "date_end"];
 
 /// Whether a value that orders as `ordering` against the filter value passes `operator`.

@@ -4,10 +4,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use openf1_query::parse_datetime;
 use serde_json::Value;
 
+use crate::query::DATETIME_FIELDS;
+use crate::store::datetime_key_part;
 use crate::time::format_datetime;
 
-/// Fields holding datetimes, rewritten to wall-clock time in replay.
-const DATETIME_FIELDS: [&str; 3] = ["date", "date_start", "date_end"];
 /// Endpoints published only once the session is over.
 const AFTER_SESSION_ENDPOINTS: [&str; 4] = [
   "session_result",
@@ -244,16 +244,15 @@ pub fn upstream_key(endpoint: &str, row: &Value) -> Option<String> {
   let fields = upstream_key_fields(endpoint)?;
   let parts: Vec<String> = fields
     .iter()
-    .map(|field| match row.get(*field) {
-      None | Some(Value::Null) => "None".to_owned(),
-      Some(Value::Bool(true)) => "True".to_owned(),
-      Some(Value::Bool(false)) => "False".to_owned(),
-      Some(Value::String(text)) if field.starts_with("date") => parse_datetime(text).map_or_else(
-        || text.clone(),
-        |parsed| parsed.instant.timestamp_millis().to_string(),
-      ),
-      Some(Value::String(text)) => text.clone(),
-      Some(other) => other.to_string(),
+    .map(|field| {
+      let value = row.get(*field).unwrap_or(&Value::Null);
+      datetime_key_part(field, value, DateTime::timestamp_millis).unwrap_or_else(|| match value {
+        Value::Null => "None".to_owned(),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+      })
     })
     .collect();
   Some(parts.join("_"))

@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use openf1_query::{ANSWER_SORT_FIELDS, parse_datetime};
 use serde_json::Value;
 
+use crate::query::DATETIME_FIELDS;
+
 /// The 18 Open F1 endpoints.
 pub const ENDPOINTS: [&str; 18] = [
   "meetings",
@@ -114,16 +116,27 @@ fn natural_key(endpoint: &str, row: &Value) -> String {
   let mut parts = Vec::with_capacity(fields.len());
   for field in fields {
     let value = row.get(*field).unwrap_or(&Value::Null);
-    let part = match value {
-      Value::String(text) if field.starts_with("date") => parse_datetime(text).map_or_else(
-        || text.clone(),
-        |parsed| parsed.instant.timestamp_micros().to_string(),
-      ),
-      other => other.to_string(),
-    };
+    let part = datetime_key_part(field, value, DateTime::timestamp_micros)
+      .unwrap_or_else(|| value.to_string());
     parts.push(part);
   }
   parts.join("\u{1f}")
+}
+
+/// How a key writes the value of a datetime field (see [`DATETIME_FIELDS`]): the instant it names as a count of
+/// `unit` since the epoch (e.g. [`DateTime::timestamp_micros`]), or the text itself when it does not parse; `None`
+/// when `field` is not a datetime field or `value` is not a string, for the caller's own rule.
+pub(crate) fn datetime_key_part(
+  field: &str,
+  value: &Value,
+  unit: fn(&DateTime<Utc>) -> i64,
+) -> Option<String> {
+  match value {
+    Value::String(text) if DATETIME_FIELDS.contains(&field) => Some(
+      parse_datetime(text).map_or_else(|| text.clone(), |parsed| unit(&parsed.instant).to_string()),
+    ),
+    _ => None,
+  }
 }
 
 /// The upstream sort key: `date_start` (or `date`), `meeting_key`, `session_key`, `position_current`.
@@ -154,9 +167,7 @@ pub fn sort_rows(rows: &mut [Value]) {
 fn compare_field(field: &str, left: &Value, right: &Value) -> std::cmp::Ordering {
   use std::cmp::Ordering;
   match (left, right) {
-    (Value::String(left), Value::String(right))
-      if crate::query::DATETIME_FIELDS.contains(&field) =>
-    {
+    (Value::String(left), Value::String(right)) if DATETIME_FIELDS.contains(&field) => {
       match (parse_datetime(left), parse_datetime(right)) {
         (Some(left), Some(right)) => left.instant.cmp(&right.instant),
         _ => left.cmp(right),
