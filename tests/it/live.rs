@@ -50,6 +50,13 @@ pub(crate) async fn live_setup(engine: Engine, token_lifetime: Duration, redis: 
   live_setup_on(TestBroker::start().await, engine, token_lifetime, redis).await
 }
 
+/// [`live_setup`] on SQLite without Redis, its live ingest started and caught up (the status is not needed).
+async fn live_setup_caught_up(token_lifetime: Duration) -> (Live, LiveHandle) {
+  let setup = live_setup(Engine::Sqlite, token_lifetime, false).await;
+  let (live, _) = setup.start_live_caught_up().await;
+  (setup, live)
+}
+
 async fn live_setup_on(
   broker: TestBroker,
   engine: Engine,
@@ -157,6 +164,18 @@ impl Live {
     self.server.stop().await;
   }
 
+  /// Checks the database against upstream, publishes two more minutes of the replay, waits until `live` has
+  /// handled them (`what` names that moment) and checks again, then stops.
+  async fn match_upstream_now_and_two_minutes_later_and_stop(
+    self,
+    mut live: LiveHandle,
+    what: &str,
+  ) {
+    self.assert_database_matches_upstream().await;
+    self.publish_and_match_upstream(&mut live, 2, what).await;
+    self.stop(live).await;
+  }
+
   /// Moves the replay forward by `minutes`, publishes what became due, waits until `live` has handled it (`what`
   /// names that moment) and checks the database against upstream; returns how many rows were published.
   async fn publish_and_match_upstream(
@@ -190,33 +209,40 @@ impl Live {
 
   /// Asserts that the database holds exactly the rows upstream serves now, for the race's laps, positions and pits.
   async fn assert_database_matches_upstream(&self) {
-    let connection = &self.database.connection;
-    let upstream = self.upstream_rows("laps").await;
-    let stored = laps::Entity::find()
-      .filter(laps::Column::SessionKey.eq(RACE))
-      .all(connection)
+    self
+      .assert_table_matches_upstream("laps", laps::Column::SessionKey, worker::records::lap)
+      .await;
+    self
+      .assert_table_matches_upstream(
+        "position",
+        position::Column::SessionKey,
+        worker::records::position_change,
+      )
+      .await;
+    self
+      .assert_table_matches_upstream("pit", pit::Column::SessionKey, worker::records::pit_stop)
+      .await;
+  }
+
+  /// Asserts that the table of `session_key`, the session column of a table, holds exactly the rows of `endpoint`
+  /// upstream serves now for the race, parsed by `parse`.
+  async fn assert_table_matches_upstream<Column>(
+    &self,
+    endpoint: &str,
+    session_key: Column,
+    parse: fn(&Value) -> Result<<Column::EntityName as EntityTrait>::Model, RecordError>,
+  ) where
+    Column: ColumnTrait,
+    Column::EntityName: EntityTrait,
+    <Column::EntityName as EntityTrait>::Model: Debug,
+  {
+    let upstream = self.upstream_rows(endpoint).await;
+    let stored = Column::EntityName::find()
+      .filter(session_key.eq(RACE))
+      .all(&self.database.connection)
       .await
-      .expect("read laps");
-    assert_same_rows("laps", &upstream, worker::records::lap, &stored);
-    let upstream = self.upstream_rows("position").await;
-    let stored = position::Entity::find()
-      .filter(position::Column::SessionKey.eq(RACE))
-      .all(connection)
-      .await
-      .expect("read positions");
-    assert_same_rows(
-      "position",
-      &upstream,
-      worker::records::position_change,
-      &stored,
-    );
-    let upstream = self.upstream_rows("pit").await;
-    let stored = pit::Entity::find()
-      .filter(pit::Column::SessionKey.eq(RACE))
-      .all(connection)
-      .await
-      .expect("read pits");
-    assert_same_rows("pit", &upstream, worker::records::pit_stop, &stored);
+      .unwrap_or_else(|error| panic!("read the stored {endpoint} rows: {error}"));
+    assert_same_rows(endpoint, &upstream, parse, &stored);
   }
 }
 
@@ -435,8 +461,7 @@ async fn the_mqtt_connection_moves_to_a_new_token_before_the_old_one_expires_and
 #[tokio::test]
 async fn a_connection_whose_token_expired_is_closed_by_the_broker_and_the_worker_comes_back_with_a_new_token()
  {
-  let setup = live_setup(Engine::Sqlite, Duration::from_secs(300), false).await;
-  let (mut live, _) = setup.start_live_caught_up().await;
+  let (setup, mut live) = live_setup_caught_up(Duration::from_secs(300)).await;
 
   // By the server's clock the token expires; the broker deletes its client, which disconnects the worker. The
   // worker's own schedule still trusts the token: the broker's refusal makes it fetch a new one.
@@ -448,18 +473,15 @@ async fn a_connection_whose_token_expired_is_closed_by_the_broker_and_the_worker
   .await;
   assert_eq!(status.connections, 2);
   assert!(token_requests(&setup.server) >= 2);
-  setup.assert_database_matches_upstream().await;
 
   setup
-    .publish_and_match_upstream(&mut live, 2, "the new rows are handled")
+    .match_upstream_now_and_two_minutes_later_and_stop(live, "the new rows are handled")
     .await;
-  setup.stop(live).await;
 }
 
 #[tokio::test]
 async fn a_broker_restart_is_survived_and_the_rows_lost_meanwhile_are_filled_over_rest() {
-  let mut setup = live_setup(Engine::Sqlite, Duration::from_secs(3600), false).await;
-  let (mut live, _) = setup.start_live_caught_up().await;
+  let (mut setup, mut live) = live_setup_caught_up(Duration::from_secs(3600)).await;
 
   setup.broker.stop().await;
   wait_for(
@@ -486,7 +508,6 @@ async fn a_broker_restart_is_survived_and_the_rows_lost_meanwhile_are_filled_ove
   })
   .await;
   assert!(status.gap_fills >= 2);
-  setup.assert_database_matches_upstream().await;
   let gap_fill = &setup.server.requests()[requests_before..];
   assert!(
     gap_fill.iter().any(|request| request.path == "/v1/position"
@@ -495,9 +516,11 @@ async fn a_broker_restart_is_survived_and_the_rows_lost_meanwhile_are_filled_ove
   );
 
   setup
-    .publish_and_match_upstream(&mut live, 2, "rows published after the restart are handled")
+    .match_upstream_now_and_two_minutes_later_and_stop(
+      live,
+      "rows published after the restart are handled",
+    )
     .await;
-  setup.stop(live).await;
 }
 
 fn lap_message(id: i64, lap_duration: f64) -> Value {
@@ -510,8 +533,7 @@ fn lap_message(id: i64, lap_duration: f64) -> Value {
 
 #[tokio::test]
 async fn of_duplicate_and_out_of_order_versions_of_a_row_the_newest_id_wins() {
-  let setup = live_setup(Engine::Sqlite, Duration::from_secs(3600), false).await;
-  let (mut live, _) = setup.start_live_caught_up().await;
+  let (setup, mut live) = live_setup_caught_up(Duration::from_secs(3600)).await;
   let mut handled = live.status().handled;
   let publish = |rows: Vec<Value>| {
     let server = &setup.server;
@@ -578,8 +600,7 @@ async fn of_duplicate_and_out_of_order_versions_of_a_row_the_newest_id_wins() {
 
 #[tokio::test]
 async fn once_the_race_is_over_rest_reconciles_what_mqtt_wrote() {
-  let setup = live_setup(Engine::Sqlite, Duration::from_secs(3600), false).await;
-  let (mut live, _) = setup.start_live_caught_up().await;
+  let (setup, mut live) = live_setup_caught_up(Duration::from_secs(3600)).await;
   let cancellation = CancellationToken::new();
   // The daemon's first poll (the calendar; the live race is MQTT's).
   setup
@@ -642,25 +663,16 @@ async fn once_the_race_is_over_rest_reconciles_what_mqtt_wrote() {
 #[tokio::test]
 async fn live_sessions_are_polled_over_rest_only_while_no_mqtt_connection_is_subscribed() {
   let setup = live_setup(Engine::Sqlite, Duration::from_secs(3600), false).await;
-  let live_laps_requests = |server: &OpenF1Server| {
-    server
-      .requests()
-      .iter()
-      .filter(|request| {
-        request.path == "/v1/laps" && request.query.contains(&format!("session_key={RACE}"))
-      })
-      .count()
-  };
   let (live, _) = setup.start_live_caught_up().await;
   assert!(setup.worker.live_status().subscribed);
-  let before = live_laps_requests(&setup.server);
+  let before = race_laps_requests(&setup.server);
   setup
     .worker
     .poll_once(&setup.cancellation)
     .await
     .expect("poll while streaming");
   assert_eq!(
-    live_laps_requests(&setup.server),
+    race_laps_requests(&setup.server),
     before,
     "the live race is left to MQTT"
   );
@@ -673,7 +685,7 @@ async fn live_sessions_are_polled_over_rest_only_while_no_mqtt_connection_is_sub
     .await
     .expect("poll without MQTT");
   assert_eq!(
-    live_laps_requests(&setup.server),
+    race_laps_requests(&setup.server),
     before + 1,
     "without MQTT the live race is polled over REST"
   );
@@ -725,7 +737,7 @@ async fn a_live_session_that_appears_in_the_calendar_after_the_stream_connected_
     false,
   )
   .await;
-  let (mut live, status) = setup.start_live_caught_up().await;
+  let (live, status) = setup.start_live_caught_up().await;
   assert!(
     status.caught_up_sessions.is_empty(),
     "no calendar, nothing to catch up"
@@ -749,12 +761,10 @@ async fn a_live_session_that_appears_in_the_calendar_after_the_stream_connected_
     1,
     "from now on it is MQTT's"
   );
-  setup.assert_database_matches_upstream().await;
 
   setup
-    .publish_and_match_upstream(&mut live, 2, "the new rows are handled")
+    .match_upstream_now_and_two_minutes_later_and_stop(live, "the new rows are handled")
     .await;
-  setup.stop(live).await;
 }
 
 #[tokio::test]
