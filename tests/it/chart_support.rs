@@ -3,11 +3,13 @@
 
 use api::{ChartError, ChartKind, ChartRequest, NO_DATA_TEXT, build_session_chart};
 use chrono::{DateTime, Duration, Utc};
-use entity::car_data;
+use entity::{car_data, location};
 use f1_backend::{TestDatabase, fixture_rows, fixtures_dir};
-use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::Value;
 
+/// The recorded Bahrain 2024 race, whose laps [`recorded_lap`] reads.
+pub const BAHRAIN_2024_RACE: i32 = 9472;
 /// Meeting of the recorded Bahrain 2024 race (session 9472).
 pub const BAHRAIN_2024_MEETING: i32 = 1229;
 
@@ -156,6 +158,62 @@ pub fn synthetic_car_data(
       }
     })
     .collect()
+}
+
+/// Inserts car_data rows (SYNTHETIC ones: see [`synthetic_car_data`]).
+pub async fn insert_car_data(database: &TestDatabase, rows: Vec<car_data::ActiveModel>) {
+  car_data::Entity::insert_many(rows)
+    .exec(&database.connection)
+    .await
+    .expect("insert synthetic car_data");
+}
+
+/// Inserts SYNTHETIC car_data over recorded lap `lap` of car `driver` in the Bahrain 2024 race, values from
+/// `sample` (see [`synthetic_car_data`]).
+pub async fn insert_lap_car_data(
+  database: &TestDatabase,
+  driver: i32,
+  lap: i64,
+  sample: impl Fn(f64) -> Sample,
+) {
+  let (start, duration) = recorded_lap(i64::from(driver), lap);
+  insert_car_data(
+    database,
+    synthetic_car_data(BAHRAIN_2024_RACE, driver, start, duration, sample),
+  )
+  .await;
+}
+
+/// Inserts SYNTHETIC location rows of car `driver` in the Bahrain 2024 race: a circle of radius 1000 sampled every
+/// 270 ms over `[start, start + duration)` (offset from the car_data timestamps, so joining needs the nearest
+/// sample). Not recorded data. Returns how many rows it inserted.
+pub async fn insert_synthetic_circle(
+  database: &TestDatabase,
+  driver: i32,
+  start: DateTime<Utc>,
+  duration: f64,
+) -> usize {
+  let points = (duration / 0.27) as i64;
+  let rows: Vec<location::ActiveModel> = (0..points)
+    .map(|index| {
+      let angle = index as f64 / points as f64 * std::f64::consts::TAU;
+      location::ActiveModel {
+        session_key: Set(BAHRAIN_2024_RACE),
+        driver_number: Set(driver),
+        date: Set(start + Duration::milliseconds(index * 270 + 13)),
+        meeting_key: Set(BAHRAIN_2024_MEETING),
+        x: Set(Some((angle.cos() * 1000.0) as i32)),
+        y: Set(Some((angle.sin() * 1000.0) as i32)),
+        z: Set(Some(0)),
+      }
+    })
+    .collect();
+  let count = rows.len();
+  location::Entity::insert_many(rows)
+    .exec(&database.connection)
+    .await
+    .expect("insert synthetic location");
+  count
 }
 
 /// A SYNTHETIC sample at a constant `speed` in gear 7 without DRS, whatever the second.

@@ -4,18 +4,18 @@
 use std::collections::{HashMap, HashSet};
 
 use api::{ChartError, ChartKind, ChartRequest, build_season_chart, build_session_chart};
-use chrono::Duration;
-use entity::{car_data, championship_drivers, location};
+
+use entity::championship_drivers;
 use f1_backend::{Engine, TestDatabase, execute_sql, fixture_rows, fixtures_dir, seed_fixtures};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::Value;
 
 use crate::chart_support::{
-  Refusal, annotation_texts, assert_explained_empty, assert_refused, chart_with, constant, numbers,
-  recorded_lap, synthetic_car_data, trace_names, traces,
+  BAHRAIN_2024_RACE, Refusal, annotation_texts, assert_explained_empty, assert_refused, chart_with,
+  constant, insert_lap_car_data, insert_synthetic_circle, numbers, recorded_lap, trace_names,
+  traces,
 };
 
-const BAHRAIN_2024_RACE: i32 = 9472;
 const SINGAPORE_2023_RACE: i32 = 9165;
 const SUZUKA_2026_RACE: i32 = 11253;
 const SUZUKA_2026_QUALIFYING: i32 = 11249;
@@ -685,20 +685,9 @@ async fn unknown_sessions_invalid_drivers_and_reversed_lap_ranges_are_errors() {
 async fn telemetry_comparison_defaults_to_the_two_fastest_laps_and_integrates_distance() {
   let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   // The two fastest recorded laps: VER lap 39 (1:32.608) and LEC lap 36 (1:34.090).
-  let (ver_start, ver_duration) = recorded_lap(1, 39);
-  let (lec_start, lec_duration) = recorded_lap(16, 36);
-  let mut rows = synthetic_car_data(BAHRAIN_2024_RACE, 1, ver_start, ver_duration, constant(216));
-  rows.extend(synthetic_car_data(
-    BAHRAIN_2024_RACE,
-    16,
-    lec_start,
-    lec_duration,
-    constant(180),
-  ));
-  car_data::Entity::insert_many(rows)
-    .exec(&database.connection)
-    .await
-    .expect("insert synthetic car_data");
+  let (_, ver_duration) = recorded_lap(1, 39);
+  insert_lap_car_data(&database, 1, 39, constant(216)).await;
+  insert_lap_car_data(&database, 16, 36, constant(180)).await;
   let figure = chart(&database, BAHRAIN_2024_RACE, ChartKind::TelemetryComparison).await;
   assert_eq!(
     traces(&figure).len(),
@@ -759,42 +748,13 @@ async fn telemetry_comparison_defaults_to_the_two_fastest_laps_and_integrates_di
 async fn track_map_colours_the_fastest_lap_by_the_nearest_car_data_speed() {
   let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let (start, duration) = recorded_lap(1, 39);
-  car_data::Entity::insert_many(synthetic_car_data(
-    BAHRAIN_2024_RACE,
-    1,
-    start,
-    duration,
-    constant(250),
-  ))
-  .exec(&database.connection)
-  .await
-  .expect("insert synthetic car_data");
-  // SYNTHETIC location: a circle of radius 1000 sampled every 270 ms (offset from car_data timestamps so
-  // that joining needs the nearest sample). Not recorded data.
-  let points = (duration / 0.27) as i64;
-  let rows: Vec<location::ActiveModel> = (0..points)
-    .map(|index| {
-      let angle = index as f64 / points as f64 * std::f64::consts::TAU;
-      location::ActiveModel {
-        session_key: Set(BAHRAIN_2024_RACE),
-        driver_number: Set(1),
-        date: Set(start + Duration::milliseconds(index * 270 + 13)),
-        meeting_key: Set(1229),
-        x: Set(Some((angle.cos() * 1000.0) as i32)),
-        y: Set(Some((angle.sin() * 1000.0) as i32)),
-        z: Set(Some(0)),
-      }
-    })
-    .collect();
-  location::Entity::insert_many(rows)
-    .exec(&database.connection)
-    .await
-    .expect("insert synthetic location");
+  insert_lap_car_data(&database, 1, 39, constant(250)).await;
+  let points = insert_synthetic_circle(&database, 1, start, duration).await;
   let figure = chart(&database, BAHRAIN_2024_RACE, ChartKind::TrackMap).await;
   assert_eq!(trace_names(&figure), ["VER"]);
   let trace = &traces(&figure)[0];
   let colours = numbers(&trace["marker"]["color"]);
-  assert_eq!(colours.len() as i64, points);
+  assert_eq!(colours.len(), points);
   assert!(colours.iter().all(|speed| *speed == 250.0));
   assert_eq!(trace["marker"]["colorscale"], "Viridis");
   assert_eq!(figure["layout"]["yaxis"]["scaleanchor"], "x");

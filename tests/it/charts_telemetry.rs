@@ -4,60 +4,21 @@
 //! says so.
 
 use api::{ChartKind, ChartRequest, LapChoice};
-use chrono::{DateTime, Duration, Utc};
-use entity::{car_data, laps, location};
+use chrono::{DateTime, Utc};
+use entity::laps;
 use f1_backend::{Engine, TestDatabase, execute_sql, seed_fixtures};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::Value;
 
 use crate::chart_support::{
-  BAHRAIN_2024_MEETING, Refusal, Sample, annotation_texts, assert_explained_empty, assert_refused,
-  chart_with, constant, numbers, recorded_lap, synthetic_car_data, trace_names, traces,
+  BAHRAIN_2024_MEETING, BAHRAIN_2024_RACE, Refusal, Sample, annotation_texts,
+  assert_explained_empty, assert_refused, chart_with, constant, insert_car_data,
+  insert_lap_car_data, insert_synthetic_circle, numbers, recorded_lap, synthetic_car_data,
+  trace_names, traces,
 };
 
-const BAHRAIN_2024_RACE: i32 = 9472;
 const BAHRAIN_2024_QUALIFYING: i32 = 9468;
 const SINGAPORE_2023_RACE: i32 = 9165;
-
-/// SYNTHETIC location: a circle of radius 1000 sampled every 270 ms (offset from the car_data timestamps, so
-/// joining needs the nearest sample). Not recorded data. Returns the rows and their count.
-fn synthetic_circle(
-  driver: i32,
-  start: DateTime<Utc>,
-  duration: f64,
-) -> (Vec<location::ActiveModel>, usize) {
-  let points = (duration / 0.27) as i64;
-  let rows: Vec<location::ActiveModel> = (0..points)
-    .map(|index| {
-      let angle = index as f64 / points as f64 * std::f64::consts::TAU;
-      location::ActiveModel {
-        session_key: Set(BAHRAIN_2024_RACE),
-        driver_number: Set(driver),
-        date: Set(start + Duration::milliseconds(index * 270 + 13)),
-        meeting_key: Set(BAHRAIN_2024_MEETING),
-        x: Set(Some((angle.cos() * 1000.0) as i32)),
-        y: Set(Some((angle.sin() * 1000.0) as i32)),
-        z: Set(Some(0)),
-      }
-    })
-    .collect();
-  let count = rows.len();
-  (rows, count)
-}
-
-async fn insert_car_data(database: &TestDatabase, rows: Vec<car_data::ActiveModel>) {
-  car_data::Entity::insert_many(rows)
-    .exec(&database.connection)
-    .await
-    .expect("insert synthetic car_data");
-}
-
-async fn insert_location(database: &TestDatabase, rows: Vec<location::ActiveModel>) {
-  location::Entity::insert_many(rows)
-    .exec(&database.connection)
-    .await
-    .expect("insert synthetic location");
-}
 
 async fn chart(database: &TestDatabase, kind: ChartKind, request: &ChartRequest) -> Value {
   chart_with(database, BAHRAIN_2024_RACE, kind, request).await
@@ -73,25 +34,14 @@ fn lap(driver: i32, lap: i32) -> Option<LapChoice> {
 #[tokio::test]
 async fn telemetry_comparison_draws_two_chosen_laps_with_rpm_and_drs_panels() {
   let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
-  let (start_20, duration_20) = recorded_lap(1, 20);
-  let (start_21, duration_21) = recorded_lap(1, 21);
   // DRS open (code 12) for the first 20 s of lap 20, then "eligible" (8): open = 1, closed = 0.
-  insert_car_data(
-    &database,
-    synthetic_car_data(BAHRAIN_2024_RACE, 1, start_20, duration_20, |seconds| {
-      Sample {
-        speed: 200,
-        gear: 7,
-        drs: Some(if seconds < 20.0 { 12 } else { 8 }),
-      }
-    }),
-  )
+  insert_lap_car_data(&database, 1, 20, |seconds| Sample {
+    speed: 200,
+    gear: 7,
+    drs: Some(if seconds < 20.0 { 12 } else { 8 }),
+  })
   .await;
-  insert_car_data(
-    &database,
-    synthetic_car_data(BAHRAIN_2024_RACE, 1, start_21, duration_21, constant(190)),
-  )
-  .await;
+  insert_lap_car_data(&database, 1, 21, constant(190)).await;
   let request = ChartRequest {
     reference: lap(1, 20),
     comparison: lap(1, 21),
@@ -185,24 +135,10 @@ async fn lap_delta_accumulates_the_time_lost_over_distance_between_two_laps() {
   let no_telemetry = chart(&database, ChartKind::LapDelta, &ChartRequest::default()).await;
   assert_explained_empty(&no_telemetry, "no car telemetry");
   // The two fastest recorded laps: VER lap 39 (1:32.608) and LEC lap 36 (1:34.090).
-  let (ver_start, ver_duration) = recorded_lap(1, 39);
-  let (lec_start, lec_duration) = recorded_lap(16, 36);
-  insert_car_data(
-    &database,
-    synthetic_car_data(BAHRAIN_2024_RACE, 1, ver_start, ver_duration, constant(216)),
-  )
-  .await;
-  insert_car_data(
-    &database,
-    synthetic_car_data(
-      BAHRAIN_2024_RACE,
-      16,
-      lec_start,
-      lec_duration,
-      constant(180),
-    ),
-  )
-  .await;
+  let (_, ver_duration) = recorded_lap(1, 39);
+  let (_, lec_duration) = recorded_lap(16, 36);
+  insert_lap_car_data(&database, 1, 39, constant(216)).await;
+  insert_lap_car_data(&database, 16, 36, constant(180)).await;
   let figure = chart(&database, ChartKind::LapDelta, &ChartRequest::default()).await;
   assert_eq!(
     figure["layout"]["title"]["text"],
@@ -257,12 +193,7 @@ async fn lap_delta_compares_laps_of_two_sessions_at_the_same_circuit_only() {
     &["season_2023_2025", "9472_bahrain_2024_race"],
   )
   .await;
-  let (ver_start, ver_duration) = recorded_lap(1, 39);
-  insert_car_data(
-    &database,
-    synthetic_car_data(BAHRAIN_2024_RACE, 1, ver_start, ver_duration, constant(216)),
-  )
-  .await;
+  insert_lap_car_data(&database, 1, 39, constant(216)).await;
   // SYNTHETIC: a 90-second lap 5 of car 1 in the 2024 Bahrain qualifying (session 9468, same circuit), with
   // car_data. Not recorded data: the project holds no laps of that session.
   let qualifying_start = "2024-03-01T16:20:00Z"
@@ -359,8 +290,7 @@ async fn lap_delta_compares_laps_of_two_sessions_at_the_same_circuit_only() {
 async fn the_track_map_without_car_data_draws_the_outline_and_says_speed_is_not_available() {
   let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let (start, duration) = recorded_lap(1, 39);
-  let (rows, points) = synthetic_circle(1, start, duration);
-  insert_location(&database, rows).await;
+  let points = insert_synthetic_circle(&database, 1, start, duration).await;
   let figure = chart(&database, ChartKind::TrackMap, &ChartRequest::default()).await;
   assert_eq!(trace_names(&figure), ["VER"]);
   let outline = &traces(&figure)[0];
@@ -390,8 +320,7 @@ async fn the_track_map_without_car_data_draws_the_outline_and_says_speed_is_not_
 async fn the_gear_shift_map_draws_one_trace_per_gear_on_the_outline() {
   let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let (start, duration) = recorded_lap(16, 36);
-  let (rows, _) = synthetic_circle(16, start, duration);
-  insert_location(&database, rows).await;
+  insert_synthetic_circle(&database, 16, start, duration).await;
   let request = ChartRequest {
     reference: lap(16, 36),
     ..ChartRequest::default()
@@ -401,16 +330,11 @@ async fn the_gear_shift_map_draws_one_trace_per_gear_on_the_outline() {
     "LEC lap 36",
   );
   // Gears 1 to 8 in eight equal parts of the lap.
-  insert_car_data(
-    &database,
-    synthetic_car_data(BAHRAIN_2024_RACE, 16, start, duration, move |seconds| {
-      Sample {
-        speed: 200,
-        gear: 1 + ((seconds / duration * 8.0) as i32).min(7),
-        drs: None,
-      }
-    }),
-  )
+  insert_lap_car_data(&database, 16, 36, move |seconds| Sample {
+    speed: 200,
+    gear: 1 + ((seconds / duration * 8.0) as i32).min(7),
+    drs: None,
+  })
   .await;
   let figure = chart(&database, ChartKind::GearShiftMap, &request).await;
   assert_eq!(
@@ -456,32 +380,19 @@ async fn the_gear_shift_map_draws_one_trace_per_gear_on_the_outline() {
 async fn mini_sector_dominance_colours_every_mini_sector_by_the_quicker_driver() {
   let database = TestDatabase::seeded(Engine::MariaDb, &["9472_bahrain_2024_race"]).await;
   let (ver_start, ver_duration) = recorded_lap(1, 39);
-  let (lec_start, lec_duration) = recorded_lap(16, 36);
+  let (_, lec_duration) = recorded_lap(16, 36);
   // VER even (216 km/h); LEC slow (150 km/h) for the first half of his lap's time and fast (300 km/h) after:
   // one third of his distance at 5.6 s per mini-sector, two thirds at 2.8 s, against VER's 3.7 s.
-  insert_car_data(
-    &database,
-    synthetic_car_data(BAHRAIN_2024_RACE, 1, ver_start, ver_duration, constant(216)),
-  )
-  .await;
-  insert_car_data(
-    &database,
-    synthetic_car_data(
-      BAHRAIN_2024_RACE,
-      16,
-      lec_start,
-      lec_duration,
-      move |seconds| Sample {
-        speed: if seconds < lec_duration / 2.0 {
-          150
-        } else {
-          300
-        },
-        gear: 7,
-        drs: None,
-      },
-    ),
-  )
+  insert_lap_car_data(&database, 1, 39, constant(216)).await;
+  insert_lap_car_data(&database, 16, 36, move |seconds| Sample {
+    speed: if seconds < lec_duration / 2.0 {
+      150
+    } else {
+      300
+    },
+    gear: 7,
+    drs: None,
+  })
   .await;
   assert_explained_empty(
     &chart(
@@ -492,8 +403,7 @@ async fn mini_sector_dominance_colours_every_mini_sector_by_the_quicker_driver()
     .await,
     "no car positions",
   );
-  let (rows, _) = synthetic_circle(1, ver_start, ver_duration);
-  insert_location(&database, rows).await;
+  insert_synthetic_circle(&database, 1, ver_start, ver_duration).await;
   let figure = chart(
     &database,
     ChartKind::MiniSectorDominance,
