@@ -2,7 +2,7 @@
 
 use api::Settings;
 use f1_backend::{Engine, TestDatabase, seed_fixtures};
-use sea_orm::{EntityTrait, IntoActiveModel};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
 
 /// The Prometheus text served at `url` (an api's or a worker's `/metrics`), expecting 200.
 pub async fn scrape_metrics(client: &reqwest::Client, url: &str) -> String {
@@ -185,21 +185,21 @@ pub async fn insert_synthetic_rows(connection: &sea_orm::DatabaseConnection) {
       .single()
       .expect("date")
   };
-  team_radio::Entity::insert_many((0..2).map(|index| {
-    team_radio::Model {
+  insert_models(
+    connection,
+    (0..2).map(|index| team_radio::Model {
       session_key: 9472,
       driver_number: [1, 44][index],
       date: at(u32::try_from(index).expect("small")),
       meeting_key: 1229,
       recording_url: Some(format!("https://example.invalid/synthetic/{index}.mp3")),
-    }
-    .into_active_model()
-  }))
-  .exec(connection)
-  .await
-  .expect("synthetic team radio");
-  car_data::Entity::insert_many((0..3).map(|second| {
-    car_data::Model {
+    }),
+    "synthetic team radio",
+  )
+  .await;
+  insert_models(
+    connection,
+    (0..3).map(|second| car_data::Model {
       session_key: 9472,
       driver_number: 1,
       date: at(second),
@@ -210,14 +210,13 @@ pub async fn insert_synthetic_rows(connection: &sea_orm::DatabaseConnection) {
       throttle: Some(100),
       brake: Some(0),
       drs: Some(12),
-    }
-    .into_active_model()
-  }))
-  .exec(connection)
-  .await
-  .expect("synthetic car data");
-  location::Entity::insert_many((0..3).map(|second| {
-    location::Model {
+    }),
+    "synthetic car data",
+  )
+  .await;
+  insert_models(
+    connection,
+    (0..3).map(|second| location::Model {
       session_key: 9472,
       driver_number: 1,
       date: at(second),
@@ -225,14 +224,13 @@ pub async fn insert_synthetic_rows(connection: &sea_orm::DatabaseConnection) {
       x: Some(100 * i32::try_from(second).expect("small")),
       y: Some(-50),
       z: Some(10),
-    }
-    .into_active_model()
-  }))
-  .exec(connection)
-  .await
-  .expect("synthetic location");
-  championship_drivers::Entity::insert_many([(1, 1, 26.0), (11, 2, 18.0)].map(
-    |(driver_number, position, points)| {
+    }),
+    "synthetic location",
+  )
+  .await;
+  insert_models(
+    connection,
+    [(1, 1, 26.0), (11, 2, 18.0)].map(|(driver_number, position, points)| {
       championship_drivers::Model {
         session_key: 9472,
         driver_number,
@@ -242,13 +240,12 @@ pub async fn insert_synthetic_rows(connection: &sea_orm::DatabaseConnection) {
         points_start: Some(0.0),
         points_current: Some(points),
       }
-      .into_active_model()
-    },
-  ))
-  .exec(connection)
-  .await
-  .expect("synthetic drivers' championship");
-  championship_teams::Entity::insert_many(
+    }),
+    "synthetic drivers' championship",
+  )
+  .await;
+  insert_models(
+    connection,
     [("Red Bull Racing", 1, 44.0), ("Ferrari", 2, 27.0)].map(|(team_name, position, points)| {
       championship_teams::Model {
         session_key: 9472,
@@ -260,10 +257,23 @@ pub async fn insert_synthetic_rows(connection: &sea_orm::DatabaseConnection) {
         points_start: Some(0.0),
         points_current: Some(points),
       }
-      .into_active_model()
     }),
+    "synthetic teams' championship",
   )
-  .exec(connection)
-  .await
-  .expect("synthetic teams' championship");
+  .await;
+}
+
+/// Inserts `models` into their table, `what` naming them should it fail.
+async fn insert_models<Model, Active>(
+  connection: &sea_orm::DatabaseConnection,
+  models: impl IntoIterator<Item = Model>,
+  what: &str,
+) where
+  Model: IntoActiveModel<Active>,
+  Active: ActiveModelTrait,
+{
+  Active::Entity::insert_many(models.into_iter().map(IntoActiveModel::into_active_model))
+    .exec(connection)
+    .await
+    .expect(what);
 }
